@@ -1,0 +1,67 @@
+# One entry point for people, cron and CI. Every target depends on `setup`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+DBT_DIR   := dbt_project
+DBT       := $(VENV)/bin/dbt
+DBT_FLAGS := --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR)
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DBT_PROFILES_DIR := $(CURDIR)/$(DBT_DIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup test lint format demo sync doctor debug-heures pg-start pg-stop docs bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: $(STAMP)  ## create .venv and install the project (instant when nothing changed)
+
+$(STAMP): pyproject.toml constraints.txt scripts/ensure_system_deps.sh
+	@scripts/ensure_system_deps.sh
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+test: setup  ## run every test (pytest, dbt unit and data tests) on a throwaway PostgreSQL
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup  ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup  ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+demo: setup  ## the whole sync on the embedded local stack
+	$(PY) -m devstack.demo
+
+sync: setup  ## one production run: load, transform, export
+	$(PY) -m batisync sync $(if $(JSON),--json) $(if $(VERBOSE),--verbose)
+
+doctor: setup  ## check every setting and connection
+	$(PY) -m batisync doctor
+
+debug-heures: setup  ## the recette tool: DAYS=7 ID=<id_heure> UPDATE_CODES=1 APPLY=1 VERBOSE=1
+	$(PY) scripts/debug_heures.py $(if $(DAYS),--days $(DAYS)) $(if $(ID),--id-heure $(ID)) \
+		$(if $(UPDATE_CODES),--update-codes) $(if $(APPLY),--apply) $(if $(VERBOSE),--verbose)
+
+pg-start: setup  ## start the project's own PostgreSQL (in .pg/) and print its settings
+	$(PY) -m devstack.pg start
+
+pg-stop: setup  ## stop it
+	$(PY) -m devstack.pg stop
+
+docs: setup  ## build dbt's docs site (dbt_project/target/index.html)
+	$(PY) -m batisync dbt docs generate
+
+bench: setup  ## speed and memory benchmarks
+	$(PY) -m pytest benchmarks -p no:randomly --benchmark-only $(PYTEST_ARGS)
+
+clean:  ## remove the virtualenv and build output (not .pg/)
+	rm -rf $(VENV) $(DBT_DIR)/target $(DBT_DIR)/logs .pytest_cache .ruff_cache *.egg-info

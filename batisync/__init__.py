@@ -1,0 +1,1 @@
+"""Orchestration of the BatiSimply → Batigest sync: settings, runs, summary."""

@@ -1,0 +1,1 @@
+"""Development and test stack: embedded PostgreSQL, fake BatiSimply API, Batigest stand-in."""
