@@ -1,0 +1,91 @@
+-- The slots that belong in SuiviMO (VALIDATED, still present upstream, resolved), each
+-- with its SuiviMO key and whether another slot would hold the same key after the next
+-- export: SuiviMO has no unique key, so two slots on one key would write one row twice.
+
+with
+
+resolved as (
+
+    select * from {{ ref('int_time_slots_resolved') }}
+
+),
+
+batigest_heures_map as (
+
+    select * from {{ ref('stg_export__batigest_heures_map') }}
+
+),
+
+pushable as (
+
+    select *
+    from resolved
+    where is_validated
+        and not is_deleted
+        and resolution_status = 'resolved'
+
+),
+
+held_keys as (
+
+    -- the key each slot holds once the next export is done: a pushable slot its current
+    -- key; any other mapped slot (deleted, un-validated, unresolved) keeps the row it
+    -- last wrote
+    select time_slot_id, code_chantier, code_salarie, date_sqlserver
+    from pushable
+
+    union all
+
+    select id_heure, code_chantier, code_salarie, date_sqlserver
+    from batigest_heures_map
+    where not exists (
+        select 1
+        from pushable
+        where pushable.time_slot_id = batigest_heures_map.id_heure
+    )
+
+),
+
+shared_keys as (
+
+    select
+        code_chantier,
+        code_salarie,
+        date_sqlserver,
+        string_agg(time_slot_id, ', ' order by time_slot_id) as holders
+
+    from held_keys
+    group by code_chantier, code_salarie, date_sqlserver
+    having count(*) > 1
+
+),
+
+final as (
+
+    select
+        pushable.time_slot_id,
+        pushable.is_in_window,
+        pushable.code_chantier,
+        pushable.code_salarie,
+        pushable.date_sqlserver,
+        pushable.nb_h0,
+        pushable.nb_h3,
+        pushable.nb_h4,
+        pushable.values_hash,
+        shared_keys.holders is not null as has_key_collision,
+        case
+            when shared_keys.holders is not null
+                then 'SuiviMO key (' || pushable.code_chantier || ', ' || pushable.code_salarie
+                    || ', ' || to_char(pushable.date_sqlserver, 'YYYY-MM-DD HH24:MI')
+                    || ') held by id_heure ' || shared_keys.holders
+        end as collision_detail
+
+    from pushable
+    left join shared_keys
+        on pushable.code_chantier = shared_keys.code_chantier
+        and pushable.code_salarie = shared_keys.code_salarie
+        and pushable.date_sqlserver = shared_keys.date_sqlserver
+
+)
+
+select * from final

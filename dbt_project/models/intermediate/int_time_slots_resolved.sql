@@ -1,0 +1,176 @@
+-- Every time slot with what SuiviMO would receive for it: its chantier (via the
+-- project's projectCode), its salarié (via Salarie.codebs), the six SuiviMO fields and
+-- their hash, or why it cannot be resolved.
+
+with
+
+time_slots as (
+
+    select * from {{ ref('stg_batisimply__time_slots') }}
+
+),
+
+projects as (
+
+    select * from {{ ref('stg_batisimply__projects') }}
+
+),
+
+salaries as (
+
+    select * from {{ ref('stg_batigest__salaries') }}
+
+),
+
+quarantined as (
+
+    select * from {{ ref('int_time_slots_quarantined') }}
+
+),
+
+project_codes as (
+
+    -- one row per project id, even if the API listed one twice
+    select
+        project_id,
+        min(project_code) as project_code,
+        count(distinct project_code) as n_project_codes,
+        count(*) as n_listings
+
+    from projects
+    group by project_id
+
+),
+
+salaries_by_user as (
+
+    -- one row per BatiSimply user: several Salarie sharing a codebs are ambiguous
+    select
+        batisimply_user_id,
+        min(salarie_code) as salarie_code,
+        count(*) as n_salaries,
+        string_agg(salarie_code, ', ' order by salarie_code) as salarie_codes
+
+    from salaries
+    where batisimply_user_id is not null
+    group by batisimply_user_id
+
+),
+
+joined as (
+
+    select
+        time_slots.*,
+        project_codes.project_code,
+        coalesce(project_codes.n_project_codes, 0) as n_project_codes,
+        coalesce(project_codes.n_listings, 0) as n_project_listings,
+        salaries_by_user.salarie_code,
+        coalesce(salaries_by_user.n_salaries, 0) as n_salaries,
+        salaries_by_user.salarie_codes,
+        quarantined.quarantine_reason,
+        coalesce(
+            time_slots.started_at_local >= {{ window_start_date() }},
+            time_slots.fetched_at >= now() - interval '1 day' * {{ var('window_days') | int }},
+            false
+        ) as is_in_window
+
+    from time_slots
+    left join project_codes
+        on time_slots.project_id = project_codes.project_id
+    left join salaries_by_user
+        on lower(time_slots.user_id) = salaries_by_user.batisimply_user_id
+    left join quarantined
+        on time_slots.time_slot_id = quarantined.time_slot_id
+
+),
+
+resolved as (
+
+    select
+        *,
+        case
+            when quarantine_reason is not null
+                or started_at_local is null
+                or total_minutes is null
+                or total_minutes < 0
+                or user_id is null
+                then 'bad_record'
+            when project_code is null or n_project_codes > 1
+                then 'no_project_code'
+            when salarie_code is null or n_salaries > 1
+                then 'unknown_salarie'
+        end as unresolved_reason,
+        case
+            when quarantine_reason is not null
+                then 'latest version quarantined by the loader: ' || quarantine_reason
+            when started_at_local is null
+                then 'start_date is not an ISO-8601 UTC timestamp: '
+                    || coalesce(start_date_utc, 'null')
+            when total_minutes is null
+                then 'total_time_minutes is missing'
+            when total_minutes < 0
+                then 'total_time_minutes is negative: ' || total_minutes::text
+            when user_id is null
+                then 'user.id is missing'
+            when project_id is null
+                then 'the slot has no project'
+            when n_project_listings = 0
+                then 'project ' || project_id::text || ' is not in the BatiSimply project list'
+            when n_project_codes = 0
+                then 'project ' || project_id::text || ' has no projectCode'
+            when n_project_codes > 1
+                then 'project ' || project_id::text || ' is listed with several projectCode'
+            when n_salaries = 0
+                then 'no Salarie has codebs = ' || user_id
+            when n_salaries > 1
+                then 'several Salarie have codebs = ' || user_id || ': ' || salarie_codes
+        end as unresolved_detail
+
+    from joined
+
+),
+
+final as (
+
+    select
+        time_slot_id,
+        user_id,
+        project_id,
+        management_status,
+        is_validated,
+        is_deleted,
+        deleted_at,
+        fetched_at,
+        is_in_window,
+        started_at_local,
+        ended_at_local,
+        total_minutes,
+        total_hours,
+        has_packed_lunch,
+        has_home_to_work_journey,
+        project_code,
+        salarie_code,
+        case when unresolved_reason is null then 'resolved' else 'unresolved' end
+            as resolution_status,
+        unresolved_reason,
+        unresolved_detail,
+        -- the six SuiviMO fields, null until the slot resolves
+        case when unresolved_reason is null then project_code end as code_chantier,
+        case when unresolved_reason is null then salarie_code end as code_salarie,
+        case when unresolved_reason is null then started_at_local end as date_sqlserver,
+        case when unresolved_reason is null then total_hours end as nb_h0,
+        case when unresolved_reason is null then has_home_to_work_journey::int end as nb_h3,
+        case when unresolved_reason is null then has_packed_lunch::int end as nb_h4
+
+    from resolved
+
+)
+
+select
+    *,
+    case
+        when resolution_status = 'resolved'
+            then {{ suivimo_values_hash('code_chantier', 'code_salarie', 'date_sqlserver', 'nb_h0', 'nb_h3', 'nb_h4') }}
+    end as values_hash
+
+from final

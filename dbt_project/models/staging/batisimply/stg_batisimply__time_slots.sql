@@ -1,0 +1,56 @@
+with
+
+source as (
+
+    {{ select_source_columns('batisimply', 'time_slots') }}
+
+),
+
+typed as (
+
+    select
+        id::text as time_slot_id,
+        user__id::text as user_id,
+        project__id::bigint as project_id,
+        management_status::text as management_status,
+        start_date::text as start_date_utc,
+        end_date::text as end_date_utc,
+        {{ safe_iso_timestamptz('start_date') }} as started_at,
+        {{ safe_iso_timestamptz('end_date') }} as ended_at,
+        total_time_minutes::numeric as total_minutes,
+        coalesce(has_packed_lunch, false) as has_packed_lunch,
+        coalesce(has_home_to_work_journey, false) as has_home_to_work_journey,
+        _fetched_at as fetched_at,
+        _deleted_at as deleted_at
+
+    from source
+
+),
+
+final as (
+
+    select
+        time_slot_id,
+        user_id,
+        project_id,
+        management_status,
+        coalesce(management_status = 'VALIDATED', false) as is_validated,
+        start_date_utc,
+        end_date_utc,
+        started_at,
+        ended_at,
+        {{ utc_to_local_minute('started_at') }} as started_at_local,
+        {{ utc_to_local_minute('ended_at') }} as ended_at_local,
+        total_minutes,
+        round(total_minutes / 60, 6) as total_hours,
+        has_packed_lunch,
+        has_home_to_work_journey,
+        fetched_at,
+        deleted_at,
+        deleted_at is not null as is_deleted
+
+    from typed
+
+)
+
+select * from final
