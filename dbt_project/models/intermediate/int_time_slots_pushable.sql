@@ -26,11 +26,22 @@ pushable as (
 
 ),
 
+gone as (
+
+    -- mapped slots deleted or un-validated upstream (heures_gone): they give their row up,
+    -- and a slot landing on its key adopts it (the seed updates a row found at the key)
+    select time_slot_id
+    from resolved
+    where is_deleted
+        or not is_validated
+
+),
+
 held_keys as (
 
     -- the key each slot holds once the next export is done: a pushable slot its current
-    -- key; any other mapped slot (deleted, un-validated, unresolved) keeps the row it
-    -- last wrote
+    -- key; any other mapped slot still VALIDATED upstream (unresolved for now) keeps the
+    -- row it last wrote
     select time_slot_id, code_chantier, code_salarie, date_sqlserver
     from pushable
 
@@ -43,6 +54,11 @@ held_keys as (
         from pushable
         where pushable.time_slot_id = batigest_heures_map.id_heure
     )
+        and not exists (
+            select 1
+            from gone
+            where gone.time_slot_id = batigest_heures_map.id_heure
+        )
 
 ),
 
