@@ -38,17 +38,20 @@ format: setup  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-demo: setup  ## the whole sync on the embedded local stack
-	$(PY) -m devstack.demo
+demo: setup  ## the whole sync on the embedded local stack, twice, with changes between
+	@$(PY) -m devstack.demo $(if $(VERBOSE),--verbose)
 
-sync: setup  ## one production run: load, transform, export
-	$(PY) -m batisync sync $(if $(JSON),--json) $(if $(VERBOSE),--verbose)
+# `@`: stdout carries only the summary (JSON=1 must parse). GNU make turns any failing
+# recipe into its own exit status 2; cron and CI that need 1 vs 75 call
+# `.venv/bin/python -m batisync sync` directly (README "Running it from cron").
+sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1)
+	@$(PY) -m batisync sync $(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run)
 
 doctor: setup  ## check every setting and connection
-	$(PY) -m batisync doctor
+	@$(PY) -m batisync doctor $(if $(VERBOSE),--verbose)
 
 debug-heures: setup  ## the recette tool: DAYS=7 ID=<id_heure> UPDATE_CODES=1 APPLY=1 VERBOSE=1
-	$(PY) scripts/debug_heures.py $(if $(DAYS),--days $(DAYS)) $(if $(ID),--id-heure $(ID)) \
+	@$(PY) scripts/debug_heures.py $(if $(DAYS),--days $(DAYS)) $(if $(ID),--id-heure $(ID)) \
 		$(if $(UPDATE_CODES),--update-codes) $(if $(APPLY),--apply) $(if $(VERBOSE),--verbose)
 
 pg-start: setup  ## start the project's own PostgreSQL (in .pg/) and print its settings
@@ -57,8 +60,8 @@ pg-start: setup  ## start the project's own PostgreSQL (in .pg/) and print its s
 pg-stop: setup  ## stop it
 	$(PY) -m devstack.pg stop
 
-docs: setup  ## build dbt's docs site (dbt_project/target/index.html)
-	$(PY) -m batisync dbt docs generate
+docs: setup  ## build dbt's docs site (dbt_project/target/index.html) from the staging PG*
+	@$(PY) -m batisync dbt docs generate
 
 bench: setup  ## speed and memory benchmarks
 	$(PY) -m pytest benchmarks -p no:randomly --benchmark-only $(PYTEST_ARGS)

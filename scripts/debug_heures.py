@@ -1,0 +1,389 @@
+"""The seed's recette tool: where is each hour, and what would the sync do with it?
+
+    python scripts/debug_heures.py --days 7 --verbose
+    python scripts/debug_heures.py --id-heure 12345 --update-codes --apply --verbose
+
+Lists the slots of the last `--days` days (or the one of `--id-heure`) with their
+state in staging (batigest_heures, to_push, heures_rejected, heures_gone), in the map
+and in SuiviMO. `--update-codes` first reloads the projects, the Salarie and the
+slots of that window, and rebuilds the dbt models. The export plan is always shown;
+it is written to SuiviMO only with `--apply`. Runs against the configured systems
+(the same settings as `make sync`), and takes the sync lock when it writes.
+
+Exit status: 0 done, 1 failed (or the slot is unknown), 2 configuration, 75 a sync runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from psycopg import sql
+
+from batisync.lock import LockBusy, application_name, sync_lock
+from batisync.logs import REDACT, ProgressDisplay, redact, setup_logging
+from batisync.run import (
+    PUBLISH_SELECT,
+    TRANSFORM_SELECT,
+    StageContext,
+    StageFailed,
+    config_errors,
+    dbt_env,
+    dbt_stage,
+    secrets_of,
+    staging_conninfo,
+)
+from batisync.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("debug_heures")
+
+Key = tuple[str, str, datetime]
+SuiviMO = dict[Key, list[tuple[Decimal, Decimal, Decimal]]]
+
+# -- reading the state ------------------------------------------------------------------
+
+_SLOTS_SQL = """
+select h.id_heure, h.date_debut, h.date_fin, h.id_utilisateur, h.id_projet,
+       h.status_management, h.total_heure, h.panier, h.trajet, h.code_projet, h.sync,
+       m.code_chantier as map_chantier, m.code_salarie as map_salarie,
+       m.date_sqlserver as map_date, m.nb_h0 as map_nb_h0, m.nb_h3 as map_nb_h3,
+       m.nb_h4 as map_nb_h4, m.pushed_at, m.run_id,
+       p.change_type, p.code_chantier as push_chantier, p.code_salarie as push_salarie,
+       p.date_sqlserver as push_date, p.nb_h0 as push_nb_h0,
+       r.reason as rejected_reason, r.detail as rejected_detail,
+       g.reason as gone_reason
+from {s}.batigest_heures h
+left join {s}.batigest_heures_map m on m.id_heure = h.id_heure
+left join {s}.to_push p on p.id_heure = h.id_heure
+left join {s}.heures_rejected r on r.id_heure = h.id_heure
+left join {s}.heures_gone g on g.id_heure = h.id_heure
+where {where}
+order by h.date_debut desc, h.id_heure
+"""
+
+
+def read_slots(
+    conn: psycopg.Connection[Any], schema: str, *, since: date | None, id_heure: str | None
+) -> list[dict[str, Any]]:
+    where, params = (
+        ("h.id_heure = %(id)s", {"id": id_heure})
+        if id_heure is not None
+        else ("h.date_debut >= %(since)s", {"since": since})
+    )
+    quoted = sql.Identifier(schema).as_string(conn)
+    cursor = conn.execute(_SLOTS_SQL.format(s=quoted, where=where), params)  # type: ignore[arg-type]
+    columns = [c.name for c in cursor.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def raw_trace(conn: psycopg.Connection[Any], id_heure: str) -> str:
+    """Why a slot is not in batigest_heures: deleted upstream, refused, or never seen."""
+    found = (
+        conn.execute(
+            "select start_date, management_status, _deleted_at from raw_batisimply.time_slots "
+            "where id = %s",
+            (id_heure,),
+        ).fetchone()
+        if _exists(conn, "raw_batisimply.time_slots")
+        else None
+    )
+    if found and found[2] is not None:
+        return f"deleted upstream (no longer returned since {found[2]:%Y-%m-%d %H:%M})"
+    refused = (
+        conn.execute(
+            "select reason, last_seen_at from raw_batisimply.quarantine where record_id = %s "
+            "order by last_seen_at desc limit 1",
+            (id_heure,),
+        ).fetchone()
+        if _exists(conn, "raw_batisimply.quarantine")
+        else None
+    )
+    if refused:
+        return f"refused by the loader: {refused[0]} (last seen {refused[1]:%Y-%m-%d %H:%M})"
+    if found:
+        return f"loaded (start {found[0]}, {found[1]}) but not in batigest_heures: dbt build"
+    return "never loaded: outside the window, or unknown to BatiSimply (try --update-codes)"
+
+
+def _exists(conn: psycopg.Connection[Any], name: str) -> bool:
+    row = conn.execute("select to_regclass(%s)", (name,)).fetchone()
+    return bool(row and row[0])
+
+
+def read_suivimo(engine: sa.Engine, schema: str, keys: Sequence[Key]) -> SuiviMO:
+    """SuiviMO rows on the days of `keys` (the only rows the listed slots can hold)."""
+    found: SuiviMO = defaultdict(list)
+    if not keys:
+        return found
+    low = min(k[2] for k in keys).replace(hour=0, minute=0, second=0, microsecond=0)
+    high = max(k[2] for k in keys) + timedelta(days=1)
+    prep = engine.dialect.identifier_preparer
+    table = f"{prep.quote_schema(schema)}.{prep.quote('SuiviMO')}"
+    columns = ", ".join(
+        prep.quote(c) for c in ("CodeChantier", "CodeSalarie", "Date", "NbH0", "NbH3", "NbH4")
+    )
+    date = prep.quote("Date")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(f"select {columns} from {table} where {date} >= :low and {date} < :high"),
+            {"low": low, "high": high},
+        )
+        for chantier, salarie, moment, h0, h3, h4 in rows:
+            key = (str(chantier).rstrip(), str(salarie).rstrip(), moment.replace(microsecond=0))
+            found[key].append((_dec(h0), _dec(h3), _dec(h4)))
+    return found
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(0) if value is None else Decimal(str(value)).quantize(Decimal("0.000001"))
+
+
+# -- deciding what to say (pure) --------------------------------------------------------------
+
+
+def mapped_key(row: Mapping[str, Any]) -> Key | None:
+    if row.get("map_chantier") is None:
+        return None
+    return (row["map_chantier"], row["map_salarie"], row["map_date"])
+
+
+def slot_state(row: Mapping[str, Any], suivimo: SuiviMO) -> str:
+    """One line: where this slot stands, in the words of someone checking it."""
+    key = mapped_key(row)
+    if row.get("gone_reason"):
+        kept = f"; its row {fmt_key(key)} stays (HEURES_ON_GONE=keep)" if key else ""
+        return f"gone upstream: {row['gone_reason']}{kept}"
+    if row.get("status_management") != "VALIDATED":
+        return f"not validated ({row.get('status_management')}): not pushed"
+    if row.get("rejected_reason"):
+        return f"REJECTED {row['rejected_reason']}: {row.get('rejected_detail') or ''}".rstrip()
+    if row.get("change_type"):
+        new = (row["push_chantier"], row["push_salarie"], row["push_date"])
+        moving = f" {fmt_key(key)} ->" if key and key != new else ""
+        return f"to push ({row['change_type']}):{moving} {fmt_key(new)}"
+    if key is None:
+        return "not pushed yet (run the sync, or --update-codes)"
+    rows = suivimo.get(key, [])
+    if not rows:
+        return f"MISSING in SuiviMO at {fmt_key(key)} (deleted in Batigest? export reconcile)"
+    if len(rows) > 1:
+        return f"DUPLICATED in SuiviMO: {len(rows)} rows at {fmt_key(key)}"
+    expected = (_dec(row["map_nb_h0"]), _dec(row["map_nb_h3"]), _dec(row["map_nb_h4"]))
+    if rows[0] != expected:
+        return f"in SuiviMO at {fmt_key(key)} but values differ: {rows[0]} != {expected}"
+    return f"in SuiviMO at {fmt_key(key)}, up to date"
+
+
+def fmt_key(key: Key | None) -> str:
+    return f"({key[0]}, {key[1]}, {key[2]:%Y-%m-%d %H:%M})" if key else "-"
+
+
+def render(rows: Sequence[Mapping[str, Any]], suivimo: SuiviMO, verbose: bool) -> str:
+    lines = [f"{'id_heure':<10} {'date_debut':<16} {'projet':<8} {'heures':>6}  state"]
+    for row in rows:
+        hours = f"{row['total_heure']:.2f}" if row.get("total_heure") is not None else "?"
+        lines.append(
+            f"{row['id_heure']:<10} {row['date_debut']:%Y-%m-%d %H:%M} "
+            f"{row.get('code_projet') or '-':<8} {hours:>6}  {slot_state(row, suivimo)}"
+        )
+        if verbose:
+            lines.append(
+                f"{'':<12}user {row['id_utilisateur']} project {row['id_projet']} "
+                f"panier {row['panier']} trajet {row['trajet']} sync {row['sync']}; "
+                f"map {fmt_key(mapped_key(row))} pushed {row.get('pushed_at') or '-'} "
+                f"run {row.get('run_id') or '-'}"
+            )
+    return "\n".join(lines)
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+
+def load_window(settings: Settings, days: int) -> None:
+    """Projects, Salarie and the slots of the last `days` days, like the sync's load."""
+    from loader.client import ApiCredentials
+    from loader.pipeline import run_load
+    from loader.window import sliding_window, utc_today
+
+    credentials = ApiCredentials(
+        api_url=str(settings.api_url),
+        sso_url=str(settings.sso_url),
+        client_id=str(settings.client_id),
+        client_secret=settings.client_secret.reveal() if settings.client_secret else "",
+        username=settings.username,
+        password=settings.password.reveal() if settings.password else None,
+        grant_type=settings.grant_type,
+    )
+    report = run_load(
+        staging_url=settings.staging.sqlalchemy_url().render_as_string(hide_password=False),
+        credentials=credentials,
+        window=sliding_window(days, utc_today()),
+        chunk_days=settings.chunk_days,
+        delete_guard_ratio=settings.delete_guard_ratio,
+        batigest_url=settings.batigest_url.reveal() if settings.batigest_url else None,
+        batigest_schema=settings.batigest_schema,
+    )
+    for name, counts in report.to_dict()["resources"].items():
+        print(
+            f"reloaded {name}: fetched {counts['fetched']}, new {counts['new']}, "
+            f"changed {counts['changed']}, deleted {counts['deleted']}"
+        )
+
+
+def build(settings: Settings, select: Sequence[str], display: ProgressDisplay) -> None:
+    stage = dbt_stage(["build", "--select", *select], dbt_env(settings))
+    with display.stage("dbt") as task:
+        report = stage(StageContext(run_id="debug-heures", task=task))
+    print(f"{report['command']}: {report['passed']} nodes passed")
+
+
+def export(settings: Settings, id_heure: str | None, apply: bool) -> Any:
+    from export.engines import make_batigest_engine, make_staging_engine
+    from export.runner import run_export
+
+    assert settings.batigest_url is not None
+    staging = make_staging_engine(settings.staging.sqlalchemy_url())
+    batigest = make_batigest_engine(settings.batigest_url.reveal())
+    try:
+        return run_export(
+            staging,
+            batigest,
+            schema=settings.batigest_schema,
+            staging_schema=settings.dbt_schema,
+            batch_size=settings.batch_size,
+            on_gone=settings.on_gone,
+            retract_max_share=settings.retract_max_share,
+            dry_run=not apply,
+            id_heure=id_heure,
+        )
+    finally:
+        staging.dispose()
+        batigest.dispose()
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    days: int
+    id_heure: str | None
+    update_codes: bool
+    apply: bool
+    verbose: bool
+
+
+def parse_args(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="scripts/debug_heures.py", description=__doc__)
+    parser.add_argument("--days", type=int, default=7, help="slots of the last N days (7)")
+    parser.add_argument("--id-heure", help="one slot (BatiSimply id)")
+    parser.add_argument(
+        "--update-codes", action="store_true", help="reload projects/Salarie/slots, dbt build"
+    )
+    parser.add_argument("--apply", action="store_true", help="write the export to SuiviMO")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    args = parser.parse_args(argv)
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    return Options(args.days, args.id_heure, args.update_codes, args.apply, args.verbose)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    display = ProgressDisplay(setup_logging(verbose=options.verbose), log)
+    try:
+        settings = load_settings()
+        REDACT.add(secrets_of(settings))
+        needed = ("PGHOST", "PGDATABASE", "BATIGEST_URL")
+        if options.update_codes:
+            needed = (*settings.batisimply_required(), *needed)
+        if errors := config_errors(settings, needed):
+            for error in errors:
+                print(f"configuration error: {error}", file=sys.stderr)
+            return 2
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+
+    conninfo = staging_conninfo(settings.staging)
+    writes = options.update_codes or options.apply
+    try:
+        with _maybe_lock(conninfo, writes):
+            return _run(settings, options, conninfo, display)
+    except LockBusy as busy:
+        print(f"{busy}: try again when it has finished", file=sys.stderr)
+        return 75
+    except StageFailed as failure:
+        print(f"failed: {failure}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a connection, the API, a missing mart: say it plainly
+        log.debug("debug_heures failed", exc_info=True)
+        first = (str(error).strip().splitlines() or [""])[0]
+        print(redact(f"failed: {type(error).__name__}: {first}"), file=sys.stderr)
+        return 1
+
+
+@contextlib.contextmanager
+def _maybe_lock(conninfo: Mapping[str, Any], writes: bool) -> Iterator[None]:
+    if not writes:
+        yield
+        return
+    with sync_lock(conninfo, name=application_name("debug-heures")):
+        yield
+
+
+def _run(
+    settings: Settings, options: Options, conninfo: Mapping[str, Any], display: ProgressDisplay
+) -> int:
+    if options.update_codes:
+        load_window(settings, options.days)
+        build(settings, [*TRANSFORM_SELECT, *PUBLISH_SELECT], display)
+
+    report = export(settings, options.id_heure, options.apply)
+    plans = [p for p in report.plans if p.action != "unchanged" or options.verbose]
+    if options.id_heure is None:
+        print(f"export plan: {len(plans)} slot(s) to write or reject in the whole window")
+    counts = ", ".join(
+        f"{name} {getattr(report, name)}"
+        for name in ("inserted", "updated", "moved", "unchanged", "retracted")
+    )
+    mode = "applied" if options.apply else "plan (dry run, nothing written; --apply writes it)"
+    print(f"export {mode}: {counts}, rejected {len(report.rejected)}")
+    for plan in plans[: 50 if options.id_heure is None else None]:
+        print(f"  {plan.describe()}")
+    if options.apply and (report.inserted or report.updated or report.moved):
+        build(settings, list(PUBLISH_SELECT), display)  # batigest_heures.sync follows
+
+    since = datetime.now(UTC).date() - timedelta(days=options.days)
+    with psycopg.connect(**conninfo) as conn:
+        rows = read_slots(conn, settings.dbt_schema, since=since, id_heure=options.id_heure)
+        if options.id_heure is not None and not rows:
+            print(f"slot {options.id_heure}: {raw_trace(conn, options.id_heure)}")
+            return 1
+    keys = [k for r in rows if (k := mapped_key(r))]
+    assert settings.batigest_url is not None
+    from export.engines import make_batigest_engine
+
+    engine = make_batigest_engine(settings.batigest_url.reveal())
+    try:
+        suivimo = read_suivimo(engine, settings.batigest_schema, keys)
+    finally:
+        engine.dispose()
+    scope = f"slot {options.id_heure}" if options.id_heure else f"last {options.days} days"
+    print(f"\n{len(rows)} slot(s), {scope}:")
+    print(render(rows, suivimo, options.verbose))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
