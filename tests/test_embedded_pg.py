@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from devstack.batigest import create_standin
-from devstack.pg import EmbeddedPostgres, EmbeddedPostgresError, default_datadir
+from devstack.pg import EmbeddedPostgres, EmbeddedPostgresError, default_datadir, port_is_free
 
 
 def test_two_databases_are_isolated(pg: EmbeddedPostgres) -> None:
@@ -45,8 +45,10 @@ def test_lifecycle_and_restart_on_busy_port() -> None:
 
         # Someone else takes our old port: the cluster comes back on another one, data intact.
         with socket.socket() as squatter:
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # port in TIME_WAIT
             squatter.bind(("127.0.0.1", first_port))
             squatter.listen()
+            assert not port_is_free(first_port)
             cluster.start(first_port)
             assert cluster.port != first_port
             with psycopg.connect(cluster.dsn("app")) as conn:
