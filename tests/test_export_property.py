@@ -177,8 +177,9 @@ def apply_op(world: World, op: tuple, batigest: sa.Engine) -> None:
         if k is not None:
             world.slots[i] = replace(slot, key=k)
     elif name == "swap":
-        j = _nth([a for a in alive if a != i], args[1])
-        if j is not None:
+        # between live slots only: swapping with a gone slot could give two live slots one key
+        j = _nth([a for a in alive if a != i and world.slots[a].live], args[1])
+        if slot.live and j is not None:
             other = world.slots[j]
             world.slots[i], world.slots[j] = (
                 replace(slot, key=other.key),
