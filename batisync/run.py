@@ -271,27 +271,12 @@ def dbt_stage(args: list[str], env: Mapping[str, str]) -> StageFn:
 
 def load_stage(settings: Settings) -> StageFn:
     def stage(ctx: StageContext) -> Mapping[str, Any]:
-        from loader.client import ApiCredentials
-        from loader.pipeline import run_load
+        from loader.config import load_with_settings
         from loader.window import sliding_window, utc_today
 
-        credentials = ApiCredentials(
-            api_url=str(settings.api_url),
-            sso_url=str(settings.sso_url),
-            client_id=str(settings.client_id),
-            client_secret=settings.client_secret.reveal() if settings.client_secret else "",
-            username=settings.username,
-            password=settings.password.reveal() if settings.password else None,
-            grant_type=settings.grant_type,
-        )
-        report = run_load(
-            staging_url=settings.staging.sqlalchemy_url().render_as_string(hide_password=False),
-            credentials=credentials,
-            window=sliding_window(settings.window_days, utc_today()),
-            chunk_days=settings.chunk_days,
-            delete_guard_ratio=settings.delete_guard_ratio,
-            batigest_url=settings.batigest_url.reveal() if settings.batigest_url else None,
-            batigest_schema=settings.batigest_schema,
+        report = load_with_settings(
+            settings,
+            sliding_window(settings.window_days, utc_today()),
             progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
         )
         return report.to_dict()
@@ -301,28 +286,12 @@ def load_stage(settings: Settings) -> StageFn:
 
 def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
     def stage(ctx: StageContext) -> Mapping[str, Any]:
-        from export.engines import make_batigest_engine, make_staging_engine
-        from export.runner import run_export
+        from export.config import engines_from_settings, export_with_settings
 
-        assert settings.batigest_url is not None  # required_for_sync checked it
-        staging = make_staging_engine(settings.staging.sqlalchemy_url())
-        batigest = make_batigest_engine(settings.batigest_url.reveal())
-        try:
-            report = run_export(
-                staging,
-                batigest,
-                schema=settings.batigest_schema,
-                staging_schema=settings.dbt_schema,
-                batch_size=settings.batch_size,
-                on_gone=settings.on_gone,
-                retract_max_share=settings.retract_max_share,
-                force=force,
-                dry_run=ctx.dry_run,
-                run_id=ctx.run_id,
+        with engines_from_settings(settings) as (staging, batigest):
+            report = export_with_settings(
+                settings, staging, batigest, force=force, dry_run=ctx.dry_run, run_id=ctx.run_id
             )
-        finally:
-            staging.dispose()
-            batigest.dispose()
         return with_dbt_rejections(report.to_dict(), rejected_by_reason(settings))
 
     return stage

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from devstack.pg import EmbeddedPostgres
-
-_counter = itertools.count()
+from devstack.pg_fixtures import new_database, pg  # noqa: F401 (fixtures)
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Module | None:
@@ -24,20 +19,3 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Mod
     ):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
-
-
-@pytest.fixture(scope="session")
-def pg() -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL cluster of the benchmarks' own, in a temp folder, on a free port."""
-    with EmbeddedPostgres.temporary() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def new_database(pg: EmbeddedPostgres) -> Callable[[str], str]:
-    """Factory: a fresh, empty database; returns its SQLAlchemy URL."""
-
-    def make(prefix: str = "bench") -> str:
-        return pg.create_database(f"{prefix}_{os.getpid()}_{next(_counter)}", replace=True)
-
-    return make

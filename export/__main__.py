@@ -8,6 +8,7 @@ status: 0 done (rejected rows are reported, not fatal), 1 failed, 2 configuratio
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -16,9 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from batisync.settings import ConfigError, load_settings
-from export.engines import make_batigest_engine, make_staging_engine
-from export.reconcile import ReconcileReport, reconcile
-from export.runner import run_export
+from export.config import engines_from_settings, export_with_settings, reconcile_with_settings
+from export.reconcile import ReconcileReport
 from export.staging_io import ExportInputError
 
 log = logging.getLogger("export")
@@ -42,50 +42,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        settings = load_settings()
-        settings.require("PGHOST", "PGDATABASE", "BATIGEST_URL")
-        assert settings.batigest_url is not None
-        staging = make_staging_engine(settings.staging.sqlalchemy_url())
-        batigest = make_batigest_engine(settings.batigest_url.reveal())
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    except sa.exc.ArgumentError as error:  # a BATIGEST_URL SQLAlchemy cannot parse
-        print(f"configuration error: BATIGEST_URL: {type(error).__name__}", file=sys.stderr)
-        return 2
-    try:
-        if args.command == "reconcile":
-            result = reconcile(
+    with contextlib.ExitStack() as stack:
+        try:
+            settings = load_settings()
+            settings.require("PGHOST", "PGDATABASE", "BATIGEST_URL")
+            staging, batigest = stack.enter_context(engines_from_settings(settings))
+        except ConfigError as error:
+            print(f"configuration error: {error}", file=sys.stderr)
+            return 2
+        except sa.exc.ArgumentError as error:  # a BATIGEST_URL SQLAlchemy cannot parse
+            print(f"configuration error: BATIGEST_URL: {type(error).__name__}", file=sys.stderr)
+            return 2
+        try:
+            if args.command == "reconcile":
+                result = reconcile_with_settings(settings, staging, batigest, repair=args.repair)
+                print(
+                    json.dumps(result.to_dict(), indent=2) if args.json else _reconcile_text(result)
+                )
+                return 0
+            report = export_with_settings(
+                settings,
                 staging,
                 batigest,
-                schema=settings.batigest_schema,
-                staging_schema=settings.dbt_schema,
-                repair=args.repair,
-                batch_size=settings.batch_size,
+                force=args.force,
+                dry_run=args.dry_run,
+                id_heure=args.id_heure,
             )
-            print(json.dumps(result.to_dict(), indent=2) if args.json else _reconcile_text(result))
-            return 0
-        report = run_export(
-            staging,
-            batigest,
-            schema=settings.batigest_schema,
-            staging_schema=settings.dbt_schema,
-            batch_size=settings.batch_size,
-            on_gone=settings.on_gone,
-            retract_max_share=settings.retract_max_share,
-            force=args.force,
-            dry_run=args.dry_run,
-            id_heure=args.id_heure,
-        )
-    except (ExportInputError, sa.exc.SQLAlchemyError) as error:
-        # SQLAlchemy errors carry the statement, never the URL or its password.
-        log.debug("export failed", exc_info=True)
-        print(f"export failed: {_first_line(error)}", file=sys.stderr)
-        return 1
-    finally:
-        staging.dispose()
-        batigest.dispose()
+        except (ExportInputError, sa.exc.SQLAlchemyError) as error:
+            # SQLAlchemy errors carry the statement, never the URL or its password.
+            log.debug("export failed", exc_info=True)
+            print(f"export failed: {_first_line(error)}", file=sys.stderr)
+            return 1
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:

@@ -70,10 +70,14 @@ class ExportReport:
             "warnings": list(self.warnings),
         }
 
-    def summary_line(self) -> str:
+    def counts_text(self) -> str:
+        """`inserted N, updated N, moved N, unchanged N, retracted N, rejected N`."""
         counts = ", ".join(
             f"{name} {getattr(self, name)}"
             for name in ("inserted", "updated", "moved", "unchanged", "retracted")
         )
+        return f"{counts}, rejected {len(self.rejected)}"
+
+    def summary_line(self) -> str:
         mode = " (dry run, nothing written)" if self.dry_run else ""
-        return f"SuiviMO{mode}: {counts}, rejected {len(self.rejected)}"
+        return f"SuiviMO{mode}: {self.counts_text()}"

@@ -14,8 +14,9 @@ from datetime import date
 from typing import Any
 
 from batisync.settings import ConfigError, Settings, load_settings
-from loader.client import ApiCredentials, ApiError
-from loader.pipeline import LoadError, LoadReport, run_load
+from loader.client import ApiError
+from loader.config import load_with_settings
+from loader.pipeline import LoadError, LoadReport
 from loader.window import Window, chunk_window, days_window, sliding_window, utc_today
 
 COLUMNS = ("fetched", "new", "changed", "deleted", "quarantined")
@@ -57,19 +58,6 @@ def choose_window(args: argparse.Namespace, settings: Settings, today: date) -> 
     return sliding_window(args.days if args.days is not None else settings.window_days, today)
 
 
-def credentials_from(settings: Settings) -> ApiCredentials:
-    settings.require(*settings.batisimply_required())
-    return ApiCredentials(
-        api_url=settings.api_url or "",
-        sso_url=settings.sso_url or "",
-        client_id=settings.client_id or "",
-        client_secret=settings.client_secret.reveal() if settings.client_secret else "",
-        username=settings.username,
-        password=settings.password.reveal() if settings.password else None,
-        grant_type=settings.grant_type,
-    )
-
-
 def render(report: LoadReport) -> str:
     chunks = len(report.chunks)
     lines = [f"window {report.window} ({chunks} chunk{'s' if chunks != 1 else ''})"]
@@ -96,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("dlt").setLevel(logging.WARNING)  # its INFO lines name every request
     try:
         settings = load_settings()
-        credentials = credentials_from(settings)
-        settings.require("PGHOST", "PGDATABASE", "BATIGEST_URL")
+        settings.require(*settings.batisimply_required(), "PGHOST", "PGDATABASE", "BATIGEST_URL")
         window = choose_window(args, settings, utc_today())
         chunk_window(window, settings.chunk_days)  # fail on a bad window before any I/O
     except ConfigError as error:
@@ -107,15 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bad window: {error}", file=sys.stderr)
         return 2
     try:
-        report = run_load(
-            staging_url=settings.staging.sqlalchemy_url().render_as_string(hide_password=False),
-            credentials=credentials,
-            window=window,
-            chunk_days=settings.chunk_days,
-            delete_guard_ratio=settings.delete_guard_ratio,
-            batigest_url=settings.batigest_url.reveal() if settings.batigest_url else None,
-            batigest_schema=settings.batigest_schema,
-        )
+        report = load_with_settings(settings, window)
     except (LoadError, ApiError) as error:
         print(f"load failed: {error}", file=sys.stderr)
         return 1

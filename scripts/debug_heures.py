@@ -211,28 +211,10 @@ def render(rows: Sequence[Mapping[str, Any]], suivimo: SuiviMO, verbose: bool) -
 
 def load_window(settings: Settings, days: int) -> None:
     """Projects, Salarie and the slots of the last `days` days, like the sync's load."""
-    from loader.client import ApiCredentials
-    from loader.pipeline import run_load
+    from loader.config import load_with_settings
     from loader.window import sliding_window, utc_today
 
-    credentials = ApiCredentials(
-        api_url=str(settings.api_url),
-        sso_url=str(settings.sso_url),
-        client_id=str(settings.client_id),
-        client_secret=settings.client_secret.reveal() if settings.client_secret else "",
-        username=settings.username,
-        password=settings.password.reveal() if settings.password else None,
-        grant_type=settings.grant_type,
-    )
-    report = run_load(
-        staging_url=settings.staging.sqlalchemy_url().render_as_string(hide_password=False),
-        credentials=credentials,
-        window=sliding_window(days, utc_today()),
-        chunk_days=settings.chunk_days,
-        delete_guard_ratio=settings.delete_guard_ratio,
-        batigest_url=settings.batigest_url.reveal() if settings.batigest_url else None,
-        batigest_schema=settings.batigest_schema,
-    )
+    report = load_with_settings(settings, sliding_window(days, utc_today()))
     for name, counts in report.to_dict()["resources"].items():
         print(
             f"reloaded {name}: fetched {counts['fetched']}, new {counts['new']}, "
@@ -248,27 +230,12 @@ def build(settings: Settings, select: Sequence[str], display: ProgressDisplay) -
 
 
 def export(settings: Settings, id_heure: str | None, apply: bool) -> Any:
-    from export.engines import make_batigest_engine, make_staging_engine
-    from export.runner import run_export
+    from export.config import engines_from_settings, export_with_settings
 
-    assert settings.batigest_url is not None
-    staging = make_staging_engine(settings.staging.sqlalchemy_url())
-    batigest = make_batigest_engine(settings.batigest_url.reveal())
-    try:
-        return run_export(
-            staging,
-            batigest,
-            schema=settings.batigest_schema,
-            staging_schema=settings.dbt_schema,
-            batch_size=settings.batch_size,
-            on_gone=settings.on_gone,
-            retract_max_share=settings.retract_max_share,
-            dry_run=not apply,
-            id_heure=id_heure,
+    with engines_from_settings(settings) as (staging, batigest):
+        return export_with_settings(
+            settings, staging, batigest, dry_run=not apply, id_heure=id_heure
         )
-    finally:
-        staging.dispose()
-        batigest.dispose()
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -353,12 +320,8 @@ def _run(
     plans = [p for p in report.plans if p.action != "unchanged" or options.verbose]
     if options.id_heure is None:
         print(f"export plan: {len(plans)} slot(s) to write or reject in the whole window")
-    counts = ", ".join(
-        f"{name} {getattr(report, name)}"
-        for name in ("inserted", "updated", "moved", "unchanged", "retracted")
-    )
     mode = "applied" if options.apply else "plan (dry run, nothing written; --apply writes it)"
-    print(f"export {mode}: {counts}, rejected {len(report.rejected)}")
+    print(f"export {mode}: {report.counts_text()}")
     for plan in plans[: 50 if options.id_heure is None else None]:
         print(f"  {plan.describe()}")
     if options.apply and (report.inserted or report.updated or report.moved):

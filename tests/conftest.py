@@ -1,36 +1,20 @@
 """Shared fixtures: a throwaway PostgreSQL cluster per test session, fresh databases."""
 
+# ruff: noqa: F811 (the pg fixtures are imported from devstack.pg_fixtures)
+
 from __future__ import annotations
 
-import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
 
 from devstack.batigest import create_standin
 from devstack.pg import EmbeddedPostgres
+from devstack.pg_fixtures import new_database, pg  # noqa: F401 (fixtures)
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
-_counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg() -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL cluster of our own, in a temp folder, on a free port."""
-    with EmbeddedPostgres.temporary() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def new_database(pg: EmbeddedPostgres) -> Callable[[str], str]:
-    """Factory: a fresh, empty database; returns its SQLAlchemy URL."""
-
-    def make(prefix: str = "db") -> str:
-        return pg.create_database(f"{prefix}_{os.getpid()}_{next(_counter)}", replace=True)
-
-    return make
 
 
 @pytest.fixture

@@ -97,24 +97,16 @@ def write_marts(
     to_push, heures_gone = list(to_push), list(heures_gone)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"truncate {schema}.to_push, {schema}.heures_gone")
-        if to_push:
-            cols = list(to_push[0])
-            conn.execute(
-                sa.text(
-                    f"insert into {schema}.to_push ({', '.join(cols)}) "
-                    f"values ({', '.join(':' + c for c in cols)})"
-                ),
-                to_push,
-            )
-        if heures_gone:
-            cols = list(heures_gone[0])
-            conn.execute(
-                sa.text(
-                    f"insert into {schema}.heures_gone ({', '.join(cols)}) "
-                    f"values ({', '.join(':' + c for c in cols)})"
-                ),
-                heures_gone,
-            )
+        for table, rows in (("to_push", to_push), ("heures_gone", heures_gone)):
+            if rows:
+                cols = list(rows[0])
+                conn.execute(
+                    sa.text(
+                        f"insert into {schema}.{table} ({', '.join(cols)}) "
+                        f"values ({', '.join(':' + c for c in cols)})"
+                    ),
+                    rows,
+                )
 
 
 def insert_suivimo(engine: sa.Engine, rows: Iterable[Iterable[Any]], libelle: str | None = None):

@@ -54,6 +54,14 @@ def test_missing_batigest_url_exits_2_naming_it(tmp_path, staging_url) -> None:
     assert "BATIGEST_URL" in result.stderr
 
 
+def test_batigest_url_sqlalchemy_cannot_load_exits_2_without_secrets(tmp_path, staging_url):
+    # a postgresql URL passes the settings check, but no such driver exists
+    result = cli(tmp_path, f"postgresql+nosuchdriver://u:{PASSWORD}@127.0.0.1/db")
+    assert result.returncode == 2
+    assert "configuration error: BATIGEST_URL: NoSuchModuleError" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+
+
 def test_missing_marts_exit_1_without_secrets(tmp_path, staging_url, batigest_url) -> None:
     result = cli(tmp_path, with_password(batigest_url))
     assert result.returncode == 1
