@@ -1,11 +1,13 @@
 """Property: for random sequences of upstream changes and hand edits, after every sync
 SuiviMO equals an independent oracle of the expected rows, with no duplicate key.
 
-Exporter-level for now: the slots are a Python model, and `dbt_stand_in` derives
-`to_push` / `heures_gone` from the model and the current map the way the dbt marts
-do (docs/ARCHITECTURE.md). To be replaced by the real chain (fake API → loader → dbt)
-once those land. The oracle never looks at the map or at the exporter's report: it
-keeps its own record of what each slot last pushed and what sits in SuiviMO.
+Exporter-level, with a stand-in for dbt: the slots are a Python model, and
+`dbt_stand_in` derives `to_push` / `heures_gone` from the model and the current map the
+way the dbt marts do (docs/ARCHITECTURE.md). Fast, so it explores many more sequences
+(swaps, batch sizes, a small key space) than the full chain can afford;
+`tests/test_sync_property.py` checks the same property through the real chain (fake
+API → loader → dbt → exporter). The oracle never looks at the map or at the exporter's
+report: it keeps its own record of what each slot last pushed and what sits in SuiviMO.
 """
 
 # ruff: noqa: F811 (the engine fixtures are imported from tests.export_fixtures)
