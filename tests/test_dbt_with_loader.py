@@ -1,8 +1,9 @@
 """End to end up to the marts: fake BatiSimply API → loader → `dbt build`.
 
-dbt runs first on the empty database (its on-run-start creates the raw tables), then
-the loader writes into those tables, so this also proves the two share them. Expected
-marts are computed here from the generated dataset, with zoneinfo for local times.
+dbt runs first on the empty database (no raw table yet: its staging views read the
+missing sources as empty), then the loader creates and fills the raw tables and dbt
+builds again on them. Expected marts are computed here from the generated dataset,
+with zoneinfo for local times.
 """
 
 from __future__ import annotations
