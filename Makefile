@@ -64,7 +64,7 @@ docs: setup  ## build dbt's docs site (dbt_project/target/index.html) from the s
 	@$(PY) -m batisync dbt docs generate
 
 bench: setup  ## speed and memory benchmarks
-	$(PY) -m pytest benchmarks -p no:randomly --benchmark-only $(PYTEST_ARGS)
+	$(PY) -m pytest benchmarks -s --benchmark-only $(PYTEST_ARGS)
 
 clean:  ## remove the virtualenv and build output (not .pg/)
 	rm -rf $(VENV) $(DBT_DIR)/target $(DBT_DIR)/logs .pytest_cache .ruff_cache *.egg-info
