@@ -9,12 +9,20 @@ from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from devstack.batigest import create_standin
 from devstack.pg import EmbeddedPostgres
 from devstack.pg_fixtures import new_database, pg  # noqa: F401 (fixtures)
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+
+# CI replays the same examples on every run, so a red build is reproducible and never a
+# draw of luck; at a desk, hypothesis keeps exploring new sequences (and remembers the
+# failing ones in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture
