@@ -142,7 +142,16 @@ class Oracle:
         # mapped slot still VALIDATED but unresolved the one it last wrote
         holders = Counter(key for key, _ in pushable.values())
         holders.update(self.pushed[i][0] for i in self.pushed if i in live and live[i] is None)
-        self.collided = {i for i, (key, _) in pushable.items() if holders[key] > 1}
+        collided = {i for i, (key, _) in pushable.items() if holders[key] > 1}
+        # a collided slot is not written, so its row stays at the key it last pushed:
+        # a slot moving onto that key collides in turn, to a fixed point
+        changed = True
+        while changed:
+            stays = {self.pushed[j][0]: j for j in collided if j in self.pushed}
+            blocked = {i for i, (key, _) in pushable.items() if stays.get(key) not in (None, i)}
+            changed = not blocked <= collided
+            collided |= blocked
+        self.collided = collided
         to_push = {
             i: r for i, r in pushable.items() if i not in self.collided and self.pushed.get(i) != r
         }

@@ -2,7 +2,7 @@
 -- with its SuiviMO key and whether another slot would hold the same key after the next
 -- export: SuiviMO has no unique key, so two slots on one key would write one row twice.
 
-with
+with recursive
 
 resolved as (
 
@@ -76,6 +76,44 @@ shared_keys as (
 
 ),
 
+blocked (time_slot_id, held_by) as (
+
+    -- a slot whose key another holds, then, to a fixed point: a blocked slot is not
+    -- written, so its row stays at the key it was mapped to, and a slot moving onto that
+    -- key is blocked in turn (the exporter decides the same way; `union` ends the loop)
+    select pushable.time_slot_id, null::text as held_by
+    from pushable
+    inner join shared_keys
+        on pushable.code_chantier = shared_keys.code_chantier
+        and pushable.code_salarie = shared_keys.code_salarie
+        and pushable.date_sqlserver = shared_keys.date_sqlserver
+
+    union
+
+    select pushable.time_slot_id, blocked.time_slot_id as held_by
+    from blocked
+    inner join batigest_heures_map
+        on blocked.time_slot_id = batigest_heures_map.id_heure
+    inner join pushable
+        on pushable.code_chantier = batigest_heures_map.code_chantier
+        and pushable.code_salarie = batigest_heures_map.code_salarie
+        and pushable.date_sqlserver = batigest_heures_map.date_sqlserver
+        and pushable.time_slot_id <> blocked.time_slot_id
+
+),
+
+held_by_blocked as (
+
+    select
+        time_slot_id,
+        string_agg(distinct held_by, ', ' order by held_by) as holders
+
+    from blocked
+    where held_by is not null
+    group by time_slot_id
+
+),
+
 final as (
 
     select
@@ -88,12 +126,15 @@ final as (
         pushable.nb_h3,
         pushable.nb_h4,
         pushable.values_hash,
-        shared_keys.holders is not null as has_key_collision,
-        case
+        coalesce(shared_keys.holders, held_by_blocked.holders) is not null as has_key_collision,
+        'SuiviMO key (' || pushable.code_chantier || ', ' || pushable.code_salarie
+        || ', ' || to_char(pushable.date_sqlserver, 'YYYY-MM-DD HH24:MI') || ') '
+        || case
             when shared_keys.holders is not null
-                then 'SuiviMO key (' || pushable.code_chantier || ', ' || pushable.code_salarie
-                    || ', ' || to_char(pushable.date_sqlserver, 'YYYY-MM-DD HH24:MI')
-                    || ') held by id_heure ' || shared_keys.holders
+                then 'held by id_heure ' || shared_keys.holders
+            when held_by_blocked.holders is not null
+                then 'still held by id_heure ' || held_by_blocked.holders
+                    || ', whose own move is blocked'
         end as collision_detail
 
     from pushable
@@ -101,6 +142,8 @@ final as (
         on pushable.code_chantier = shared_keys.code_chantier
         and pushable.code_salarie = shared_keys.code_salarie
         and pushable.date_sqlserver = shared_keys.date_sqlserver
+    left join held_by_blocked
+        on pushable.time_slot_id = held_by_blocked.time_slot_id
 
 )
 
