@@ -63,10 +63,6 @@ class PgSettings:
     password: Secret | None = field(default=None, repr=False)
     database: str | None = None
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.host or self.database)
-
     def sqlalchemy_url(self) -> sa.URL:
         """A `URL` object: render it with `hide_password=True` anywhere it may be seen."""
         return sa.URL.create(
@@ -76,11 +72,6 @@ class PgSettings:
             host=self.host,
             port=self.port,
             database=self.database,
-        )
-
-    def dsn(self) -> str:
-        return (
-            self.sqlalchemy_url().set(drivername="postgresql").render_as_string(hide_password=False)
         )
 
     def env(self) -> dict[str, str]:

@@ -196,8 +196,14 @@ class EmbeddedPostgres:
     def dsn(self, dbname: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
 
-    def create_database(self, name: str, *, replace: bool = False) -> str:
-        """Create database `name` (dropping it first if `replace`); returns its URL."""
+    def create_database(
+        self, name: str, *, replace: bool = False, template: str | None = None
+    ) -> str:
+        """Create database `name` (dropping it first if `replace`), as a copy of `template`
+        if given; returns its URL."""
+        create = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            create += sql.SQL(" template {}").format(sql.Identifier(template))
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
             exists = conn.execute(
                 "select 1 from pg_database where datname = %s", (name,)
@@ -205,7 +211,7 @@ class EmbeddedPostgres:
             if exists and replace:
                 conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
             if not exists or replace:
-                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+                conn.execute(create)
         return self.url(name)
 
     def drop_database(self, name: str) -> None:

@@ -47,12 +47,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from psycopg import sql
 
 from batisync.dbt import run_dbt
 from devstack.batigest import create_standin, seed_salaries
@@ -248,26 +246,6 @@ class Template:
         printer.text(f"Template({self.staging!r}, {self.batigest!r})")
 
 
-def _admin(pg: EmbeddedPostgres, statement: sql.Composable) -> None:
-    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def clone(pg: EmbeddedPostgres, template: str, name: str) -> str:
-    _admin(pg, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    _admin(
-        pg,
-        sql.SQL("create database {} template {}").format(
-            sql.Identifier(name), sql.Identifier(template)
-        ),
-    )
-    return pg.url(name)
-
-
-def drop(pg: EmbeddedPostgres, name: str) -> None:
-    _admin(pg, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
 def new_oracle(ds: Dataset, on_gone: str) -> Oracle:
     return Oracle(
         salarie={r["codebs"].lower(): r["Code"] for r in ds.salarie_rows()},
@@ -372,8 +350,8 @@ def template(pg: EmbeddedPostgres) -> Iterator[Template]:
         finally:
             chain.dispose()
     yield Template(staging_db, batigest_db, workdir / "dlt", oracle)
-    drop(pg, staging_db)
-    drop(pg, batigest_db)
+    pg.drop_database(staging_db)
+    pg.drop_database(batigest_db)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -594,16 +572,16 @@ def example_chain(pg: EmbeddedPostgres, template: Template) -> Iterator[tuple[Da
     with FakeBatiSimply(ds) as api:
         chain = Chain(
             api,
-            clone(pg, template.staging, staging_db),
-            clone(pg, template.batigest, batigest_db),
+            pg.create_database(staging_db, replace=True, template=template.staging),
+            pg.create_database(batigest_db, replace=True, template=template.batigest),
             workdir / "dlt",
         )
         try:
             yield ds, chain
         finally:
             chain.dispose()
-            drop(pg, staging_db)
-            drop(pg, batigest_db)
+            pg.drop_database(staging_db)
+            pg.drop_database(batigest_db)
             shutil.rmtree(workdir, ignore_errors=True)
 
 
