@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 VENV      := .venv
 PY        := $(VENV)/bin/python
+BATISYNC  := $(VENV)/bin/batisync
 STAMP     := $(VENV)/.installed
 DBT_DIR   := dbt_project
 DBT       := $(VENV)/bin/dbt
@@ -13,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)/$(DBT_DIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint format demo sync doctor debug-heures pg-start pg-stop docs bench clean
+.PHONY: help setup test lint format demo sync doctor debug-heures reconcile pg-start pg-stop docs bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,18 +42,22 @@ format: setup  ## apply ruff's fixes and formatting
 demo: setup  ## the whole sync on the embedded local stack, twice, with changes between
 	@$(PY) -m devstack.demo $(if $(VERBOSE),--verbose)
 
+# Every target below is a thin call of the `batisync` console script.
 # `@`: stdout carries only the summary (JSON=1 must parse). GNU make turns any failing
 # recipe into its own exit status 2; cron and CI that need 1 vs 75 call
-# `.venv/bin/python -m batisync sync` directly (README "Running it from cron").
+# `.venv/bin/batisync sync` directly (README "Running it from cron").
 sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1)
-	@$(PY) -m batisync sync $(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run)
+	@$(BATISYNC) sync $(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run)
 
 doctor: setup  ## check every setting and connection
-	@$(PY) -m batisync doctor $(if $(VERBOSE),--verbose)
+	@$(BATISYNC) doctor $(if $(VERBOSE),--verbose)
 
 debug-heures: setup  ## the recette tool: DAYS=7 ID=<id_heure> UPDATE_CODES=1 APPLY=1 VERBOSE=1
-	@$(PY) scripts/debug_heures.py $(if $(DAYS),--days $(DAYS)) $(if $(ID),--id-heure $(ID)) \
+	@$(BATISYNC) debug-heures $(if $(DAYS),--days $(DAYS)) $(if $(ID),--id-heure $(ID)) \
 		$(if $(UPDATE_CODES),--update-codes) $(if $(APPLY),--apply) $(if $(VERBOSE),--verbose)
+
+reconcile: setup  ## compare SuiviMO with the map (REPAIR=1 rewrites drifted rows)
+	@$(BATISYNC) reconcile $(if $(REPAIR),--repair) $(if $(JSON),--json)
 
 pg-start: setup  ## start the project's own PostgreSQL (in .pg/) and print its settings
 	$(PY) -m devstack.pg start
@@ -61,7 +66,7 @@ pg-stop: setup  ## stop it
 	$(PY) -m devstack.pg stop
 
 docs: setup  ## build dbt's docs site (dbt_project/target/index.html) from the staging PG*
-	@$(PY) -m batisync dbt docs generate
+	@$(BATISYNC) dbt docs generate
 
 bench: setup  ## speed and memory benchmarks
 	$(PY) -m pytest benchmarks -s --benchmark-only $(PYTEST_ARGS)

@@ -1,1 +1,5 @@
-"""Orchestration of the BatiSimply → Batigest sync: settings, runs, summary."""
+"""BatiSimply time slots into Sage Batigest SuiviMO.
+
+Layers (docs/ARCHITECTURE.md), each importing only those below it:
+`cli` > `tools` > `orchestrate` > the stages `extract`, `transform`, `export` > `core`.
+"""

@@ -32,9 +32,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from batisync.export import ensure_map, export_rows, make_batigest_engine, make_staging_engine
+from benchmarks.instrument import statement_log
 from devstack.batigest import create_standin
-from export import ensure_map, export_rows, make_batigest_engine, make_staging_engine
-from export.instrument import statement_log
 
 ROWS = 10_000
 LATENCY_S = 0.001

@@ -28,9 +28,9 @@ TODAY = date(2026, 6, 30)
 
 
 def _load_in_child(kwargs: dict[str, Any], out: Any) -> None:
-    from loader.client import ApiCredentials
-    from loader.pipeline import run_load
-    from loader.window import sliding_window
+    from batisync.extract.client import ApiCredentials
+    from batisync.extract.pipeline import run_load
+    from batisync.extract.window import sliding_window
 
     began = time.perf_counter()
     report = run_load(

@@ -4,7 +4,7 @@ The stack lives in the repository: the project's own PostgreSQL (`.pg/`, see
 devstack/pg.py) holds the staging database and a Batigest stand-in database; a fake
 BatiSimply API serves generated data (30 employees over 180 days by default). The
 settings are given as environment variables and the run goes through exactly what
-`make sync` runs (`batisync.run.sync_from_settings`).
+`make sync` runs (`batisync.orchestrate.sync.sync_from_settings`).
 
 Between the two syncs, in BatiSimply: a slot is moved from 09:00 to 10:00, another
 changes project, a third is un-validated, a new one is entered. The demo then shows
@@ -29,10 +29,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from batisync.logs import ProgressDisplay, setup_logging
-from batisync.run import sync_from_settings
-from batisync.settings import load_settings
-from batisync.summary import RunSummary, render_text
+from batisync.core.logs import ProgressDisplay, setup_logging
+from batisync.core.settings import load_settings
+from batisync.orchestrate.summary import RunSummary, render_text
+from batisync.orchestrate.sync import sync_from_settings
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, format_utc, generate, parse_utc
 from devstack.pg import SUPERUSER, EmbeddedPostgres

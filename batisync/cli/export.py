@@ -1,0 +1,114 @@
+"""`batisync export [--dry-run] [--id-heure ID] [--force] [--json]` and
+`batisync reconcile [--repair] [--json]`: the exporter on its own.
+
+Both hold the sync lock when they write. Exit status: 0 done (rejected rows are reported,
+not fatal), 1 failed, 2 configuration, 75 a sync runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from typing import Any
+
+import sqlalchemy as sa
+
+from batisync.cli.common import busy_failure, config_failure, load, writing
+from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, first_line
+from batisync.core.logs import redact, setup_logging
+from batisync.export.config import (
+    engines_from_settings,
+    export_with_settings,
+    reconcile_with_settings,
+)
+from batisync.export.reconcile import ReconcileReport
+from batisync.export.staging_io import ExportInputError
+from batisync.orchestrate.lock import LockBusy
+
+log = logging.getLogger("batisync.export")
+NEEDED = ("PGHOST", "PGDATABASE", "BATIGEST_URL")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    setup_logging(verbose=args.verbose)
+    reconciling = args.command == "reconcile"
+    writes = args.repair if reconciling else not args.dry_run
+    with contextlib.ExitStack() as stack:
+        try:
+            settings = load(lambda _: NEEDED)
+            staging, batigest = stack.enter_context(engines_from_settings(settings))
+        except ConfigError as error:
+            return config_failure(error)
+        except sa.exc.ArgumentError as error:  # a BATIGEST_URL SQLAlchemy cannot parse
+            print(f"configuration error: BATIGEST_URL: {type(error).__name__}", file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            stack.enter_context(writing(settings, args.command, writes=writes))
+            if reconciling:
+                result = reconcile_with_settings(settings, staging, batigest, repair=args.repair)
+                print(
+                    json.dumps(result.to_dict(), indent=2) if args.json else _reconcile_text(result)
+                )
+                return EXIT_OK
+            report = export_with_settings(
+                settings,
+                staging,
+                batigest,
+                force=args.force,
+                dry_run=args.dry_run,
+                id_heure=args.id_heure,
+            )
+        except LockBusy as busy:
+            return busy_failure(busy)
+        except (ExportInputError, sa.exc.SQLAlchemyError) as error:
+            # SQLAlchemy errors carry the statement, never the URL or its password.
+            log.debug("export failed", exc_info=True)
+            print(redact(f"export failed: {first_line(error, with_type=False)}"), file=sys.stderr)
+            return EXIT_FAILED
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        if args.dry_run or args.id_heure:
+            for plan in report.plans:
+                print(plan.describe())
+        for id_heure, reason in report.rejected:
+            print(f"rejected {id_heure}: {reason}")
+        for warning in report.warnings:
+            print(f"warning: {warning}")
+        print(report.summary_line())
+    return EXIT_OK
+
+
+def _reconcile_text(result: ReconcileReport) -> str:
+    lines = [f"missing {i}" for i in result.missing]
+    lines += [f"changed {i}" for i in result.changed]
+    lines += [f"duplicated {i}" for i in result.duplicated]
+    lines.append(
+        f"reconcile: {result.checked} checked, {result.ok} ok, {len(result.missing)} missing, "
+        f"{len(result.changed)} changed, {len(result.duplicated)} duplicated, "
+        f"{result.repaired} repaired"
+    )
+    return "\n".join(lines)
+
+
+def add_commands(commands: Any) -> None:
+    push = commands.add_parser("export", help="apply to_push / heures_gone to SuiviMO")
+    push.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    push.add_argument("--id-heure", help="export this slot only")
+    push.add_argument("--force", action="store_true", help="retract past the share limit")
+    push.set_defaults(repair=False)
+    check = commands.add_parser(
+        "reconcile", help="compare SuiviMO with the map; --repair rewrites drifted rows"
+    )
+    check.add_argument("--repair", action="store_true", help="rewrite drifted rows")
+    check.set_defaults(dry_run=False, id_heure=None, force=False)
+    for parser in (push, check):
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument("--verbose", "-v", action="store_true")
+        parser.set_defaults(handler=cmd_export)
+
+
+__all__ = ["add_commands", "cmd_export"]

@@ -1,0 +1,65 @@
+"""`batisync debug-heures`: the seed's recette tool (`batisync.tools.recette`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from batisync.cli.common import busy_failure, config_failure, load, writing
+from batisync.core.errors import EXIT_FAILED, ConfigError, StageError, first_line
+from batisync.core.logs import ProgressDisplay, redact, setup_logging
+from batisync.core.settings import Settings
+from batisync.orchestrate.lock import LockBusy
+from batisync.tools.recette import Options, run_recette
+
+log = logging.getLogger("batisync.recette")
+
+
+def _needed(options: Options) -> Any:
+    def required(settings: Settings) -> tuple[str, ...]:
+        needed = ("PGHOST", "PGDATABASE", "BATIGEST_URL")
+        return (*settings.batisimply_required(), *needed) if options.update_codes else needed
+
+    return required
+
+
+def cmd_debug_heures(args: argparse.Namespace) -> int:
+    if args.days < 1:
+        args.parser.error("--days must be at least 1")
+    options = Options(args.days, args.id_heure, args.update_codes, args.apply, args.verbose)
+    display = ProgressDisplay(setup_logging(verbose=options.verbose), log)
+    try:
+        settings = load(_needed(options))
+    except ConfigError as error:
+        return config_failure(error)
+    try:
+        with writing(settings, "debug-heures", writes=options.writes):
+            return run_recette(settings, options, display)
+    except LockBusy as busy:
+        return busy_failure(busy)
+    except StageError as failure:
+        print(redact(f"failed: {failure}"), file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:  # a connection, the API, a missing mart: say it plainly
+        log.debug("debug-heures failed", exc_info=True)
+        print(redact(f"failed: {first_line(error)}"), file=sys.stderr)
+        return EXIT_FAILED
+
+
+def add_command(commands: Any) -> None:
+    parser = commands.add_parser(
+        "debug-heures", help="the recette tool: each slot's state, the export plan (--apply)"
+    )
+    parser.add_argument("--days", type=int, default=7, help="slots of the last N days (7)")
+    parser.add_argument("--id-heure", help="one slot (BatiSimply id)")
+    parser.add_argument(
+        "--update-codes", action="store_true", help="reload projects/Salarie/slots, dbt build"
+    )
+    parser.add_argument("--apply", action="store_true", help="write the export to SuiviMO")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    parser.set_defaults(handler=cmd_debug_heures, parser=parser)
+
+
+__all__ = ["add_command", "cmd_debug_heures"]

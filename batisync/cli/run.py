@@ -1,0 +1,94 @@
+"""`batisync sync`, `batisync doctor`, `batisync dbt ARGS`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from batisync.cli.common import config_failure, load
+from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError
+from batisync.core.ids import new_run_id
+from batisync.core.logs import ProgressDisplay, setup_logging
+from batisync.core.settings import Settings
+from batisync.orchestrate.summary import RunSummary, render_json, render_text
+
+log = logging.getLogger("batisync")
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    setup = setup_logging(verbose=args.verbose)
+    json_path = os.environ.get("SUMMARY_JSON")
+    try:
+        settings = load(Settings.required_for_sync)
+    except ConfigError as error:
+        if args.json or json_path:
+            now = datetime.now(UTC)
+            errors = getattr(error, "errors", [error])
+            summary = RunSummary(
+                new_run_id(now), "config_error", now, now, error="; ".join(map(str, errors))
+            )
+            _emit(summary, args.json, json_path)
+        return config_failure(error)
+    from batisync.orchestrate.sync import sync_from_settings
+
+    summary = sync_from_settings(
+        settings, display=ProgressDisplay(setup, log), dry_run=args.dry_run
+    )
+    _emit(summary, args.json, json_path)
+    return summary.exit_code
+
+
+def _emit(summary: RunSummary, as_json: bool, json_path: str | None) -> None:
+    print(render_json(summary) if as_json else render_text(summary), flush=True)
+    if json_path:
+        Path(json_path).write_text(render_json(summary) + "\n", encoding="utf-8")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    setup_logging(verbose=args.verbose)
+    from batisync.tools.doctor import render, run_doctor
+
+    try:
+        settings = load()
+    except ConfigError as error:
+        return config_failure(error)
+    checks = run_doctor(settings)
+    print(render(settings, checks))
+    if any(c.setting for c in checks):
+        return EXIT_CONFIG
+    return EXIT_FAILED if any(c.ok is False for c in checks) else EXIT_OK
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    setup_logging(verbose=args.verbose)
+    from batisync.transform.build import dbt_env, run_dbt_command
+
+    try:
+        settings = load(lambda _: ("PGHOST", "PGDATABASE"))
+    except ConfigError as error:
+        return config_failure(error)
+    return run_dbt_command(args.dbt_args, env=dbt_env(settings))
+
+
+def add_commands(commands: Any) -> None:
+    sync = commands.add_parser("sync", help="load, transform, export (one production run)")
+    sync.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sync.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    sync.add_argument(
+        "--dry-run", action="store_true", help="load and build, but write nothing to Batigest"
+    )
+    sync.set_defaults(handler=cmd_sync)
+    doctor = commands.add_parser("doctor", help="check every setting and connection")
+    doctor.add_argument("--verbose", "-v", action="store_true")
+    doctor.set_defaults(handler=cmd_doctor)
+    dbt = commands.add_parser("dbt", help="run dbt on the configured staging database")
+    dbt.add_argument("--verbose", "-v", action="store_true")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="e.g. docs generate")
+    dbt.set_defaults(handler=cmd_dbt)
+
+
+__all__ = ["add_commands", "cmd_dbt", "cmd_doctor", "cmd_sync"]

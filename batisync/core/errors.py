@@ -1,0 +1,72 @@
+"""The errors every layer shares, the contract's exit codes, and one way to word a cause."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# CONTRACT.md "Commands": what `batisync sync` (and every other subcommand) exits with.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_BUSY = 75  # EX_TEMPFAIL: another sync holds the lock, nothing was done
+
+# a run's status -> its exit code
+EXIT_CODES = {
+    "success": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "config_error": EXIT_CONFIG,
+    "busy": EXIT_BUSY,
+}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed. CLIs exit 2 with this message."""
+
+    def __init__(self, setting: str, expected: str) -> None:
+        super().__init__(f"{setting}: {expected}")
+        self.setting = setting
+        self.expected = expected
+
+
+class ConfigErrors(ConfigError):
+    """Several settings at fault at once, so one run names them all."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        super().__init__(errors[0].setting, errors[0].expected)
+        self.errors = errors
+
+
+class StageError(RuntimeError):
+    """A stage that ran to its end but failed (a dbt test, say); carries its report."""
+
+    def __init__(self, message: str, report: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.report = dict(report or {})
+
+
+def first_line(error: BaseException, *, limit: int = 300, with_type: bool = True) -> str:
+    """`Type: first line of the message`: a driver's multi-line text, made one log line.
+
+    The DBAPI error under a SQLAlchemy wrapper is used when there is one: its text is the
+    database's own, without SQLAlchemy's statement dump.
+    """
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    if not with_type:
+        return (lines[0] if lines else "unknown error")[:limit]
+    text = f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text[:limit]
+
+
+__all__ = [
+    "EXIT_BUSY",
+    "EXIT_CODES",
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "ConfigError",
+    "ConfigErrors",
+    "StageError",
+    "first_line",
+]

@@ -1,0 +1,22 @@
+"""Exporter: applies the dbt marts `to_push` / `heures_gone` to Batigest `SuiviMO`
+(set-based, batched) and records what it wrote in `batigest_heures_map`."""
+
+from batisync.core.connections import make_batigest_engine, make_staging_engine
+from batisync.export.map_table import ensure_map, map_table
+from batisync.export.reconcile import ReconcileReport, reconcile
+from batisync.export.report import ExportReport
+from batisync.export.runner import export_rows, run_export
+from batisync.export.staging_io import ExportInputError
+
+__all__ = [
+    "ExportInputError",
+    "ExportReport",
+    "ReconcileReport",
+    "ensure_map",
+    "export_rows",
+    "make_batigest_engine",
+    "make_staging_engine",
+    "map_table",
+    "reconcile",
+    "run_export",
+]

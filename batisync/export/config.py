@@ -1,0 +1,74 @@
+"""The exporter run with the configured values: the one place that maps `Settings` to the
+engines and to `run_export` / `reconcile`'s parameters (the sync, `python -m export` and
+`debug_heures` share it).
+
+The engines are a separate step so that a caller can tell a Batigest URL SQLAlchemy
+cannot use (a configuration error) from a failure of the run itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from batisync.core.connections import make_batigest_engine, make_staging_engine
+from batisync.core.settings import Settings
+from batisync.export.reconcile import ReconcileReport, reconcile
+from batisync.export.report import ExportReport
+from batisync.export.runner import run_export
+
+
+@contextlib.contextmanager
+def engines_from_settings(settings: Settings) -> Iterator[tuple[sa.Engine, sa.Engine]]:
+    """(staging, batigest) engines, disposed on exit; raises ConfigError without BATIGEST_URL."""
+    settings.require("BATIGEST_URL")
+    assert settings.batigest_url is not None  # require() checked it
+    staging = make_staging_engine(settings.staging.sqlalchemy_url())
+    batigest = make_batigest_engine(settings.batigest_url.reveal())
+    try:
+        yield staging, batigest
+    finally:
+        staging.dispose()
+        batigest.dispose()
+
+
+def export_with_settings(
+    settings: Settings,
+    staging: sa.Engine,
+    batigest: sa.Engine,
+    *,
+    dry_run: bool = False,
+    id_heure: str | None = None,
+    force: bool = False,
+    run_id: str | None = None,
+) -> ExportReport:
+    """`run_export` with the configured schemas, batch size and retract policy."""
+    return run_export(
+        staging,
+        batigest,
+        schema=settings.batigest_schema,
+        staging_schema=settings.dbt_schema,
+        batch_size=settings.batch_size,
+        on_gone=settings.on_gone,
+        retract_max_share=settings.retract_max_share,
+        force=force,
+        dry_run=dry_run,
+        id_heure=id_heure,
+        run_id=run_id,
+    )
+
+
+def reconcile_with_settings(
+    settings: Settings, staging: sa.Engine, batigest: sa.Engine, *, repair: bool = False
+) -> ReconcileReport:
+    """`reconcile` with the configured schemas and batch size."""
+    return reconcile(
+        staging,
+        batigest,
+        schema=settings.batigest_schema,
+        staging_schema=settings.dbt_schema,
+        repair=repair,
+        batch_size=settings.batch_size,
+    )

@@ -1,0 +1,140 @@
+"""`batigest_heures_map` (staging PostgreSQL): what the project wrote in SuiviMO, per slot.
+
+The DDL is fixed in docs/ARCHITECTURE.md (the seed's four columns plus the pushed
+values, their hash, `pushed_at` and the run id); dbt's on-run-start hook creates the
+same table. The map is the authority on which SuiviMO row belongs to which slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from batisync.export.model import MapRow, PushRow, values_from_db
+
+MAP_TABLE = "batigest_heures_map"
+
+
+@cache
+def map_table(schema: str = "public") -> sa.Table:
+    return sa.Table(
+        MAP_TABLE,
+        sa.MetaData(),
+        sa.Column("id_heure", sa.String, primary_key=True),
+        sa.Column("code_chantier", sa.String, nullable=False),
+        sa.Column("code_salarie", sa.String, nullable=False),
+        sa.Column("date_sqlserver", sa.DateTime, nullable=False),
+        sa.Column("nb_h0", sa.Numeric),
+        sa.Column("nb_h3", sa.Integer),
+        sa.Column("nb_h4", sa.Integer),
+        sa.Column("values_hash", sa.String),
+        sa.Column("pushed_at", sa.DateTime(timezone=True)),
+        sa.Column("run_id", sa.String),
+        schema=schema,
+    )
+
+
+def ensure_map(engine: sa.Engine, schema: str = "public") -> sa.Table:
+    """Create the map if missing; add the columns a seed-era map (four columns) lacks."""
+    table = map_table(schema)
+    with engine.begin() as conn:
+        conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+        table.create(conn, checkfirst=True)
+        present = {c["name"] for c in sa.inspect(conn).get_columns(MAP_TABLE, schema=schema)}
+        for column in table.columns:
+            if column.name not in present:
+                # ALTER TABLE … ADD COLUMN IF NOT EXISTS: staging is PostgreSQL only.
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(
+                    f"alter table {_qualified(conn, schema)} "
+                    f"add column if not exists {column.name} {kind}"
+                )
+    return table
+
+
+def map_exists(engine: sa.Engine, schema: str = "public") -> bool:
+    return sa.inspect(engine).has_table(MAP_TABLE, schema=schema)
+
+
+def read_map(conn: sa.Connection, schema: str = "public") -> dict[str, MapRow]:
+    """Every map row, by id_heure."""
+    t = map_table(schema)
+    rows = conn.execute(
+        sa.select(
+            t.c.id_heure,
+            t.c.code_chantier,
+            t.c.code_salarie,
+            t.c.date_sqlserver,
+            t.c.nb_h0,
+            t.c.nb_h3,
+            t.c.nb_h4,
+            t.c.values_hash,
+        )
+    )
+    return {
+        r.id_heure: MapRow(
+            r.id_heure,
+            (r.code_chantier, r.code_salarie, r.date_sqlserver),
+            values_from_db(r.nb_h0, r.nb_h3, r.nb_h4),
+            r.values_hash,
+        )
+        for r in rows
+    }
+
+
+def map_row_for(row: PushRow) -> MapRow:
+    return MapRow(row.id_heure, row.key, row.values, row.values_hash)
+
+
+def is_recorded(current: MapRow | None, wanted: MapRow) -> bool:
+    """The map already says exactly this (nothing to write)."""
+    return current is not None and current == wanted
+
+
+def write_map(
+    conn: sa.Connection,
+    schema: str,
+    *,
+    upserts: Sequence[MapRow],
+    drop_ids: Iterable[str],
+    run_id: str,
+    now: datetime | None = None,
+) -> None:
+    """Drop the map rows of `drop_ids`, then upsert `upserts` (two statements at most)."""
+    t = map_table(schema)
+    drop = sorted(set(drop_ids))
+    if drop:
+        conn.execute(sa.delete(t).where(t.c.id_heure.in_(drop)))
+    if not upserts:
+        return
+    stamp = now or datetime.now(UTC)
+    rows = [
+        {
+            "id_heure": m.id_heure,
+            "code_chantier": m.key[0],
+            "code_salarie": m.key[1],
+            "date_sqlserver": m.key[2],
+            "nb_h0": m.values.nb_h0,
+            "nb_h3": m.values.nb_h3,
+            "nb_h4": m.values.nb_h4,
+            "values_hash": m.values_hash,
+            "pushed_at": stamp,
+            "run_id": run_id,
+        }
+        for m in upserts
+    ]
+    insert = postgresql.insert(t)
+    statement = insert.on_conflict_do_update(
+        index_elements=[t.c.id_heure],
+        set_={name: insert.excluded[name] for name in rows[0] if name != "id_heure"},
+    )
+    conn.execute(statement, rows)
+
+
+def _qualified(conn: sa.Connection, schema: str) -> str:
+    prep = conn.dialect.identifier_preparer
+    return f"{prep.quote_schema(schema)}.{prep.quote(MAP_TABLE)}"

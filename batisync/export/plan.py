@@ -1,0 +1,255 @@
+"""Every decision of the exporter, as pure functions (no I/O).
+
+`resolve` checks `to_push` rows against the map (the authority on which SuiviMO row is
+ours: `to_push`'s own old key is only a hint and may be stale), `group`/`batches` keep
+rows whose keys depend on each other (swaps, chains) in one batch, and `plan_batch`
+decides, from the SuiviMO rows really found at the old and new keys, what each row
+needs. The same plan drives the dry run and the set-based statements of `apply`.
+
+Semantics (the seed, CONTRACT.md): key unchanged → update if values differ, insert if
+the row is missing; key changed → move the mapped old row to the new key and values;
+old row gone → upsert at the new key; rows at both keys → update the new one and delete
+the old one. A row already at the new key that is not ours is adopted (updated), and
+if another slot's map row points at it, that slot must be gone upstream: its map row
+is dropped so two map rows never point at one SuiviMO row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from batisync.export.model import Key, KeyNorm, MapRow, PushRow, Values, format_key, identity_key
+
+
+class Action(StrEnum):
+    """What a row means for SuiviMO (reported)."""
+
+    INSERT = "insert"
+    UPDATE = "update"
+    MOVE = "move"
+    UNCHANGED = "unchanged"
+    RETRACT = "retract"
+    REJECT = "reject"
+
+
+class Op(StrEnum):
+    """What the batch statements do for a row (the `op` column of the batch table)."""
+
+    INSERT = "insert"  # insert at the new key
+    UPDATE = "update"  # update the values of the rows at the new key
+    MOVE = "move"  # update the rows at the old key to the new key and values
+    MERGE = "merge"  # delete the old rows, update the values at the new key
+    MERGE_KEEP = "merge_keep"  # delete the old rows, the new key already holds the values
+    NOOP = "noop"
+    RETRACT = "retract"  # delete the rows at the (mapped) old key
+
+
+# Ops that delete the rows at the old key, and ops that update rows (found at `target`).
+DELETE_OPS = (Op.MERGE, Op.MERGE_KEEP, Op.RETRACT)
+UPDATE_OPS = (Op.MOVE, Op.UPDATE, Op.MERGE)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A to_push row checked against the map."""
+
+    row: PushRow
+    old_key: Key | None  # the key the map records for this slot, None if unmapped
+    adopts: tuple[str, ...] = ()  # gone slots whose map row points at row.key
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    id_heure: str
+    action: Action
+    op: Op | None = None
+    old_key: Key | None = None
+    new_key: Key | None = None
+    old_values: Values | None = None
+    new_values: Values | None = None
+    reason: str | None = None
+    adopts: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> Key | None:
+        """Where the rows this op updates sit before the batch (old key for a move)."""
+        if self.op is Op.MOVE:
+            return self.old_key
+        if self.op in (Op.UPDATE, Op.MERGE):
+            return self.new_key
+        return None
+
+    @property
+    def writes(self) -> bool:
+        return self.op not in (None, Op.NOOP)
+
+    def describe(self) -> str:
+        """One line for the dry run: action, old → new key and values."""
+        if self.action is Action.REJECT:
+            return f"{self.id_heure}: reject ({self.reason})"
+        before = f"{format_key(self.old_key)} {self.old_values or '-'}"
+        after = f"{format_key(self.new_key)} {self.new_values or '-'}"
+        extra = f" [adopts the row of {', '.join(self.adopts)}]" if self.adopts else ""
+        return f"{self.id_heure}: {self.action} {before} -> {after}{extra}"
+
+
+def reject(id_heure: str, reason: str) -> RowPlan:
+    return RowPlan(id_heure, Action.REJECT, reason=reason)
+
+
+def resolve(
+    rows: Sequence[PushRow],
+    current_map: Mapping[str, MapRow],
+    gone_ids: Iterable[str] = (),
+    norm: KeyNorm = identity_key,
+) -> tuple[list[Resolved], list[RowPlan]]:
+    """Attach the mapped old key to each row; reject what cannot be written safely.
+
+    Rejected: an id twice in the input; two rows for one new key; a new key that the
+    map gives to another slot which is neither moving away in this run nor gone
+    upstream (writing there would take a live slot's row). Repeated to a fixed point:
+    a row whose key's holder is rejected stays where it is, so its mover is rejected.
+    """
+    gone = set(gone_ids)
+    rejected: dict[str, str] = {}
+    by_id: dict[str, list[PushRow]] = defaultdict(list)
+    for row in rows:
+        by_id[row.id_heure].append(row)
+    for id_heure, same in by_id.items():
+        if len(same) > 1:
+            rejected[id_heure] = "bad_record: id_heure appears more than once in to_push"
+    by_new_key: dict[Key, list[str]] = defaultdict(list)
+    for row in rows:
+        if row.id_heure not in rejected:
+            by_new_key[norm(row.key)].append(row.id_heure)
+    for ids in by_new_key.values():
+        if len(ids) > 1:
+            for id_heure in ids:
+                others = ", ".join(i for i in ids if i != id_heure)
+                rejected[id_heure] = f"key_collision: same key as slot {others} in to_push"
+    holder_of = {norm(m.key): m.id_heure for m in current_map.values()}
+
+    adopts: dict[str, tuple[str, ...]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for row in rows:
+            if row.id_heure in rejected:
+                continue
+            holder = holder_of.get(norm(row.key))
+            if holder is None or holder == row.id_heure:
+                adopts[row.id_heure] = ()
+            elif holder in by_id and holder not in rejected:
+                adopts[row.id_heure] = ()  # it moves away in this run (same batch)
+            elif holder in gone and holder not in by_id:
+                adopts[row.id_heure] = (holder,)
+            else:
+                why = "is rejected" if holder in rejected else "is not moving in this run"
+                rejected[row.id_heure] = f"key_collision: key held by slot {holder}, which {why}"
+                changed = True
+
+    accepted = [
+        Resolved(
+            row,
+            current_map[row.id_heure].key if row.id_heure in current_map else None,
+            adopts[row.id_heure],
+        )
+        for row in rows
+        if row.id_heure not in rejected
+    ]
+    return accepted, [reject(i, reason) for i, reason in rejected.items()]
+
+
+def group(resolved: Sequence[Resolved], norm: KeyNorm = identity_key) -> list[list[Resolved]]:
+    """Rows linked through a shared key (old or new) — swaps, chains — in one group."""
+    parent: dict[Key, Key] = {}
+
+    def find(key: Key) -> Key:
+        parent.setdefault(key, key)
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for r in resolved:
+        root = find(norm(r.row.key))
+        if r.old_key is not None:
+            parent[find(norm(r.old_key))] = root
+    groups: dict[Key, list[Resolved]] = defaultdict(list)
+    for r in resolved:
+        groups[find(norm(r.row.key))].append(r)
+    return list(groups.values())
+
+
+def batches(groups: Iterable[list[Resolved]], size: int) -> list[list[Resolved]]:
+    """Pack whole groups into batches of about `size` rows (a group is never split)."""
+    if size < 1:
+        raise ValueError("batch size must be at least 1")
+    out: list[list[Resolved]] = []
+    current: list[Resolved] = []
+    for g in groups:
+        if current and len(current) + len(g) > size:
+            out.append(current)
+            current = []
+        current.extend(g)
+    if current:
+        out.append(current)
+    return out
+
+
+@dataclass
+class State:
+    """The SuiviMO rows found at a batch's keys: normalised key → values of each row."""
+
+    rows: dict[Key, list[Values]] = field(default_factory=dict)
+
+    def at(self, key: Key | None) -> list[Values]:
+        return [] if key is None else self.rows.get(key, [])
+
+
+def plan_batch(
+    batch: Sequence[Resolved], state: State, norm: KeyNorm = identity_key
+) -> list[RowPlan]:
+    """Per-row plan for one batch, applied at once by `apply` (see the module doc).
+
+    A key that another row of the batch leaves (its old row exists and moves or is
+    deleted) counts as free: that is what makes swaps and chains (A: K1→K2 while
+    B: K2→K3) come out right when the statements run as one set.
+    """
+    leaving = {
+        old
+        for r in batch
+        if r.old_key is not None and (old := norm(r.old_key)) != norm(r.row.key) and state.at(old)
+    }
+    plans = []
+    for r in batch:
+        new = norm(r.row.key)
+        moving = r.old_key is not None and norm(r.old_key) != new
+        old_rows = state.at(norm(r.old_key)) if moving else []
+        new_rows = [] if new in leaving else state.at(new)
+        same = bool(new_rows) and all(v.matches(r.row.values) for v in new_rows)
+        if old_rows:
+            action = Action.MOVE
+            op = Op.MOVE if not new_rows else Op.MERGE_KEEP if same else Op.MERGE
+            before = (r.old_key, old_rows[0])
+        elif new_rows:
+            action, op = (Action.UNCHANGED, Op.NOOP) if same else (Action.UPDATE, Op.UPDATE)
+            before = (r.row.key, new_rows[0])
+        else:
+            action, op, before = Action.INSERT, Op.INSERT, (None, None)
+        plans.append(
+            RowPlan(
+                r.row.id_heure,
+                action,
+                op,
+                old_key=before[0],
+                new_key=r.row.key,
+                old_values=before[1],
+                new_values=r.row.values,
+                adopts=r.adopts,
+            )
+        )
+    return plans

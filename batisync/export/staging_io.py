@@ -1,0 +1,62 @@
+"""Reading the dbt marts `to_push` and `heures_gone` (columns in docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from batisync.core.connections import relation_exists
+
+TO_PUSH_COLUMNS = (
+    "id_heure",
+    "code_chantier",
+    "code_salarie",
+    "date_sqlserver",
+    "nb_h0",
+    "nb_h3",
+    "nb_h4",
+    "values_hash",
+    "change_type",
+    "old_code_chantier",
+    "old_code_salarie",
+    "old_date_sqlserver",
+)
+HEURES_GONE_COLUMNS = (
+    "id_heure",
+    "code_chantier",
+    "code_salarie",
+    "date_sqlserver",
+    "reason",
+    "gone_since",
+)
+
+
+class ExportInputError(RuntimeError):
+    """The marts the exporter reads are missing (dbt has not run)."""
+
+
+def read_to_push(conn: sa.Connection, schema: str = "public") -> list[dict[str, Any]]:
+    return _read(conn, schema, "to_push", TO_PUSH_COLUMNS)
+
+
+def read_gone(conn: sa.Connection, schema: str = "public") -> list[dict[str, Any]]:
+    return _read(conn, schema, "heures_gone", HEURES_GONE_COLUMNS)
+
+
+def _read(
+    conn: sa.Connection, schema: str, name: str, columns: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    if not sa.inspect(conn).has_table(name, schema=schema):
+        raise ExportInputError(f"{schema}.{name} not found in staging: run dbt build first")
+    table = sa.table(name, *(sa.column(c) for c in columns), schema=schema)
+    return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id_heure)).mappings()]
+
+
+def rejected_by_reason(conn: sa.Connection, schema: str = "public") -> dict[str, int]:
+    """The slots dbt keeps out of `to_push` (the heures_rejected mart), by reason."""
+    table = f'"{schema}".heures_rejected'
+    if not relation_exists(conn, table):
+        return {}
+    query = sa.text(f"select reason, count(*) from {table} group by reason")
+    return {str(reason): int(n) for reason, n in conn.execute(query)}

@@ -1,0 +1,190 @@
+"""One load: BatiSimply and Batigest into the staging PostgreSQL, then deletion marking.
+
+Order, so that a failure leaves the raw tables untouched:
+1. snapshot what raw holds (temp tables on our own connection: keys and content hashes);
+2. read `Salarie`, fetch and check the projects (short lists, fail fast);
+3. extract the time slots (dlt streams them chunk by chunk) — any API failure stops here;
+4. normalize and load both dlt pipelines;
+5. mark deleted the slots a fetched chunk no longer returns (guarded), in one transaction;
+6. count new / changed / deleted against the snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from batisync.core.errors import first_line
+from batisync.extract import dlt_steps
+from batisync.extract.client import ApiCredentials, BatiSimplyClient, RetryPolicy
+from batisync.extract.deletions import deletion_guarded, mark_deletions
+from batisync.extract.dlt_steps import PIPELINES_DIR_ENV
+from batisync.extract.report import ChunkReport, LoadError, LoadReport, ResourceCounts
+from batisync.extract.source import (
+    PROJECTS,
+    SALARIE,
+    SLOTS,
+    SlotTally,
+    Tally,
+    batisimply,
+    read_salarie,
+    salarie_resource,
+    split_projects,
+)
+from batisync.extract.staging_state import Before, read_before, replaced_counts, slot_counts
+from batisync.extract.tables import (
+    PIPELINE_BATIGEST,
+    PIPELINE_BATISIMPLY,
+    PROJECTS_TABLE,
+    RAW_BATIGEST,
+    RAW_BATISIMPLY,
+    SALARIE_TABLE,
+)
+from batisync.extract.window import DEFAULT_CHUNK_DAYS, Window, chunk_window
+
+log = logging.getLogger("batisync.extract")
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+def _read_salarie(
+    batigest_url: str, schema: str, before: Before, report: LoadReport
+) -> list[dict[str, Any]] | None:
+    """Salarie rows, or None to keep raw_batigest.salarie as it is (suspiciously empty)."""
+    try:
+        rows = read_salarie(batigest_url, schema)
+    except sa.exc.SQLAlchemyError as error:
+        raise LoadError(
+            f"reading {schema}.Salarie from Batigest failed: {first_line(error)}"
+        ) from error
+    if not rows and before.salarie:
+        report.warn(
+            f"Batigest Salarie is empty while {before.salarie} rows were loaded before: "
+            f"{SALARIE_TABLE} is kept as it was"
+        )
+        return None
+    return rows
+
+
+def _refresh_projects(rows: list[dict[str, Any]], before: Before, report: LoadReport) -> bool:
+    """False to keep raw_batisimply.projects as it is (no usable project in the answer)."""
+    if rows or not before.projects:
+        return True
+    report.warn(
+        f"the projects answer holds no usable project while {before.projects} were loaded "
+        f"before: {PROJECTS_TABLE} is kept as it was"
+    )
+    return False
+
+
+def run_load(
+    *,
+    staging_url: str,
+    credentials: ApiCredentials,
+    window: Window,
+    chunk_days: int = DEFAULT_CHUNK_DAYS,
+    delete_guard_ratio: float = 0.5,
+    batigest_url: str | None = None,
+    batigest_schema: str = "dbo",
+    pipelines_dir: str | Path | None = None,
+    retry: RetryPolicy | None = None,
+    client: BatiSimplyClient | None = None,
+    progress: Callable[[int, str], None] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> LoadReport:
+    """Load `window` of time slots, the projects and (with `batigest_url`) `Salarie`.
+
+    Raises `LoadError` or `ApiError` on failure. A failure while fetching (API, Batigest)
+    leaves every raw table untouched; a failure in dlt's load step itself may leave one
+    dataset loaded and not the other, which the next run repairs (it fetches the whole
+    window again). `progress(records_fetched, detail)` is called as slots arrive.
+    """
+    began = time.monotonic()
+    fetched_at = now()
+    report = LoadReport(window=window, fetched_at=fetched_at)
+    chunks = chunk_window(window, chunk_days)
+    workdir = Path(pipelines_dir) if pipelines_dir else dlt_steps.default_pipelines_dir(staging_url)
+    client = client or BatiSimplyClient(credentials, retry)
+
+    engine = sa.create_engine(staging_url)
+    try:
+        with engine.connect() as conn:
+            before = read_before(conn, chunks)
+            # short lists first: a Batigest or API failure shows before the long fetch
+            salarie = None
+            if batigest_url:
+                salarie = _read_salarie(batigest_url, batigest_schema, before, report)
+            projects, project_tally = split_projects(
+                client.projects(), fetched_at, before.quarantine_first_seen
+            )
+            refresh_projects = _refresh_projects(projects.rows, before, report)
+
+            tally = SlotTally()
+            source = batisimply(
+                client,
+                chunks,
+                fetched_at,
+                tally,
+                quarantine_first_seen=before.quarantine_first_seen,
+                projects=projects.rows if refresh_projects else None,
+                quarantined=projects.bad,
+                progress=progress,
+            )
+            api_pipeline = dlt_steps.make_pipeline(
+                PIPELINE_BATISIMPLY, RAW_BATISIMPLY, staging_url, workdir
+            )
+            dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
+            erp_pipeline = None
+            if salarie is not None:
+                erp_pipeline = dlt_steps.make_pipeline(
+                    PIPELINE_BATIGEST, RAW_BATIGEST, staging_url, workdir
+                )
+                dlt_steps.extract(
+                    erp_pipeline, salarie_resource(salarie), "Batigest extract failed"
+                )
+
+            dlt_steps.load(api_pipeline, f"loading {RAW_BATISIMPLY} failed")
+            if erp_pipeline is not None:
+                dlt_steps.load(erp_pipeline, f"loading {RAW_BATIGEST} failed")
+
+            mark_deletions(conn, tally, before, delete_guard_ratio, fetched_at, report, now())
+            report.resources[SLOTS] = slot_counts(conn, tally, report.chunks, fetched_at)
+            report.resources[PROJECTS] = replaced_counts(
+                conn, project_tally, refresh_projects, PROJECTS_TABLE, "id::text", "prev_projects"
+            )
+            if batigest_url:
+                n = len(salarie or [])
+                report.resources[SALARIE] = replaced_counts(
+                    conn,
+                    Tally(fetched=n, loaded=n),
+                    salarie is not None,
+                    SALARIE_TABLE,
+                    "code",
+                    "prev_salarie",
+                )
+            conn.commit()
+    finally:
+        engine.dispose()
+    report.duration_s = time.monotonic() - began
+    log.info("load done in %.1f s: %s", report.duration_s, report.to_dict()["resources"])
+    return report
+
+
+__all__ = [
+    "PIPELINES_DIR_ENV",
+    "RAW_BATIGEST",
+    "RAW_BATISIMPLY",
+    "ChunkReport",
+    "LoadError",
+    "LoadReport",
+    "ResourceCounts",
+    "deletion_guarded",
+    "run_load",
+]

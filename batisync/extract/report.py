@@ -1,0 +1,102 @@
+"""What one load did, per resource and per window chunk: the extract stage's typed report."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from batisync.extract.window import Window
+
+log = logging.getLogger("batisync.extract")
+
+
+class LoadError(RuntimeError):
+    """The load failed; raw tables hold what the previous successful load left."""
+
+
+@dataclass
+class ResourceCounts:
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    repeated: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    refreshed: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fetched": self.fetched,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "quarantined": self.quarantined,
+            "repeated": self.repeated,
+            "quarantine_reasons": dict(sorted(self.reasons.items())),
+            "refreshed": self.refreshed,
+        }
+
+
+@dataclass
+class ChunkReport:
+    window: Window
+    fetched: int
+    live_before: int
+    guarded: bool = False
+    deleted: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.window.api_params()["startDate"],
+            "end": self.window.api_params()["endDate"],
+            "fetched": self.fetched,
+            "live_before": self.live_before,
+            "guarded": self.guarded,
+            "deleted": self.deleted,
+        }
+
+
+@dataclass
+class LoadReport:
+    window: Window
+    fetched_at: datetime
+    resources: dict[str, ResourceCounts] = field(default_factory=dict)
+    chunks: list[ChunkReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.warnings.append(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window": self.window.api_params(),
+            "fetched_at": self.fetched_at.isoformat(),
+            "resources": {name: c.to_dict() for name, c in self.resources.items()},
+            "chunks": [c.to_dict() for c in self.chunks],
+            "warnings": list(self.warnings),
+            "duration_s": round(self.duration_s, 3),
+        }
+
+    def fetched(self) -> dict[str, int]:
+        """Rows fetched per resource, plus `total`."""
+        fetched = {name: c.fetched for name, c in self.resources.items()}
+        return {**fetched, "total": sum(fetched.values())}
+
+    def changed(self) -> dict[str, int]:
+        """Rows that changed in staging (new + changed + deleted), quarantined apart."""
+        totals = dict.fromkeys(("new", "changed", "deleted", "quarantined"), 0)
+        for counts in self.resources.values():
+            for key in totals:
+                totals[key] += getattr(counts, key)
+        totals["total"] = totals["new"] + totals["changed"] + totals["deleted"]
+        return totals
+
+
+__all__ = ["ChunkReport", "LoadError", "LoadReport", "ResourceCounts"]

@@ -1,0 +1,139 @@
+"""Run history: one `sync_runs` row per run in the staging database.
+
+Written only while the sync lock is held, so a row still `running` at the start of
+a run belongs to a process that died: it is marked `abandoned`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from batisync.core.connections import relation_exists
+from batisync.orchestrate.summary import RunSummary, load_fetched, staging_changed, suivimo_counts
+
+TABLE = "sync_runs"
+
+_DDL = """
+create table if not exists {table} (
+    run_id               varchar primary key,
+    started_at           timestamptz not null,
+    finished_at          timestamptz,
+    status               varchar not null,  -- running | success | failed | abandoned
+    exit_code            integer,
+    host                 varchar,
+    pid                  integer,
+    dry_run              boolean not null default false,
+    failed_stage         varchar,
+    error                text,
+    rows_fetched         integer,
+    rows_changed_staging integer,
+    inserted             integer,
+    updated              integer,
+    moved                integer,
+    unchanged            integer,
+    retracted            integer,
+    rejected             integer,
+    load_s               numeric(12, 3),
+    transform_s          numeric(12, 3),
+    export_s             numeric(12, 3),
+    summary              jsonb  -- the whole run summary, as `--json` prints it
+)
+"""
+
+
+def _table(schema: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(TABLE))
+
+
+def ensure_table(conn: psycopg.Connection[Any], schema: str) -> None:
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL(_DDL).format(table=_table(schema)))
+
+
+def mark_abandoned(conn: psycopg.Connection[Any], schema: str) -> int:
+    """Close rows left `running` by a process that died; returns how many."""
+    cursor = conn.execute(
+        sql.SQL(
+            "update {} set status = 'abandoned', finished_at = now(), "
+            "error = coalesce(error, 'the run ended without finishing (killed or crashed)') "
+            "where status = 'running'"
+        ).format(_table(schema))
+    )
+    return cursor.rowcount
+
+
+def start_run(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    *,
+    run_id: str,
+    started_at: datetime,
+    host: str,
+    pid: int,
+    dry_run: bool = False,
+) -> None:
+    conn.execute(
+        sql.SQL(
+            "insert into {} (run_id, started_at, status, host, pid, dry_run) "
+            "values (%s, %s, 'running', %s, %s, %s)"
+        ).format(_table(schema)),
+        (run_id, started_at, host, pid, dry_run),
+    )
+
+
+def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) -> None:
+    data = summary.to_dict()
+    fetched = load_fetched(summary.stage("load").report) if summary.stage("load") else {}
+    changed = staging_changed(summary.stage("load").report) if summary.stage("load") else {}
+    export = summary.stage("export")
+    counts = suivimo_counts(export.report) if export and export.status == "ok" else {}
+    durations = data["stage_durations_s"]
+    conn.execute(
+        sql.SQL(
+            "update {} set finished_at = %s, status = %s, exit_code = %s, failed_stage = %s, "
+            "error = %s, rows_fetched = %s, rows_changed_staging = %s, inserted = %s, "
+            "updated = %s, moved = %s, unchanged = %s, retracted = %s, rejected = %s, "
+            "load_s = %s, transform_s = %s, export_s = %s, summary = %s::jsonb "
+            "where run_id = %s"
+        ).format(_table(schema)),
+        (
+            summary.finished_at,
+            summary.status,
+            summary.exit_code,
+            summary.failed_stage,
+            summary.error,
+            fetched.get("total"),
+            changed.get("total"),
+            *(counts.get(k) for k in ("inserted", "updated", "moved", "unchanged")),
+            counts.get("retracted"),
+            counts.get("rejected"),
+            durations.get("load"),
+            durations.get("transform"),
+            durations.get("export"),
+            json.dumps(data, default=str),
+            summary.run_id,
+        ),
+    )
+
+
+def recent_runs(conn: psycopg.Connection[Any], schema: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The latest runs, newest first (for `doctor`); empty when the table does not exist."""
+    if not relation_exists(conn, f'"{schema}"."{TABLE}"'):
+        return []
+    cursor = conn.execute(
+        sql.SQL(
+            "select run_id, started_at, finished_at, status, failed_stage, error "
+            "from {} order by started_at desc limit %s"
+        ).format(_table(schema)),
+        (limit,),
+    )
+    columns = [c.name for c in cursor.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+__all__ = ["TABLE", "ensure_table", "finish_run", "mark_abandoned", "recent_runs", "start_run"]

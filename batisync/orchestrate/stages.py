@@ -1,0 +1,104 @@
+"""The stage runner: stages in order, each timed, the rest skipped after a failure.
+
+A stage is a callable taking a `StageContext` and returning its report; the runner knows
+nothing of what a stage does, so the order and the stop-at-first-failure rule are tested
+with recording stages (`tests/orchestrate`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from batisync.core.errors import StageError, first_line
+from batisync.core.logs import ProgressDisplay, StageTask, redact
+from batisync.orchestrate.summary import StageResult
+
+log = logging.getLogger("batisync.sync")
+
+StageFailed = StageError  # the name the stages' callers have always used
+
+
+@dataclass(frozen=True)
+class StageContext:
+    run_id: str
+    task: StageTask  # progress of this stage
+    dry_run: bool = False
+
+
+StageFn = Callable[[StageContext], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Stages:
+    load: StageFn
+    transform: StageFn
+    export: StageFn
+    # after a successful export: refresh what reports the push (the batigest_heures mart)
+    publish: StageFn | None = None
+
+    def ordered(self) -> list[tuple[str, StageFn]]:
+        named = [("load", self.load), ("transform", self.transform), ("export", self.export)]
+        return named + ([("publish", self.publish)] if self.publish else [])
+
+
+def execute_stages(
+    stages: Stages, run_id: str, display: ProgressDisplay, *, dry_run: bool = False
+) -> list[StageResult]:
+    """Run the stages in order; after a failure the rest are `skipped`."""
+    results: list[StageResult] = []
+    failed = False
+    for name, stage in stages.ordered():
+        if failed:
+            results.append(StageResult(name, "skipped"))
+            continue
+        log.info("stage %s: started", name)
+        began = time.monotonic()
+        try:
+            with display.stage(name) as task:
+                report = stage(StageContext(run_id=run_id, task=task, dry_run=dry_run))
+            result = StageResult(name, "ok", time.monotonic() - began, dict(report or {}))
+            log.info("stage %s: done in %.1f s", name, result.duration_s)
+        except StageError as error:
+            result = StageResult(
+                name, "failed", time.monotonic() - began, error.report, redact(str(error))
+            )
+        except (Exception, KeyboardInterrupt) as error:
+            log.debug("stage %s raised", name, exc_info=True)
+            cause = "interrupted" if isinstance(error, KeyboardInterrupt) else first_line(error)
+            result = StageResult(name, "failed", time.monotonic() - began, {}, redact(cause))
+        if result.status == "failed":
+            log.error("stage %s failed: %s", name, result.error)
+            failed = True
+        results.append(result)
+    return results
+
+
+def with_dbt_rejections(export: Mapping[str, Any], by_dbt: Mapping[str, int]) -> dict[str, Any]:
+    """The export report, its `rejected` counting the slots dbt held back as well.
+
+    They are disjoint: a slot in heures_rejected never reaches to_push. The per-row list
+    is dropped (heures_rejected holds them, with their detail).
+    """
+    data = {k: v for k, v in export.items() if k != "rejected_rows"}
+    reasons = dict(data.get("rejected_reasons") or {})
+    for reason, count in by_dbt.items():
+        reasons[reason] = reasons.get(reason, 0) + count
+    data["rejected_by_export"] = data.get("rejected", 0)
+    data["rejected_by_dbt"] = dict(by_dbt)
+    data["rejected"] = data["rejected_by_export"] + sum(by_dbt.values())
+    data["rejected_reasons"] = dict(sorted(reasons.items()))
+    return data
+
+
+__all__ = [
+    "StageContext",
+    "StageFailed",
+    "StageFn",
+    "Stages",
+    "execute_stages",
+    "with_dbt_rejections",
+]

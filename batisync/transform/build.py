@@ -1,0 +1,93 @@
+"""The transform stage: which dbt nodes a sync builds, with which variables, and what it
+keeps of the result.
+
+`dbt_project/profiles.yml` reads the staging PostgreSQL from libpq's `PG*` variables and
+`dbt_project.yml` reads the sync's settings from the environment: `dbt_env` is that set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from batisync.core.errors import StageError
+from batisync.core.settings import Settings
+from batisync.transform.dbt_runner import DbtResult, run_dbt
+
+# what the exporter reads, with everything upstream and its tests
+TRANSFORM_SELECT = ("+to_push", "+heures_gone", "+heures_rejected")
+# rebuilt after the export from the map it just wrote: to_push then holds what the next
+# export will write (nothing, after a clean run) and batigest_heures.sync shows the push
+PUBLISH_SELECT = ("to_push", "heures_gone", "batigest_heures")
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The variables `dbt_project/profiles.yml` and `dbt_project.yml` read."""
+    return {
+        **settings.staging.env(),
+        "DBT_SCHEMA": settings.dbt_schema,
+        "HEURES_TIMEZONE": settings.timezone,
+        "HEURES_WINDOW_DAYS": str(settings.window_days),
+        "BATIGEST_SCHEMA": settings.batigest_schema,
+    }
+
+
+def dbt_report(result: DbtResult) -> dict[str, Any]:
+    """What the run summary keeps of a dbt command."""
+    counts = dict(result.counts)
+    return {
+        "command": "dbt " + " ".join(result.args),
+        "passed": counts.get("pass", 0) + counts.get("success", 0),
+        "counts": counts,
+        "failures": [f.describe() for f in result.failures],
+        "warnings": [w.describe() for w in result.warnings],
+        "error": result.error,
+    }
+
+
+def dbt_failure(result: DbtResult) -> str:
+    """The cause of a failed dbt command, in one line: the failing nodes first."""
+    if result.error:
+        return f"dbt {result.args[0]} could not run: {result.error}"
+    named = "; ".join(f.describe() for f in result.failures[:5])
+    more = f" (and {len(result.failures) - 5} more)" if len(result.failures) > 5 else ""
+    return f"dbt {result.args[0]} failed: {named or 'see the dbt log'}{more}"
+
+
+def build(
+    args: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run one dbt command as a sync stage; raises StageError (with the report) on failure."""
+    if progress:
+        progress(" ".join(args))
+    # dbt prints to stdout: keep stdout for the summary (`--json` must parse) and let
+    # dbt's warnings and errors go where our own log lines go
+    level = "info" if logging.getLogger().isEnabledFor(logging.DEBUG) else "warn"
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_dbt([*args, "--log-level", level], env=dict(env))
+    report = {**dbt_report(result), "command": "dbt " + " ".join(args)}
+    if not result.success:
+        raise StageError(dbt_failure(result), report)
+    return report
+
+
+def run_dbt_command(args: list[str], *, env: Mapping[str, str]) -> int:
+    """`batisync dbt ARGS`: dbt with its own output, 0 or 1."""
+    return 0 if run_dbt(list(args), env=dict(env)).success else 1
+
+
+__all__ = [
+    "PUBLISH_SELECT",
+    "TRANSFORM_SELECT",
+    "build",
+    "dbt_env",
+    "dbt_failure",
+    "dbt_report",
+    "run_dbt_command",
+]

@@ -1,0 +1,160 @@
+"""Run dbt in-process on the project's `dbt_project/`, and say what failed.
+
+`run_dbt(["build"])` is `dbt build --project-dir dbt_project --profiles-dir dbt_project`
+run through dbt's own programmatic entry point (`dbtRunner`), so no shell, no PATH and
+no copy of profiles.yml (it is a symlink to profiles.example.yml). The profile reads the
+staging PostgreSQL from libpq's `PG*` variables: pass them in `env` (or have them in
+the environment). Everything set for the call is restored afterwards.
+
+Parallel runs (tests) should give each run its own `DBT_TARGET_PATH` and `DBT_LOG_PATH`
+in `env`: dbt writes its manifest and logs there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+# Always set for a run: dbt must not phone home from a sync.
+_FIXED_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+# Node statuses that make a result "failed" (dbt's RunStatus / TestStatus values).
+_FAILED = {"error", "fail", "runtime error"}
+_WARNED = {"warn"}
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DbtNodeResult:
+    """One node (model, test, unit test, hook, source) that did not simply pass."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    message: str | None = None
+    failures: int | None = None
+
+    def describe(self) -> str:
+        text = f"{self.resource_type} {self.name}: {self.status}"
+        return f"{text} ({self.message})" if self.message else text
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    """The outcome of one dbt command."""
+
+    args: tuple[str, ...]
+    success: bool
+    failures: tuple[DbtNodeResult, ...] = ()
+    warnings: tuple[DbtNodeResult, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)  # status -> nodes
+    error: str | None = None  # dbt could not run at all (bad project, no connection…)
+    elapsed_s: float = 0.0
+    raw: Any = field(default=None, repr=False, compare=False)  # dbt's own result object
+
+    @property
+    def failed_nodes(self) -> list[str]:
+        return [f.name for f in self.failures]
+
+    def summary(self) -> str:
+        """One line per problem, for logs and the run summary."""
+        if self.error:
+            return f"dbt {' '.join(self.args)} could not run: {self.error}"
+        lines = [f"dbt {' '.join(self.args)}: {'ok' if self.success else 'FAILED'}"]
+        lines += [f"  {f.describe()}" for f in self.failures]
+        lines += [f"  {w.describe()}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def dbt_args(args: Sequence[str], project_dir: Path = DBT_PROJECT_DIR) -> list[str]:
+    """`args` plus the project and profiles folders, unless the caller gave them."""
+    full = list(args)
+    if "--project-dir" not in full:
+        full += ["--project-dir", str(project_dir)]
+    if "--profiles-dir" not in full:
+        full += ["--profiles-dir", str(project_dir)]
+    return full
+
+
+def run_dbt(args: Sequence[str], *, env: Mapping[str, str] | None = None) -> DbtResult:
+    """Run `dbt <args>` in-process on dbt_project/ with `env` set for the call only.
+
+    Never raises for a failing dbt command: `success` is False and `failures` (or
+    `error`, when dbt could not run at all) says why.
+    """
+    from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
+
+    full_args = dbt_args(args)
+    started = time.monotonic()
+    with _environment({**_FIXED_ENV, **(env or {})}):
+        outcome = dbtRunner().invoke(full_args)
+    elapsed = time.monotonic() - started
+    result = replace(
+        interpret(tuple(args), outcome.success, outcome.result, outcome.exception),
+        elapsed_s=elapsed,
+    )
+    (log.info if result.success else log.error)("%s", result.summary())
+    return result
+
+
+def interpret(
+    args: tuple[str, ...], success: bool, dbt_result: Any, exception: BaseException | None
+) -> DbtResult:
+    """Turn what dbtRunner returned into a DbtResult (pure: no dbt call here)."""
+    if exception is not None:
+        return DbtResult(args, False, error=f"{type(exception).__name__}: {exception}")
+    failures: list[DbtNodeResult] = []
+    warnings: list[DbtNodeResult] = []
+    counts: dict[str, int] = {}
+    for node_result in getattr(dbt_result, "results", None) or []:
+        status = str(getattr(node_result.status, "value", node_result.status)).lower()
+        counts[status] = counts.get(status, 0) + 1
+        if status in _FAILED or status in _WARNED:
+            item = _node_result(node_result, status)
+            (failures if status in _FAILED else warnings).append(item)
+    return DbtResult(
+        args,
+        bool(success) and not failures,
+        tuple(failures),
+        tuple(warnings),
+        counts,
+        raw=dbt_result,
+    )
+
+
+def _node_result(node_result: Any, status: str) -> DbtNodeResult:
+    node = getattr(node_result, "node", None)
+    unique_id = getattr(node, "unique_id", "") or ""
+    return DbtNodeResult(
+        unique_id=unique_id,
+        name=getattr(node, "name", None) or unique_id,
+        resource_type=str(getattr(getattr(node, "resource_type", ""), "value", "node")),
+        status=status,
+        message=getattr(node_result, "message", None),
+        failures=getattr(node_result, "failures", None),
+    )
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set `values` in os.environ (dbt reads env_var() there) and put everything back."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

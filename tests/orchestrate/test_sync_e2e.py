@@ -1,0 +1,123 @@
+"""`python -m batisync sync` with the real stages: fake API → staging → dbt → stand-in.
+
+One scenario (each sync is a process that imports dlt and dbt): a first sync pushes,
+then Batigest gets a duplicate Salarie code, so a dbt test fails: the second sync
+must stop at `transform`, leave SuiviMO as it was, and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from devstack.batigest import seed_salaries
+from devstack.fake_batisimply import FakeBatiSimply, generate
+from tests.orchestrate.helpers import conninfo_of
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBatiSimply]:
+    dataset = generate(n_employees=4, n_projects=3, days=20, seed=11)
+    with FakeBatiSimply(dataset) as server:
+        yield server
+
+
+SUIVIMO = 'select "CodeChantier", "CodeSalarie", "Date", "NbH0" from dbo."SuiviMO"'
+
+
+def _suivimo(batigest_url: str) -> list[tuple]:
+    engine = sa.create_engine(batigest_url)
+    try:
+        with engine.connect() as conn:
+            return sorted(tuple(row) for row in conn.execute(sa.text(SUIVIMO)))
+    finally:
+        engine.dispose()
+
+
+def _sync(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "batisync", "sync", "--json"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_a_failing_dbt_test_stops_the_run_before_the_export(
+    api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path
+) -> None:
+    batigest = sa.create_engine(batigest_url)
+    salaries = [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
+    seed_salaries(batigest, salaries)
+    staging = sa.make_url(staging_url)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CREDENTIALS_FILE": str(tmp_path / "absent.json"),
+        **api.settings_env(),
+        "PGHOST": str(staging.host),
+        "PGPORT": str(staging.port),
+        "PGUSER": str(staging.username),
+        "PGDATABASE": str(staging.database),
+        "BATIGEST_URL": batigest_url,
+        "HEURES_WINDOW_DAYS": "30",
+        # dbt writes its manifest and logs here, not in dbt_project/ (parallel sessions)
+        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
+        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
+        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
+    }
+
+    first = _sync(env, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    summary = json.loads(first.stdout)
+    pushed = _suivimo(batigest_url)
+    assert summary["status"] == "success"
+    assert summary["suivimo"]["inserted"] == len(pushed) > 0
+    assert summary["fetched"]["time_slots"] == len(api.dataset.slots)
+    with psycopg.connect(**conninfo_of(staging_url)) as conn:
+        synced = conn.execute("select count(*) from public.batigest_heures where sync").fetchone()
+    assert synced == (len(pushed),)  # published after the export: `sync` shows the push
+
+    # Batigest now holds two Salarie with one code (possible without a key in SQL Server)
+    with batigest.begin() as conn:
+        conn.execute(sa.text('alter table dbo."Salarie" drop constraint "Salarie_pkey"'))
+    code, nom, _ = salaries[0]
+    seed_salaries(batigest, [(code, f"{nom} bis", "00000000-0000-4000-8000-000000000000")])
+    slot = next(
+        s
+        for s in api.dataset.validated_slots()
+        if (e := api.dataset.employee(s["user"]["id"])) is not None and e.code is not None
+    )
+    api.dataset.move_slot(slot["id"], 60)  # a change the export would have written
+
+    second = _sync(env, tmp_path)
+    assert second.returncode == 1, second.stderr[-3000:]
+    failed = json.loads(second.stdout)
+    assert (failed["status"], failed["failed_stage"]) == ("failed", "transform")
+    assert "unique_stg_batigest__salaries_salarie_code" in failed["error"]
+    assert [(s["name"], s["status"]) for s in failed["stages"]] == [
+        ("load", "ok"),
+        ("transform", "failed"),
+        ("export", "skipped"),
+        ("publish", "skipped"),
+    ]
+    assert _suivimo(batigest_url) == pushed  # SuiviMO untouched
+    with psycopg.connect(**conninfo_of(staging_url)) as conn:
+        row = conn.execute(
+            "select status, failed_stage, error from public.sync_runs "
+            "order by started_at desc limit 1"
+        ).fetchone()
+    assert row is not None and row[:2] == ("failed", "transform")
+    assert "salarie_code" in row[2]
+    batigest.dispose()

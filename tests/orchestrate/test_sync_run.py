@@ -1,0 +1,119 @@
+"""The orchestration with injected stages: order, stop at first failure, lock, history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+
+from batisync.orchestrate.lock import LockBusy, sync_lock
+from batisync.orchestrate.sync import StageFailed, run_sync
+from tests.orchestrate.helpers import EXPORT_REPORT, LOAD_REPORT, Recorder, conninfo_of
+
+
+@pytest.fixture
+def conninfo(staging_url: str) -> dict[str, Any]:
+    return conninfo_of(staging_url)
+
+
+def _history(conninfo: dict[str, Any]) -> list[dict[str, Any]]:
+    with psycopg.connect(**conninfo) as conn:
+        cursor = conn.execute("select * from public.sync_runs order by started_at")
+        columns = [c.name for c in cursor.description or []]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_success_runs_the_stages_in_order_and_records_the_counts(conninfo: dict) -> None:
+    recorder = Recorder(load=LOAD_REPORT, transform={"passed": 40}, export=EXPORT_REPORT)
+    summary = run_sync(recorder.stages(publish=True), conninfo=conninfo)
+
+    assert recorder.calls == ["load", "transform", "export", "publish"]
+    assert {ctx.run_id for ctx in recorder.contexts} == {summary.run_id}
+    assert (summary.status, summary.exit_code) == ("success", 0)
+    [row] = _history(conninfo)
+    assert row["run_id"] == summary.run_id
+    assert row["status"] == "success" and row["exit_code"] == 0
+    assert row["finished_at"] >= row["started_at"]
+    assert (row["rows_fetched"], row["rows_changed_staging"]) == (132, 12)
+    assert (row["inserted"], row["updated"], row["moved"], row["unchanged"]) == (7, 2, 1, 90)
+    assert row["rejected"] == 5
+    stages = {s["name"]: s for s in row["summary"]["stages"]}
+    assert stages["load"]["report"] == json.loads(json.dumps(LOAD_REPORT))
+    assert row["summary"]["suivimo"]["rejected_reasons"] == {
+        "no_project_code": 3,
+        "unknown_salarie": 2,
+    }
+
+
+def test_a_failing_transform_blocks_the_export(conninfo: dict) -> None:
+    failure = StageFailed(
+        "dbt build failed: unique_stg_time_slots_id", {"failed": ["unique_stg_time_slots_id"]}
+    )
+    recorder = Recorder(load=LOAD_REPORT, transform=failure, export=EXPORT_REPORT)
+    summary = run_sync(recorder.stages(publish=True), conninfo=conninfo)
+
+    assert recorder.calls == ["load", "transform"]
+    assert (summary.status, summary.exit_code, summary.failed_stage) == ("failed", 1, "transform")
+    assert [s.status for s in summary.stages] == ["ok", "failed", "skipped", "skipped"]
+    [row] = _history(conninfo)
+    assert row["status"] == "failed" and row["failed_stage"] == "transform"
+    assert "unique_stg_time_slots_id" in row["error"]
+    assert row["inserted"] is None  # no export ran, so no SuiviMO counts are claimed
+
+
+def test_an_exception_is_reported_without_its_secret(conninfo: dict) -> None:
+    boom = RuntimeError("cannot reach mssql+pyodbc://sa:Sup3rS3cret@sql.internal/BTG")
+    recorder = Recorder(load=boom)
+    summary = run_sync(recorder.stages(), conninfo=conninfo)
+
+    assert recorder.calls == ["load"]
+    assert summary.failed_stage == "load"
+    assert "sql.internal" in summary.error and "RuntimeError" in summary.error
+    assert "Sup3rS3cret" not in json.dumps(summary.to_dict())
+    assert "Sup3rS3cret" not in json.dumps(_history(conninfo), default=str)
+
+
+def test_a_held_lock_means_busy_and_nothing_runs(conninfo: dict) -> None:
+    recorder = Recorder()
+    with sync_lock(conninfo, name="batisync sync@other-host pid 4242"):
+        summary = run_sync(recorder.stages(), conninfo=conninfo)
+    assert recorder.calls == []
+    assert (summary.status, summary.exit_code) == ("busy", 75)
+    assert "batisync sync@other-host pid 4242" in summary.error
+    # released: the next run goes through
+    assert run_sync(recorder.stages(), conninfo=conninfo).status == "success"
+
+
+def test_the_lock_is_exclusive_and_released_on_exit(conninfo: dict) -> None:
+    with sync_lock(conninfo, name="first holder"):
+        with pytest.raises(LockBusy) as busy, sync_lock(conninfo):
+            pass
+        assert busy.value.holder is not None
+        assert busy.value.holder.application_name == "first holder"
+        assert busy.value.holder.client_addr == "127.0.0.1"
+    with sync_lock(conninfo) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_a_run_left_running_is_marked_abandoned(conninfo: dict) -> None:
+    run_sync(Recorder().stages(), conninfo=conninfo)  # creates the table
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        conn.execute(
+            "insert into public.sync_runs (run_id, started_at, status) "
+            "values ('killed-run', now() - interval '1 hour', 'running')"
+        )
+    run_sync(Recorder().stages(), conninfo=conninfo)
+    status = {row["run_id"]: row["status"] for row in _history(conninfo)}
+    assert status["killed-run"] == "abandoned"
+    assert list(status.values()).count("success") == 2
+
+
+def test_unreachable_staging_is_a_failure_naming_it(conninfo: dict) -> None:
+    recorder = Recorder()
+    bad = {**conninfo, "dbname": "no_such_database_here"}
+    summary = run_sync(recorder.stages(), conninfo=bad)
+    assert recorder.calls == []
+    assert (summary.status, summary.failed_stage) == ("failed", "connect")
+    assert "staging PostgreSQL" in summary.error and "no_such_database_here" in summary.error

@@ -1,0 +1,93 @@
+"""Where Python and dbt cannot share one declaration, they are checked equal here: the
+map's DDL (the exporter's `map_table` and dbt's `prepare_staging`) and the raw tables'
+columns (the loader's dlt hints and dbt's `raw_source_shapes`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from batisync.export.map_table import MAP_TABLE, ensure_map
+from batisync.extract.source import (
+    PROJECT_COLUMNS,
+    QUARANTINE_COLUMNS,
+    SALARIE_COLUMNS,
+    SLOT_COLUMNS,
+)
+
+MACROS = Path(__file__).resolve().parents[2] / "dbt_project" / "macros"
+# dlt's data types as PostgreSQL names them (dlt's postgres destination)
+DLT_TO_PG = {
+    "text": "text",
+    "bigint": "bigint",
+    "double": "double precision",
+    "bool": "boolean",
+    "timestamp": "timestamp with time zone",
+}
+
+
+def _columns(url: str, schema: str, table: str) -> list[tuple[str, str, str]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "select column_name, data_type, is_nullable from information_schema.columns "
+                    "where table_schema = :s and table_name = :t order by ordinal_position"
+                ),
+                {"s": schema, "t": table},
+            )
+            return [tuple(r) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def _dbt_map_ddl(schema: str) -> str:
+    text = (MACROS / "prepare_staging.sql").read_text()
+    body = re.search(
+        r"macro batigest_heures_map_ddl\(schema_name\) -%}(.*?){%- endmacro", text, re.S
+    )
+    assert body, "batigest_heures_map_ddl not found in prepare_staging.sql"
+    return body.group(1).replace("{{ adapter.quote(schema_name) }}", f'"{schema}"')
+
+
+def test_the_map_ddl_of_dbt_and_of_the_exporter_are_one(
+    new_database: Callable[[str], str],
+) -> None:
+    by_exporter, by_dbt = new_database("map_py"), new_database("map_dbt")
+    engine = sa.create_engine(by_exporter)
+    ensure_map(engine, "public")
+    engine.dispose()
+    engine = sa.create_engine(by_dbt)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(_dbt_map_ddl("public"))
+    engine.dispose()
+    exporter = _columns(by_exporter, "public", MAP_TABLE)
+    assert len(exporter) == 10
+    assert exporter == _columns(by_dbt, "public", MAP_TABLE)
+
+
+def _dbt_raw_shapes() -> dict[str, dict[str, str]]:
+    text = (MACROS / "select_source_columns.sql").read_text()
+    shapes: dict[str, dict[str, str]] = {}
+    for table, body in re.findall(r"'(\w+)': \{([^{}]*)\}", text):
+        shapes[table] = dict(re.findall(r"'(\w+)': '([^']+)'", body))
+    return shapes
+
+
+def test_dbt_reads_the_raw_columns_the_loader_declares() -> None:
+    shapes = _dbt_raw_shapes()
+    declared = {
+        "time_slots": SLOT_COLUMNS,
+        "projects": PROJECT_COLUMNS,
+        "quarantine": QUARANTINE_COLUMNS,
+        "salarie": SALARIE_COLUMNS,
+    }
+    assert set(shapes) == set(declared)
+    for table, columns in declared.items():
+        for name, data_type in shapes[table].items():
+            assert name in columns, f"dbt reads {table}.{name}, which the loader does not declare"
+            assert DLT_TO_PG[columns[name]["data_type"]] == data_type, f"{table}.{name}"
