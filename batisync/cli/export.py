@@ -69,7 +69,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(redact(f"export failed: {first_line(error, with_type=False)}"), file=sys.stderr)
             return EXIT_FAILED
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        data = {**report.to_dict(), "rejected_rows": report.rejected_rows()}
+        print(json.dumps(data, indent=2, default=str))
     else:
         if args.dry_run or args.id_heure:
             for plan in report.plans:

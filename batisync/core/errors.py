@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 # CONTRACT.md "Commands": what `batisync sync` (and every other subcommand) exits with.
@@ -40,9 +39,9 @@ class ConfigErrors(ConfigError):
 class StageError(RuntimeError):
     """A stage that ran to its end but failed (a dbt test, say); carries its report."""
 
-    def __init__(self, message: str, report: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, message: str, report: Any = None) -> None:
         super().__init__(message)
-        self.report = dict(report or {})
+        self.report = report  # the stage's typed report, or None
 
 
 def first_line(error: BaseException, *, limit: int = 300, with_type: bool = True) -> str:

@@ -32,6 +32,9 @@ class ExportReport:
     batches: int = 0
     warnings: list[str] = field(default_factory=list)
     plans: list[RowPlan] = field(default_factory=list)
+    # slots dbt held back (heures_rejected), by reason: disjoint from `rejected`, since a
+    # slot in heures_rejected never reaches to_push; set by the sync after the export
+    rejected_by_dbt: dict[str, int] = field(default_factory=dict)
 
     def add(self, plans: Iterable[RowPlan]) -> None:
         for plan in plans:
@@ -44,25 +47,42 @@ class ExportReport:
                 self.adopted += len(plan.adopts)
 
     def rejected_reasons(self) -> dict[str, int]:
-        """Rejections by kind: the text before the first colon of each reason."""
-        return dict(Counter(reason.split(":", 1)[0] for _, reason in self.rejected))
+        """Rejections by kind (the text before the first colon of each reason), the
+        exporter's and dbt's together."""
+        reasons = Counter(reason.split(":", 1)[0] for _, reason in self.rejected)
+        reasons.update(self.rejected_by_dbt)
+        return dict(sorted(reasons.items()))
 
-    def to_dict(self) -> dict[str, Any]:
+    def rejected_total(self) -> int:
+        return len(self.rejected) + sum(self.rejected_by_dbt.values())
+
+    def suivimo_counts(self) -> dict[str, Any]:
+        """What the run summary shows: rows per action in SuiviMO, and the rejections."""
         return {
-            "run_id": self.run_id,
-            "dry_run": self.dry_run,
             "inserted": self.inserted,
             "updated": self.updated,
             "moved": self.moved,
             "unchanged": self.unchanged,
             "retracted": self.retracted,
-            "rejected": len(self.rejected),
+            "rejected": self.rejected_total(),
             "rejected_reasons": self.rejected_reasons(),
-            "rejected_rows": [{"id_heure": i, "reason": r} for i, r in self.rejected],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data; the per-row rejections are in `rejected_rows()`."""
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            **self.suivimo_counts(),
+            "rejected_by_export": len(self.rejected),
+            "rejected_by_dbt": dict(self.rejected_by_dbt),
             "adopted": self.adopted,
             "batches": self.batches,
             "warnings": list(self.warnings),
         }
+
+    def rejected_rows(self) -> list[dict[str, str]]:
+        return [{"id_heure": i, "reason": r} for i, r in self.rejected]
 
     def counts_text(self) -> str:
         """`inserted N, updated N, moved N, unchanged N, retracted N, rejected N`."""
@@ -70,7 +90,7 @@ class ExportReport:
             f"{name} {getattr(self, name)}"
             for name in ("inserted", "updated", "moved", "unchanged", "retracted")
         )
-        return f"{counts}, rejected {len(self.rejected)}"
+        return f"{counts}, rejected {self.rejected_total()}"
 
     def summary_line(self) -> str:
         mode = " (dry run, nothing written)" if self.dry_run else ""

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from batisync.core.connections import relation_exists
-from batisync.orchestrate.summary import RunSummary, load_fetched, staging_changed, suivimo_counts
+from batisync.orchestrate.summary import RunSummary
 
 TABLE = "sync_runs"
 
@@ -88,10 +88,7 @@ def start_run(
 
 def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) -> None:
     data = summary.to_dict()
-    fetched = load_fetched(summary.stage("load").report) if summary.stage("load") else {}
-    changed = staging_changed(summary.stage("load").report) if summary.stage("load") else {}
-    export = summary.stage("export")
-    counts = suivimo_counts(export.report) if export and export.status == "ok" else {}
+    fetched, changed, counts = data["fetched"], data["staging_changed"], data["suivimo"]
     durations = data["stage_durations_s"]
     conn.execute(
         sql.SQL(

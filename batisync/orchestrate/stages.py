@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from batisync.core.errors import StageError, first_line
 from batisync.core.logs import ProgressDisplay, StageTask, redact
-from batisync.orchestrate.summary import StageResult
+from batisync.orchestrate.summary import StageReport, StageResult
 
 log = logging.getLogger("batisync.sync")
 
@@ -29,7 +28,7 @@ class StageContext:
     dry_run: bool = False
 
 
-StageFn = Callable[[StageContext], Mapping[str, Any]]
+StageFn = Callable[[StageContext], StageReport | None]
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def execute_stages(
         try:
             with display.stage(name) as task:
                 report = stage(StageContext(run_id=run_id, task=task, dry_run=dry_run))
-            result = StageResult(name, "ok", time.monotonic() - began, dict(report or {}))
+            result = StageResult(name, "ok", time.monotonic() - began, report)
             log.info("stage %s: done in %.1f s", name, result.duration_s)
         except StageError as error:
             result = StageResult(
@@ -69,29 +68,12 @@ def execute_stages(
         except (Exception, KeyboardInterrupt) as error:
             log.debug("stage %s raised", name, exc_info=True)
             cause = "interrupted" if isinstance(error, KeyboardInterrupt) else first_line(error)
-            result = StageResult(name, "failed", time.monotonic() - began, {}, redact(cause))
+            result = StageResult(name, "failed", time.monotonic() - began, None, redact(cause))
         if result.status == "failed":
             log.error("stage %s failed: %s", name, result.error)
             failed = True
         results.append(result)
     return results
-
-
-def with_dbt_rejections(export: Mapping[str, Any], by_dbt: Mapping[str, int]) -> dict[str, Any]:
-    """The export report, its `rejected` counting the slots dbt held back as well.
-
-    They are disjoint: a slot in heures_rejected never reaches to_push. The per-row list
-    is dropped (heures_rejected holds them, with their detail).
-    """
-    data = {k: v for k, v in export.items() if k != "rejected_rows"}
-    reasons = dict(data.get("rejected_reasons") or {})
-    for reason, count in by_dbt.items():
-        reasons[reason] = reasons.get(reason, 0) + count
-    data["rejected_by_export"] = data.get("rejected", 0)
-    data["rejected_by_dbt"] = dict(by_dbt)
-    data["rejected"] = data["rejected_by_export"] + sum(by_dbt.values())
-    data["rejected_reasons"] = dict(sorted(reasons.items()))
-    return data
 
 
 __all__ = [
@@ -100,5 +82,4 @@ __all__ = [
     "StageFn",
     "Stages",
     "execute_stages",
-    "with_dbt_rejections",
 ]

@@ -1,21 +1,27 @@
 """The one run summary of CONTRACT.md, as text and as JSON. Pure: no I/O here.
 
-A summary is built from what each stage reported (plain dicts, the stages' own
-`to_dict()`), so it never depends on a stage's classes and never holds a secret:
+Each stage hands over its typed report (`LoadReport`, `TransformReport`, `ExportReport`);
+the summary reads their counts through their own methods and never holds a secret:
 stage errors are passed through `redact` before they land here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from batisync.core.errors import EXIT_CODES
+from batisync.export.report import ExportReport
+from batisync.extract.report import LoadReport
+from batisync.transform.build import TransformReport
 
 SUIVIMO_COUNTS = ("inserted", "updated", "moved", "unchanged", "retracted", "rejected")
+
+
+class StageReport(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -23,7 +29,7 @@ class StageResult:
     name: str
     status: str  # ok | failed | skipped
     duration_s: float = 0.0
-    report: Mapping[str, Any] = field(default_factory=dict)
+    report: StageReport | None = None
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -31,7 +37,7 @@ class StageResult:
             "name": self.name,
             "status": self.status,
             "duration_s": round(self.duration_s, 3),
-            "report": _jsonable(self.report),
+            "report": _jsonable(self.report.to_dict()) if self.report is not None else {},
             "error": self.error,
         }
 
@@ -61,9 +67,29 @@ class RunSummary:
     def duration_s(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
 
+    def load_report(self) -> LoadReport | None:
+        stage = self.stage("load")
+        return stage.report if stage and isinstance(stage.report, LoadReport) else None
+
+    def export_report(self) -> ExportReport | None:
+        """The export's report, only when the export ran to its end."""
+        stage = self.stage("export")
+        ok = stage is not None and stage.status == "ok"
+        return stage.report if ok and isinstance(stage.report, ExportReport) else None
+
+    def fetched(self) -> dict[str, int]:
+        load = self.load_report()
+        return load.fetched() if load else {}
+
+    def staging_changed(self) -> dict[str, int]:
+        load = self.load_report()
+        return load.changed() if load else {}
+
+    def suivimo(self) -> dict[str, Any]:
+        export = self.export_report()
+        return export.suivimo_counts() if export else {}
+
     def to_dict(self) -> dict[str, Any]:
-        load = self.stage("load")
-        export = self.stage("export")
         return {
             "run_id": self.run_id,
             "status": self.status,
@@ -74,61 +100,12 @@ class RunSummary:
             "dry_run": self.dry_run,
             "failed_stage": self.failed_stage,
             "error": self.error,
-            "fetched": load_fetched(load.report) if load else {},
-            "staging_changed": staging_changed(load.report) if load else {},
-            "suivimo": suivimo_counts(export.report) if export else {},
+            "fetched": self.fetched(),
+            "staging_changed": self.staging_changed(),
+            "suivimo": self.suivimo(),
             "stage_durations_s": {s.name: round(s.duration_s, 3) for s in self.stages},
             "stages": [s.to_dict() for s in self.stages],
         }
-
-
-# -- reading the stage reports -----------------------------------------------------
-
-
-def _resources(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """Per-resource counts of a loader report: `{"resources": {name: {...}}}` or flat."""
-    resources = report.get("resources", report)
-    if not isinstance(resources, Mapping):
-        return {}
-    return {name: counts for name, counts in resources.items() if isinstance(counts, Mapping)}
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
-
-
-def load_fetched(report: Mapping[str, Any]) -> dict[str, int]:
-    """Rows fetched per resource, plus `total`."""
-    fetched = {name: _int(c.get("fetched")) for name, c in _resources(report).items()}
-    return {**fetched, "total": sum(fetched.values())}
-
-
-def staging_changed(report: Mapping[str, Any]) -> dict[str, int]:
-    """Rows that changed in staging: new + changed + deleted, and quarantined apart."""
-    totals = dict.fromkeys(("new", "changed", "deleted", "quarantined"), 0)
-    for counts in _resources(report).values():
-        for key in totals:
-            totals[key] += _int(counts.get(key))
-    totals["total"] = totals["new"] + totals["changed"] + totals["deleted"]
-    return totals
-
-
-def suivimo_counts(report: Mapping[str, Any]) -> dict[str, Any]:
-    """inserted/updated/moved/unchanged/retracted/rejected, and the rejected reasons."""
-    counts: dict[str, Any] = {}
-    for key in SUIVIMO_COUNTS:
-        value = report.get(key)
-        # `rejected` may come as {reason: n} or as a count with `rejected_reasons` apart
-        counts[key] = (
-            sum(_int(v) for v in value.values()) if isinstance(value, Mapping) else (_int(value))
-        )
-    reasons = report.get("rejected_reasons")
-    if reasons is None and isinstance(report.get("rejected"), Mapping):
-        reasons = report["rejected"]
-    counts["rejected_reasons"] = (
-        {str(k): _int(v) for k, v in reasons.items()} if isinstance(reasons, Mapping) else {}
-    )
-    return counts
 
 
 # -- rendering -------------------------------------------------------------------------
@@ -141,7 +118,7 @@ def _seconds(value: float) -> str:
     return f"{minutes} min {seconds:02d} s"
 
 
-def _pairs(counts: Mapping[str, int], keys: tuple[str, ...] | None = None) -> str:
+def _pairs(counts: dict[str, int], keys: tuple[str, ...] | None = None) -> str:
     keys = keys or tuple(k for k in counts if k != "total")
     return ", ".join(f"{k} {counts.get(k, 0)}" for k in keys)
 
@@ -152,20 +129,20 @@ def _stage_line(stage: StageResult) -> str:
         return "not run (an earlier stage failed)"
     if stage.status == "failed":
         return f"FAILED: {stage.error}"
-    if stage.name == "load":
-        fetched, changed = load_fetched(report), staging_changed(report)
+    if isinstance(report, LoadReport):
+        fetched, changed = report.fetched(), report.changed()
         return (
             f"fetched {fetched['total']} ({_pairs(fetched)}); changed in staging "
             f"{changed['total']} ({_pairs(changed, ('new', 'changed', 'deleted'))}); "
             f"quarantined {changed['quarantined']}"
         )
-    if "command" in report:  # a dbt stage
-        warned = len(report.get("warnings") or [])
-        return f"{report['command']}: {report.get('passed', '?')} nodes passed" + (
+    if isinstance(report, TransformReport):
+        warned = len(report.warnings)
+        return f"{report.command}: {report.passed} nodes passed" + (
             f", {warned} warning(s)" if warned else ""
         )
-    if stage.name == "export":
-        counts = suivimo_counts(report)
+    if isinstance(report, ExportReport):
+        counts = report.suivimo_counts()
         return "SuiviMO " + ", ".join(f"{k} {counts[k]}" for k in SUIVIMO_COUNTS)
     return "done"
 
@@ -185,9 +162,7 @@ def render_text(summary: RunSummary) -> str:
         return "\n".join(lines)
     for stage in summary.stages:
         lines.append(f"  {stage.name:<9} {_seconds(stage.duration_s):>10}  {_stage_line(stage)}")
-    export = summary.stage("export")
-    if export and export.status == "ok":
-        counts = suivimo_counts(export.report)
+    if counts := summary.suivimo():
         lines.append("SuiviMO: " + ", ".join(f"{k} {counts[k]}" for k in SUIVIMO_COUNTS))
         if counts["rejected_reasons"]:
             reasons = ", ".join(
@@ -212,10 +187,8 @@ def _jsonable(value: Any) -> Any:
 __all__ = [
     "EXIT_CODES",
     "RunSummary",
+    "StageReport",
     "StageResult",
-    "load_fetched",
     "render_json",
     "render_text",
-    "staging_changed",
-    "suivimo_counts",
 ]

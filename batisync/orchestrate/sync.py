@@ -28,9 +28,8 @@ from batisync.orchestrate.stages import (
     StageFn,
     Stages,
     execute_stages,
-    with_dbt_rejections,
 )
-from batisync.orchestrate.summary import RunSummary, StageResult
+from batisync.orchestrate.summary import RunSummary, StageReport, StageResult
 
 log = logging.getLogger("batisync.sync")
 
@@ -98,7 +97,7 @@ def run_sync(
 
 
 def dbt_stage(args: list[str], env: Mapping[str, str]) -> StageFn:
-    def stage(ctx: StageContext) -> Mapping[str, Any]:
+    def stage(ctx: StageContext) -> StageReport:
         from batisync.transform.build import build
 
         return build(args, env, progress=lambda detail: ctx.task.update(detail=detail))
@@ -107,7 +106,7 @@ def dbt_stage(args: list[str], env: Mapping[str, str]) -> StageFn:
 
 
 def load_stage(settings: Settings) -> StageFn:
-    def stage(ctx: StageContext) -> Mapping[str, Any]:
+    def stage(ctx: StageContext) -> StageReport:
         from batisync.extract.config import load_with_settings
         from batisync.extract.window import sliding_window, utc_today
 
@@ -116,13 +115,13 @@ def load_stage(settings: Settings) -> StageFn:
             sliding_window(settings.window_days, utc_today()),
             progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
         )
-        return report.to_dict()
+        return report
 
     return stage
 
 
 def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
-    def stage(ctx: StageContext) -> Mapping[str, Any]:
+    def stage(ctx: StageContext) -> StageReport:
         from batisync.export.config import engines_from_settings, export_with_settings
         from batisync.export.staging_io import rejected_by_reason
 
@@ -131,8 +130,8 @@ def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
                 settings, staging, batigest, force=force, dry_run=ctx.dry_run, run_id=ctx.run_id
             )
             with staging.connect() as conn:
-                by_dbt = rejected_by_reason(conn, settings.dbt_schema)
-        return with_dbt_rejections(report.to_dict(), by_dbt)
+                report.rejected_by_dbt = rejected_by_reason(conn, settings.dbt_schema)
+        return report
 
     return stage
 
@@ -171,5 +170,4 @@ __all__ = [
     "run_sync",
     "stages_from_settings",
     "sync_from_settings",
-    "with_dbt_rejections",
 ]

@@ -215,7 +215,7 @@ def build(settings: Settings, select: Sequence[str], display: ProgressDisplay) -
             dbt_env(settings),
             progress=lambda detail: task.update(detail=detail),
         )
-    print(f"{report['command']}: {report['passed']} nodes passed")
+    print(f"{report.command}: {report.passed} nodes passed")
 
 
 def export(settings: Settings, id_heure: str | None, apply: bool) -> Any:

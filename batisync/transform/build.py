@@ -11,6 +11,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from batisync.core.errors import StageError
@@ -35,17 +36,38 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def dbt_report(result: DbtResult) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TransformReport:
     """What the run summary keeps of a dbt command."""
+
+    command: str
+    passed: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)  # node status -> nodes
+    failures: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "passed": self.passed,
+            "counts": dict(self.counts),
+            "failures": list(self.failures),
+            "warnings": list(self.warnings),
+            "error": self.error,
+        }
+
+
+def dbt_report(result: DbtResult, command: str | None = None) -> TransformReport:
     counts = dict(result.counts)
-    return {
-        "command": "dbt " + " ".join(result.args),
-        "passed": counts.get("pass", 0) + counts.get("success", 0),
-        "counts": counts,
-        "failures": [f.describe() for f in result.failures],
-        "warnings": [w.describe() for w in result.warnings],
-        "error": result.error,
-    }
+    return TransformReport(
+        command=command or "dbt " + " ".join(result.args),
+        passed=counts.get("pass", 0) + counts.get("success", 0),
+        counts=counts,
+        failures=tuple(f.describe() for f in result.failures),
+        warnings=tuple(w.describe() for w in result.warnings),
+        error=result.error,
+    )
 
 
 def dbt_failure(result: DbtResult) -> str:
@@ -62,7 +84,7 @@ def build(
     env: Mapping[str, str],
     *,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> TransformReport:
     """Run one dbt command as a sync stage; raises StageError (with the report) on failure."""
     if progress:
         progress(" ".join(args))
@@ -71,7 +93,7 @@ def build(
     level = "info" if logging.getLogger().isEnabledFor(logging.DEBUG) else "warn"
     with contextlib.redirect_stdout(sys.stderr):
         result = run_dbt([*args, "--log-level", level], env=dict(env))
-    report = {**dbt_report(result), "command": "dbt " + " ".join(args)}
+    report = dbt_report(result, "dbt " + " ".join(args))
     if not result.success:
         raise StageError(dbt_failure(result), report)
     return report
@@ -85,6 +107,7 @@ def run_dbt_command(args: list[str], *, env: Mapping[str, str]) -> int:
 __all__ = [
     "PUBLISH_SELECT",
     "TRANSFORM_SELECT",
+    "TransformReport",
     "build",
     "dbt_env",
     "dbt_failure",

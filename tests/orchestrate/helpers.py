@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from batisync.export.report import ExportReport
+from batisync.extract.report import LoadReport, ResourceCounts
+from batisync.extract.window import Window
+from batisync.orchestrate.summary import StageReport
 from batisync.orchestrate.sync import StageContext, StageFailed, Stages
+from batisync.transform.build import TransformReport
 
 
 def conninfo_of(url: str) -> dict[str, Any]:
@@ -24,16 +30,16 @@ def conninfo_of(url: str) -> dict[str, Any]:
 class Recorder:
     """Stages that record their calls; each returns a given report or raises."""
 
-    def __init__(self, **outcomes: Mapping[str, Any] | BaseException) -> None:
+    def __init__(self, **outcomes: StageReport | BaseException) -> None:
         self.outcomes = outcomes
         self.calls: list[str] = []
         self.contexts: list[StageContext] = []
 
-    def stage(self, name: str) -> Callable[[StageContext], Mapping[str, Any]]:
-        def run(ctx: StageContext) -> Mapping[str, Any]:
+    def stage(self, name: str) -> Callable[[StageContext], StageReport | None]:
+        def run(ctx: StageContext) -> StageReport | None:
             self.calls.append(name)
             self.contexts.append(ctx)
-            outcome = self.outcomes.get(name, {})
+            outcome = self.outcomes.get(name)
             if isinstance(outcome, BaseException):
                 raise outcome
             return outcome
@@ -49,20 +55,33 @@ class Recorder:
         )
 
 
-LOAD_REPORT = {
-    "resources": {
-        "time_slots": {"fetched": 120, "new": 7, "changed": 3, "deleted": 1, "quarantined": 2},
-        "projects": {"fetched": 12, "new": 0, "changed": 1, "deleted": 0, "quarantined": 0},
-    }
-}
-EXPORT_REPORT = {
-    "inserted": 7,
-    "updated": 2,
-    "moved": 1,
-    "unchanged": 90,
-    "retracted": 0,
-    "rejected": 5,
-    "rejected_reasons": {"no_project_code": 3, "unknown_salarie": 2},
-}
+def _load_report() -> LoadReport:
+    day = datetime(2026, 5, 4, tzinfo=UTC)
+    report = LoadReport(window=Window(day, day), fetched_at=day)
+    report.resources["time_slots"] = ResourceCounts(
+        fetched=120, new=7, changed=3, deleted=1, quarantined=2
+    )
+    report.resources["projects"] = ResourceCounts(fetched=12, changed=1)
+    return report
 
-__all__ = ["EXPORT_REPORT", "LOAD_REPORT", "Recorder", "StageFailed", "conninfo_of"]
+
+def _export_report() -> ExportReport:
+    report = ExportReport("20260504T060000Z-abc123", inserted=7, updated=2, moved=1)
+    report.unchanged = 90
+    report.rejected = [("1", "no_project_code"), ("2", "no_project_code")]
+    report.rejected_by_dbt = {"no_project_code": 1, "unknown_salarie": 2}
+    return report
+
+
+LOAD_REPORT = _load_report()
+EXPORT_REPORT = _export_report()
+TRANSFORM_REPORT = TransformReport("dbt build --select +to_push", passed=40)
+
+__all__ = [
+    "EXPORT_REPORT",
+    "LOAD_REPORT",
+    "TRANSFORM_REPORT",
+    "Recorder",
+    "StageFailed",
+    "conninfo_of",
+]

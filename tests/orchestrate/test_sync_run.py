@@ -10,7 +10,14 @@ import pytest
 
 from batisync.orchestrate.lock import LockBusy, sync_lock
 from batisync.orchestrate.sync import StageFailed, run_sync
-from tests.orchestrate.helpers import EXPORT_REPORT, LOAD_REPORT, Recorder, conninfo_of
+from batisync.transform.build import TransformReport
+from tests.orchestrate.helpers import (
+    EXPORT_REPORT,
+    LOAD_REPORT,
+    TRANSFORM_REPORT,
+    Recorder,
+    conninfo_of,
+)
 
 
 @pytest.fixture
@@ -26,7 +33,7 @@ def _history(conninfo: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_success_runs_the_stages_in_order_and_records_the_counts(conninfo: dict) -> None:
-    recorder = Recorder(load=LOAD_REPORT, transform={"passed": 40}, export=EXPORT_REPORT)
+    recorder = Recorder(load=LOAD_REPORT, transform=TRANSFORM_REPORT, export=EXPORT_REPORT)
     summary = run_sync(recorder.stages(publish=True), conninfo=conninfo)
 
     assert recorder.calls == ["load", "transform", "export", "publish"]
@@ -40,7 +47,7 @@ def test_success_runs_the_stages_in_order_and_records_the_counts(conninfo: dict)
     assert (row["inserted"], row["updated"], row["moved"], row["unchanged"]) == (7, 2, 1, 90)
     assert row["rejected"] == 5
     stages = {s["name"]: s for s in row["summary"]["stages"]}
-    assert stages["load"]["report"] == json.loads(json.dumps(LOAD_REPORT))
+    assert stages["load"]["report"] == json.loads(json.dumps(LOAD_REPORT.to_dict()))
     assert row["summary"]["suivimo"]["rejected_reasons"] == {
         "no_project_code": 3,
         "unknown_salarie": 2,
@@ -49,7 +56,8 @@ def test_success_runs_the_stages_in_order_and_records_the_counts(conninfo: dict)
 
 def test_a_failing_transform_blocks_the_export(conninfo: dict) -> None:
     failure = StageFailed(
-        "dbt build failed: unique_stg_time_slots_id", {"failed": ["unique_stg_time_slots_id"]}
+        "dbt build failed: unique_stg_time_slots_id",
+        TransformReport("dbt build", failures=("test unique_stg_time_slots_id: fail",)),
     )
     recorder = Recorder(load=LOAD_REPORT, transform=failure, export=EXPORT_REPORT)
     summary = run_sync(recorder.stages(publish=True), conninfo=conninfo)

@@ -11,16 +11,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from batisync.core.logs import ProgressDisplay, RedactingFilter, Redactor, setup_logging
+from batisync.export.report import ExportReport
 from batisync.orchestrate.summary import RunSummary, StageResult, render_json, render_text
-from batisync.orchestrate.sync import with_dbt_rejections
+from batisync.transform.build import TransformReport
 from tests.orchestrate.helpers import EXPORT_REPORT, LOAD_REPORT
 
 T0 = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
-TRANSFORM_REPORT = {
-    "command": "dbt build --select +to_push",
-    "passed": 40,
-    "warnings": ["test unique_codebs: warn"],
-}
+TRANSFORM_REPORT = TransformReport(
+    "dbt build --select +to_push", passed=40, warnings=("test unique_codebs: warn",)
+)
 
 
 def _summary(**changes: object) -> RunSummary:
@@ -64,8 +63,8 @@ def test_json_summary_is_the_same_data() -> None:
 
 
 def test_rejected_given_as_reasons_is_counted() -> None:
-    report = {**EXPORT_REPORT, "rejected": {"key_collision": 2, "no_project_code": 1}}
-    del report["rejected_reasons"]
+    report = ExportReport("r", inserted=7)
+    report.rejected = [("1", "key_collision"), ("2", "key_collision"), ("3", "no_project_code")]
     stages = [StageResult("export", "ok", 1.0, report)]
     data = _summary(stages=stages).to_dict()
     assert data["suivimo"]["rejected"] == 3
@@ -75,7 +74,7 @@ def test_rejected_given_as_reasons_is_counted() -> None:
 def test_failed_summary_names_the_stage_and_cause() -> None:
     stages = [
         StageResult("load", "ok", 1.0, LOAD_REPORT),
-        StageResult("transform", "failed", 3.0, {}, "dbt test failed: unique_to_push_id_heure"),
+        StageResult("transform", "failed", 3.0, None, "dbt test failed: unique_to_push_id_heure"),
         StageResult("export", "skipped"),
     ]
     summary = _summary(status="failed", stages=stages, error=stages[1].error)
@@ -147,11 +146,12 @@ def test_redacting_filter_keeps_other_messages_intact() -> None:
 
 
 def test_dbt_rejections_add_to_the_export_ones() -> None:
-    export = {"inserted": 3, "rejected": 1, "rejected_reasons": {"key_collision": 1}}
-    export["rejected_rows"] = [{"id_heure": "7", "reason": "key_collision"}]
-    merged = with_dbt_rejections(export, {"key_collision": 2, "unknown_salarie": 4})
+    export = ExportReport("r", inserted=3, rejected=[("7", "key_collision: 7 and 8")])
+    export.rejected_by_dbt = {"key_collision": 2, "unknown_salarie": 4}
+    merged = export.to_dict()
     assert merged["rejected"] == 7
     assert merged["rejected_reasons"] == {"key_collision": 3, "unknown_salarie": 4}
     assert (merged["rejected_by_export"], merged["inserted"]) == (1, 3)
-    assert "rejected_rows" not in merged
-    assert export["rejected"] == 1  # the stage's own report is left as it was
+    assert "rejected_rows" not in merged  # the per-row list stays out of the summary
+    assert export.rejected_rows() == [{"id_heure": "7", "reason": "key_collision: 7 and 8"}]
+    assert export.counts_text().endswith("rejected 7")  # the export's line and the summary agree
