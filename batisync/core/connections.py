@@ -16,12 +16,22 @@ import sqlalchemy as sa
 CONNECT_TIMEOUT_S = 15
 
 
+def is_freetds(url: sa.URL) -> bool:
+    """Whether an `mssql+pyodbc` URL names FreeTDS (by driver name or library path)."""
+    driver = str(url.query.get("driver", "")).lower()
+    return "freetds" in driver or "libtdsodbc" in driver
+
+
 def make_batigest_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
-    """An engine on Batigest. On `mssql+pyodbc` (production) `fast_executemany=True`,
-    so loading a batch is one round trip instead of one per row; the PostgreSQL
-    stand-in (`postgresql+psycopg`) needs nothing special."""
+    """An engine on Batigest, with the options its driver supports.
+
+    The exporter's batches need no array binding (their loads are rendered literals,
+    see `batisync.export.literals`), so the driver options are about safety: pyodbc's
+    `fast_executemany` is turned on for Microsoft's ODBC drivers only, since FreeTDS does
+    not implement `SQLDescribeParam` and crashes the process under it. `mssql+mssqlpython`
+    (Microsoft's driver from PyPI) and the PostgreSQL stand-in need nothing special."""
     parsed = sa.make_url(url)
-    if parsed.drivername == "mssql+pyodbc":
+    if parsed.drivername == "mssql+pyodbc" and not is_freetds(parsed):
         kwargs.setdefault("fast_executemany", True)
     return sa.create_engine(parsed, **kwargs)
 
@@ -40,4 +50,10 @@ def relation_exists(conn: sa.Connection | psycopg.Connection[Any], name: str) ->
     return found is not None
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "make_batigest_engine", "make_staging_engine", "relation_exists"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "is_freetds",
+    "make_batigest_engine",
+    "make_staging_engine",
+    "relation_exists",
+]

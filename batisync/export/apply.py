@@ -1,47 +1,70 @@
 """Set-based application of one batch to SuiviMO, in one transaction.
 
-Per batch, whatever its size (at most 8 statements on the Batigest connection):
+Per batch, whatever its size and whatever the driver (at most 8 round trips):
 
-1. `CREATE TABLE #export_batch` (SQL Server local temp table; `CREATE TEMPORARY TABLE
-   export_batch` on the PostgreSQL stand-in). No parameters: with pyodbc a parameterised
-   statement runs inside sp_executesql, and a temp table created there would vanish.
-2. bulk-load the batch (`executemany`; with `fast_executemany=True` pyodbc sends the
-   parameter arrays in one go instead of one round trip per row).
-3. read the SuiviMO rows at the batch's old and new keys, `WITH (UPDLOCK, HOLDLOCK)` on
-   SQL Server: update locks held to the end of the transaction, with serializable
-   range locks, so no concurrent writer can insert at those keys (no duplicate) or
-   change them before we write (and two exporters queue instead of deadlocking).
-4. `plan.plan_batch` decides per row in Python; the ops are set on the batch table
-   (`executemany`, skipped when nothing is to be written).
+1. read the SuiviMO rows at the batch's new and old keys (the keys are a VALUES list of
+   literals), `WITH (UPDLOCK, HOLDLOCK)` on SQL Server: update locks held to the end of
+   the transaction, with serializable range locks, so no concurrent writer can insert at
+   those keys (no duplicate) or change them before we write (and two exporters queue
+   instead of deadlocking).
+2. `plan.plan_batch` decides per row in Python (pure).
+3. `CREATE TABLE #export_batch` (SQL Server local temp table; `CREATE TEMPORARY TABLE
+   export_batch` on the PostgreSQL stand-in), only when something is to be written. No
+   parameters: with pyodbc a parameterised statement runs inside sp_executesql, and a
+   temp table created there would vanish.
+4. load the rows to write with their op and target, as one `INSERT … VALUES` of rendered
+   literals (`literals.py`: one round trip per 1,000 rows on every driver, where
+   parameters would cost one per row on FreeTDS, or one per 150 rows within SQL Server's
+   2,100-parameter limit),
 5. `DELETE` the old rows of merges and retractions,
 6. one `UPDATE … FROM` for moves and value updates (matched on the pre-batch `target`
    key, so a swap or a chain happens at once, as one statement),
 7. `INSERT … SELECT` the missing rows,
 8. `DROP TABLE` the batch table (the pool reuses the connection).
 
-Statements 5-7 are skipped when no row needs them. The statements are built by
-`BatchStatements` for the target's dialect; tests compile every one of them for the
-`mssql` dialect and parse it as T-SQL. No SQL Server runs here: SQL Server behaviour
-(locks, temp tables, pyodbc) is described from its documentation, and the same
-statements are exercised for real on PostgreSQL.
+Statements 5-7 are skipped when no row needs them; a dry run is statement 1 alone. Each
+statement is sent on its own (never several in one batch: a driver reports an error in
+the second statement of a batch only when its results are drained). The statements are
+built by `BatchStatements` for the target's dialect; tests compile every one of them for
+the `mssql` dialect, parse it as T-SQL, and run the whole sequence through real SQL
+Server drivers against the TDS endpoint (`devstack/tds`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mssql, postgresql
 from sqlalchemy.schema import CreateTable, DropTable
 
+from batisync.export.literals import insert_values, values_rows
 from batisync.export.model import Key, KeyNorm, Values, identity_key, values_from_db
 from batisync.export.plan import DELETE_OPS, UPDATE_OPS, Op, Resolved, RowPlan, State
-from batisync.export.suivimo import suivimo_table
+from batisync.export.suivimo import KEY_COLUMNS, VALUE_COLUMNS, suivimo_table
 
 LOCK_HINT = "WITH (UPDLOCK, HOLDLOCK)"
 BATCH_TABLE = "export_batch"
+# the batch table's columns, in the order `LoadRow.batch_values` gives them
+BATCH_COLUMNS = (
+    "id_heure",
+    "code_chantier",
+    "code_salarie",
+    "date_sqlserver",
+    "nb_h0",
+    "nb_h3",
+    "nb_h4",
+    "old_code_chantier",
+    "old_code_salarie",
+    "old_date_sqlserver",
+    "op",
+    "target_code_chantier",
+    "target_code_salarie",
+    "target_date_sqlserver",
+)
 
 
 def _text(length: int = 255) -> sa.types.TypeEngine[str]:
@@ -105,38 +128,40 @@ class BatchStatements:
     def drop(self) -> DropTable:
         return DropTable(self.b)
 
-    @cached_property
-    def load(self) -> sa.Insert:
-        return sa.insert(self.b)
+    def load(self, rows: Sequence[Sequence[Any]]) -> list[str]:
+        """The batch table's rows (in `BATCH_COLUMNS` order) as INSERT … VALUES literals."""
+        table = self._quoted(self.b)
+        return insert_values(table, BATCH_COLUMNS, rows, self.dialect_name)
 
-    def read_state(self, *, lock: bool = True) -> sa.CompoundSelect:
-        """SuiviMO rows at the new keys, then at the old keys (one statement)."""
-        s = self.s
+    def read_state(self, keys: Iterable[tuple[int, Key]], *, lock: bool = True) -> str:
+        """SuiviMO rows at `keys`, each `(part, key)`: part 0 the new keys, 1 the old.
 
-        def rows_at(prefix: str) -> sa.Select[Any]:
-            part = sa.literal_column("1" if prefix else "0").label("part")
-            query = sa.select(
-                s.c.CodeChantier, s.c.CodeSalarie, s.c.Date, s.c.NbH0, s.c.NbH3, s.c.NbH4, part
-            ).where(sa.exists().where(self._key_is(prefix)))
-            return query.with_hint(s, LOCK_HINT, "mssql") if lock else query
-
-        # UNION ALL of two semi-joins (not one join on `new OR old`): each is a hash
-        # join; `part` tells the halves apart for `state_from`.
-        return sa.union_all(rows_at(""), rows_at("old_"))
-
-    @cached_property
-    def set_ops(self) -> sa.Update:
-        b = self.b
-        return (
-            sa.update(b)
-            .where(b.c.id_heure == sa.bindparam("p_id"))
-            .values(
-                op=sa.bindparam("p_op"),
-                target_code_chantier=sa.bindparam("p_tcc"),
-                target_code_salarie=sa.bindparam("p_tcs"),
-                target_date_sqlserver=sa.bindparam("p_td"),
-            )
+        One join on a VALUES list (distinct keys, so each row comes once per part);
+        `part` tells the halves apart for `state_from`."""
+        s, name = self.s.c, self._quoted(self.s)
+        q = self._quote
+        hint = f" {LOCK_HINT}" if lock and self.dialect_name == "mssql" else ""
+        distinct = sorted({(part, *key) for part, key in keys}, key=repr)
+        listed = values_rows(distinct, self.dialect_name)
+        on = " and ".join(
+            f"s.{q(c.name)} = k.{k}"
+            for c, k in ((s.CodeChantier, "cc"), (s.CodeSalarie, "cs"), (s.Date, "d"))
         )
+        columns = ", ".join(f"s.{q(c)}" for c in (*KEY_COLUMNS, *VALUE_COLUMNS))
+        return (
+            f"select {columns}, k.part from {name} as s{hint} "
+            f"join (values {listed}) as k (part, cc, cs, d) on {on}"
+        )
+
+    def _quote(self, name: str) -> str:
+        return self.dialect.identifier_preparer.quote(name)
+
+    def _quoted(self, table: sa.Table) -> str:
+        return self.dialect.identifier_preparer.format_table(table)
+
+    @cached_property
+    def dialect(self) -> sa.Dialect:
+        return mssql.dialect() if self.dialect_name == "mssql" else postgresql.dialect()
 
     @cached_property
     def delete_old(self) -> sa.Delete:
@@ -172,48 +197,55 @@ class BatchStatements:
         )
 
     def catalogue(self) -> dict[str, sa.Executable]:
-        """Name → statement, for the T-SQL fidelity test."""
+        """Name → statement built by SQLAlchemy, for the T-SQL fidelity test (the
+        rendered ones, `read_state` and `load`, are checked from their text)."""
         return {
             "create": self.create,
-            "load": self.load,
-            "read_state": self.read_state(lock=True),
-            "read_state_nolock": self.read_state(lock=False),
-            "set_ops": self.set_ops,
             "delete_old": self.delete_old,
             "update_rows": self.update_rows,
             "insert_rows": self.insert_rows,
             "drop": self.drop,
         }
 
+    def rendered(self, sample: Sequence[LoadRow], plans: Sequence[RowPlan]) -> dict[str, str]:
+        """Name → text of the rendered statements for `sample` rows written as `plans`."""
+        by_id = {p.id_heure: p for p in plans}
+        keys = [k for r in sample for k in r.touched_keys()]
+        return {
+            "read_state": self.read_state(keys, lock=True),
+            "read_state_nolock": self.read_state(keys, lock=False),
+            "load": self.load([r.batch_values(by_id[r.id_heure]) for r in sample])[0],
+        }
+
+    def rendered_kind(self, sql: str) -> str | None:
+        """`read_state` or `load` when `sql` is one of the rendered statements."""
+        if sql.startswith("select ") and " join (values " in sql:
+            return "read_state"
+        if sql.startswith(f"insert into {self._quoted(self.b)} ({BATCH_COLUMNS[0]},"):
+            return "load"
+        return None
+
 
 @dataclass(frozen=True)
 class LoadRow:
-    """One row of the batch table: new key/values, mapped old key, and maybe an op."""
+    """One row of the batch: new key/values, mapped old key, and maybe an op."""
 
     id_heure: str
     new: tuple[Any, ...] | None  # (code_chantier, code_salarie, date, nb_h0, nb_h3, nb_h4)
     old: tuple[Any, ...] | None  # (code_chantier, code_salarie, date)
     op: Op | None = None
 
-    def params(self) -> dict[str, Any]:
+    def touched_keys(self) -> list[tuple[int, Key]]:
+        """(part, key) of the SuiviMO rows this row may touch: 0 new, 1 old."""
+        found = [(0, tuple(self.new[:3]))] if self.new else []
+        return found + ([(1, tuple(self.old))] if self.old else [])
+
+    def batch_values(self, plan: RowPlan) -> tuple[Any, ...]:
+        """The batch table's row (BATCH_COLUMNS order) for this row written as `plan`."""
         new = self.new or (None,) * 6
         old = self.old or (None,) * 3
-        return {
-            "id_heure": self.id_heure,
-            "code_chantier": new[0],
-            "code_salarie": new[1],
-            "date_sqlserver": new[2],
-            "nb_h0": new[3],
-            "nb_h3": new[4],
-            "nb_h4": new[5],
-            "old_code_chantier": old[0],
-            "old_code_salarie": old[1],
-            "old_date_sqlserver": old[2],
-            "op": None if self.op is None else str(self.op),
-            "target_code_chantier": None,
-            "target_code_salarie": None,
-            "target_date_sqlserver": None,
-        }
+        target = plan.target or (None,) * 3
+        return (self.id_heure, *new, *old, str(plan.op), *target)
 
 
 def load_rows(batch: Sequence[Resolved]) -> list[LoadRow]:
@@ -228,9 +260,9 @@ def load_rows(batch: Sequence[Resolved]) -> list[LoadRow]:
 def state_from(rows: Sequence[Any], norm: KeyNorm = identity_key) -> State:
     """Fold the read_state rows: the rows at each key once, by normalised key.
 
-    Both halves of the UNION ALL return every row at a key they match, so a key that
-    is both a new and an old key comes twice: keep one half's list. Duplicates within
-    SuiviMO itself stay visible (two rows at a key → two values)."""
+    Both halves return every row at a key they match, so a key that is both a new and an
+    old key comes twice: keep one half's list. Duplicates within SuiviMO itself stay
+    visible (two rows at a key → two values)."""
     parts: tuple[dict[Key, list[Values]], dict[Key, list[Values]]] = ({}, {})
     for row in rows:
         key = norm((row.CodeChantier, row.CodeSalarie, row.Date))
@@ -238,7 +270,7 @@ def state_from(rows: Sequence[Any], norm: KeyNorm = identity_key) -> State:
     return State({**parts[1], **parts[0]})
 
 
-def open_batch(
+def read_state(
     conn: sa.Connection,
     statements: BatchStatements,
     rows: Sequence[LoadRow],
@@ -246,42 +278,35 @@ def open_batch(
     *,
     lock: bool = True,
 ) -> State:
-    """Statements 1-3: create and load the batch table, read (and lock) the state."""
+    """Statement 1: the SuiviMO rows at the batch's keys (locked when writing)."""
+    keys = [k for r in rows for k in r.touched_keys()]
+    if not keys:
+        return State({})
+    return state_from(conn.exec_driver_sql(statements.read_state(keys, lock=lock)).all(), norm)
+
+
+def write_batch(
+    conn: sa.Connection,
+    statements: BatchStatements,
+    rows: Sequence[LoadRow],
+    plans: Sequence[RowPlan],
+) -> None:
+    """Statements 3-8 for the planned rows that write."""
+    writes = {p.id_heure: p for p in plans if p.writes}
+    if not writes:
+        return
     conn.execute(statements.create)
-    conn.execute(statements.load, [r.params() for r in rows])
-    return state_from(conn.execute(statements.read_state(lock=lock)).all(), norm)
-
-
-def write_batch(conn: sa.Connection, statements: BatchStatements, plans: Sequence[RowPlan]) -> None:
-    """Statements 4-7 for the planned rows (ops loaded with the rows are kept)."""
-    writes = [p for p in plans if p.writes]
-    to_set = [p for p in writes if p.op is not Op.RETRACT]
-    if to_set:
-        conn.execute(
-            statements.set_ops,
-            [
-                {
-                    "p_id": p.id_heure,
-                    "p_op": str(p.op),
-                    "p_tcc": None if p.target is None else p.target[0],
-                    "p_tcs": None if p.target is None else p.target[1],
-                    "p_td": None if p.target is None else p.target[2],
-                }
-                for p in to_set
-            ],
-        )
-    ops = {p.op for p in writes}
+    loaded = [r.batch_values(writes[r.id_heure]) for r in rows if r.id_heure in writes]
+    for statement in statements.load(loaded):
+        conn.exec_driver_sql(statement)
+    ops = {p.op for p in writes.values()}
     if ops & set(DELETE_OPS):
         conn.execute(statements.delete_old)
     if ops & set(UPDATE_OPS):
         conn.execute(statements.update_rows)
     if Op.INSERT in ops:
         conn.execute(statements.insert_rows)
-
-
-def close_batch(conn: sa.Connection, statements: BatchStatements) -> None:
-    """Statement 8: drop the batch table (pooled connections outlive the batch)."""
-    conn.execute(statements.drop)
+    conn.execute(statements.drop)  # pooled connections outlive the batch
 
 
 def run_batch(
@@ -293,16 +318,15 @@ def run_batch(
     *,
     write: bool = True,
 ) -> list[RowPlan]:
-    """One batch in one transaction: load, read (locked when writing), plan, write.
+    """One batch in one transaction: read (locked when writing), plan, write.
 
     Without `write` (dry run, reconcile without repair) nothing is locked and the
     transaction is rolled back: SuiviMO is only read."""
     with conn.begin() as transaction:
-        state = open_batch(conn, statements, rows, norm, lock=write)
+        state = read_state(conn, statements, rows, norm, lock=write)
         plans = planner(state)
         if write:
-            write_batch(conn, statements, plans)
-        close_batch(conn, statements)
-        if not write:
+            write_batch(conn, statements, rows, plans)
+        else:
             transaction.rollback()
     return plans

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ import sqlglot
 from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc
 
 from batisync.export import reconcile, run_export
-from batisync.export.apply import BatchStatements
+from batisync.export.apply import BatchStatements, LoadRow
+from batisync.export.plan import Action, Op, RowPlan
 from tests.export.helpers import (
     gone,
     insert_suivimo,
@@ -26,6 +28,7 @@ from tests.export.helpers import (
 )
 
 MSSQL = mssql_pyodbc.dialect()
+KEY = ("CH1", "S1", datetime(2026, 3, 2, 7))
 POSTGRES_ONLY = [
     r"::",
     r"\bON CONFLICT\b",
@@ -47,25 +50,44 @@ def compile_mssql(statement: Any) -> str:
     return str(statement.compile(dialect=MSSQL, compile_kwargs={"render_postcompile": True}))
 
 
-CATALOGUE = BatchStatements("mssql", "dbo").catalogue()
+MSSQL_STATEMENTS = BatchStatements("mssql", "dbo")
+CATALOGUE = MSSQL_STATEMENTS.catalogue()
+# rendered statements, with values that test the literals: a quote, an accent, decimals
+SAMPLE = [
+    LoadRow("1", ("CH'1", "S1", datetime(2026, 3, 2, 8), Decimal("7.5"), 1, 0), None),
+    LoadRow("2", ("CHé2", "S2", datetime(2026, 3, 2, 9), Decimal("0.016667"), 0, 1), KEY),
+]
+PLANS = [RowPlan("1", Action.INSERT, Op.INSERT), RowPlan("2", Action.MOVE, Op.MOVE, KEY)]
+RENDERED = MSSQL_STATEMENTS.rendered(SAMPLE, PLANS)
+ALL = {**{n: compile_mssql(s) for n, s in CATALOGUE.items()}, **RENDERED}
 
 
-@pytest.mark.parametrize("name", sorted(CATALOGUE))
+@pytest.mark.parametrize("name", sorted(ALL))
 def test_statement_is_tsql(name: str) -> None:
-    sql = compile_mssql(CATALOGUE[name])
+    sql = ALL[name]
     parsed = sqlglot.parse_one(sql, read="tsql")  # raises on a syntax T-SQL does not have
     assert parsed is not None
     for pattern in POSTGRES_ONLY:
         assert not re.search(pattern, sql, re.IGNORECASE), f"{name}: {pattern} in {sql}"
-    assert "[#export_batch]" in sql  # a local temp table, in every statement
+    if not name.startswith("read_state"):
+        assert "[#export_batch]" in sql  # a local temp table, in every statement
     if "SuiviMO" in sql:
         assert "dbo.[SuiviMO]" in sql
 
 
+def test_the_literals_are_typed_and_escaped() -> None:
+    load = RENDERED["load"]
+    assert "N'CH''1'" in load and "N'CHé2'" in load  # quotes doubled, text as nvarchar
+    # ISO 8601 with a T: read the same whatever SET LANGUAGE / DATEFORMAT says
+    assert "cast('2026-03-02T08:00:00.000' as datetime)" in load
+    assert ", 7.5, 1, 0," in load and "0.016667" in load
+    assert "N'insert'" in load and "N'move'" in load
+
+
 def test_the_sql_server_specifics_are_there() -> None:
-    read = compile_mssql(CATALOGUE["read_state"])
-    assert read.count("dbo.[SuiviMO] WITH (UPDLOCK, HOLDLOCK)") == 2  # both halves locked
-    assert "WITH (" not in compile_mssql(CATALOGUE["read_state_nolock"])
+    read = RENDERED["read_state"]
+    assert read.count("dbo.[SuiviMO] as s WITH (UPDLOCK, HOLDLOCK)") == 1
+    assert "WITH (" not in RENDERED["read_state_nolock"]
     create = compile_mssql(CATALOGUE["create"])
     assert create.startswith("\nCREATE TABLE [#export_batch]")
     assert "COLLATE DATABASE_DEFAULT" in create  # no collation conflict with tempdb
@@ -79,15 +101,17 @@ def test_nothing_outside_the_catalogue_reaches_batigest(staging_engine, batigest
     """A scenario touching every path; each statement sent must be a catalogue one."""
     with batigest_engine.connect():
         pass  # first connect: SQLAlchemy's own dialect probes happen before we listen
+    pg_statements = BatchStatements("postgresql", "dbo")
     pg_catalogue = {
         str(s.compile(dialect=batigest_engine.dialect)): name
-        for name, s in BatchStatements("postgresql", "dbo").catalogue().items()
+        for name, s in pg_statements.catalogue().items()
     }
     sent: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool):
         compiled = getattr(context, "compiled", None)
-        sent.append(pg_catalogue.get(str(compiled), f"NOT IN CATALOGUE: {statement}"))
+        name = pg_catalogue.get(str(compiled)) or pg_statements.rendered_kind(statement)
+        sent.append(name or f"NOT IN CATALOGUE: {statement}")
 
     K = lambda h: ("CH1", "S1", datetime(2026, 3, 2, h))  # noqa: E731
     insert_suivimo(batigest_engine, [(*K(9), 1, 0, 0)])
@@ -106,14 +130,19 @@ def test_nothing_outside_the_catalogue_reaches_batigest(staging_engine, batigest
     finally:
         sa.event.remove(batigest_engine, "before_cursor_execute", record)
     assert not [s for s in sent if s.startswith("NOT IN")]
-    assert set(sent) == set(pg_catalogue.values())  # and the scenario used every one
+    # and the scenario used every one
+    assert set(sent) == {*pg_catalogue.values(), "read_state", "load"}
 
 
-def test_the_production_engine_bulk_loads_with_fast_executemany() -> None:
+def test_fast_executemany_only_where_the_driver_supports_it() -> None:
     from batisync.export import make_batigest_engine
 
-    url = "mssql+pyodbc://user:pw@batigest/BTG?driver=ODBC+Driver+18+for+SQL+Server"
-    engine = make_batigest_engine(url)  # no connection is made: no SQL Server here
+    # no connection is made: only the engine's settings per driver are checked
+    microsoft = "mssql+pyodbc://user:pw@batigest/BTG?driver=ODBC+Driver+18+for+SQL+Server"
+    engine = make_batigest_engine(microsoft)
     assert engine.dialect.name == "mssql" and engine.dialect.fast_executemany is True
     # …which SQLAlchemy honours for an INSERT executemany without RETURNING
     assert engine.dialect.use_insertmanyvalues_wo_returning is False
+    # FreeTDS has no SQLDescribeParam: fast_executemany would crash it (SIGSEGV)
+    freetds = "mssql+pyodbc://user:pw@batigest/BTG?driver=FreeTDS&TDS_Version=7.4"
+    assert make_batigest_engine(freetds).dialect.fast_executemany is False
