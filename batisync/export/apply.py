@@ -44,6 +44,7 @@ from sqlalchemy.schema import CreateTable, DropTable
 from batisync.export.literals import insert_values, values_rows
 from batisync.export.model import Key, KeyNorm, Values, identity_key, values_from_db
 from batisync.export.plan import DELETE_OPS, UPDATE_OPS, Op, Resolved, RowPlan, State
+from batisync.export.row_by_row import apply_steps, steps
 from batisync.export.suivimo import KEY_COLUMNS, VALUE_COLUMNS, suivimo_table
 
 LOCK_HINT = "WITH (UPDLOCK, HOLDLOCK)"
@@ -107,8 +108,11 @@ def batch_table(dialect_name: str) -> sa.Table:
 class BatchStatements:
     """Every statement the exporter sends to Batigest, for one dialect and schema."""
 
-    def __init__(self, dialect_name: str, schema: str = "dbo") -> None:
+    def __init__(self, dialect_name: str, schema: str = "dbo", *, row_by_row: bool = False) -> None:
         self.dialect_name = dialect_name
+        self.schema = schema
+        # SuiviMO has triggers: write one row per statement (`row_by_row.py`)
+        self.row_by_row = row_by_row
         self.s = suivimo_table(schema)
         self.b = batch_table(dialect_name)
 
@@ -290,10 +294,15 @@ def write_batch(
     statements: BatchStatements,
     rows: Sequence[LoadRow],
     plans: Sequence[RowPlan],
+    norm: KeyNorm = identity_key,
 ) -> None:
-    """Statements 3-8 for the planned rows that write."""
+    """Statements 3-8 for the planned rows that write (or, under triggers, one statement
+    per row)."""
     writes = {p.id_heure: p for p in plans if p.writes}
     if not writes:
+        return
+    if statements.row_by_row:
+        apply_steps(conn, statements.schema, steps(list(writes.values()), norm))
         return
     conn.execute(statements.create)
     loaded = [r.batch_values(writes[r.id_heure]) for r in rows if r.id_heure in writes]
@@ -326,7 +335,7 @@ def run_batch(
         state = read_state(conn, statements, rows, norm, lock=write)
         plans = planner(state)
         if write:
-            write_batch(conn, statements, rows, plans)
+            write_batch(conn, statements, rows, plans, norm)
         else:
             transaction.rollback()
     return plans

@@ -57,6 +57,7 @@ def run_export(
     dry_run: bool = False,
     id_heure: str | None = None,
     run_id: str | None = None,
+    row_by_row: bool = False,
 ) -> ExportReport:
     """Read `to_push` and `heures_gone` from staging and export them (see `export_rows`)."""
     with staging_engine.connect() as conn:
@@ -76,6 +77,7 @@ def run_export(
         dry_run=dry_run,
         id_heure=id_heure,
         run_id=run_id,
+        row_by_row=row_by_row,
     )
 
 
@@ -94,6 +96,7 @@ def export_rows(
     dry_run: bool = False,
     id_heure: str | None = None,
     run_id: str | None = None,
+    row_by_row: bool = False,
 ) -> ExportReport:
     """Apply rows shaped like `to_push` / `heures_gone` to SuiviMO and record the map.
 
@@ -106,7 +109,7 @@ def export_rows(
         raise ValueError(f"on_gone must be one of {ON_GONE}, got {on_gone!r}")
     report = ExportReport(run_id or new_run_id(), dry_run=dry_run)
     norm = key_norm_for(batigest_engine.dialect.name)
-    statements = BatchStatements(batigest_engine.dialect.name, schema)
+    statements = BatchStatements(batigest_engine.dialect.name, schema, row_by_row=row_by_row)
 
     rows, bad = _parse(to_push, PushRow.from_mapping)
     gone_rows, bad_gone = _parse(gone, GoneRow.from_mapping)
