@@ -63,6 +63,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
         except LockBusy as busy:
             return busy_failure(busy)
+        except ConfigError as error:  # the Batigest inspection found what would corrupt data
+            return config_failure(error)
         except (ExportInputError, sa.exc.SQLAlchemyError) as error:
             # SQLAlchemy errors carry the statement, never the URL or its password.
             log.debug("export failed", exc_info=True)

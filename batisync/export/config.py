@@ -9,15 +9,21 @@ cannot use (a configuration error) from a failure of the run itself.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 import sqlalchemy as sa
 
 from batisync.core.connections import make_batigest_engine, make_staging_engine
+from batisync.core.errors import ConfigError
 from batisync.core.settings import Settings
+from batisync.export.catalog import read_facts
+from batisync.export.inspection import Assessment, Finding, assess
 from batisync.export.reconcile import ReconcileReport, reconcile
 from batisync.export.report import ExportReport
 from batisync.export.runner import run_export
+
+log = logging.getLogger("batisync.export")
 
 
 @contextlib.contextmanager
@@ -34,6 +40,31 @@ def engines_from_settings(settings: Settings) -> Iterator[tuple[sa.Engine, sa.En
         batigest.dispose()
 
 
+class BatigestUnfit(ConfigError):
+    """What Batigest's catalog shows would corrupt data or fail every write: exit 2."""
+
+    def __init__(self, errors: list[Finding]) -> None:
+        found = "; ".join(str(e) for e in errors)
+        super().__init__("BATIGEST_URL", f"the Batigest database does not fit: {found}")
+        self.findings = errors
+
+
+def inspect_batigest(settings: Settings, batigest: sa.Engine) -> Assessment:
+    """Read Batigest's catalog and judge it (read only)."""
+    with batigest.connect() as conn:
+        return assess(read_facts(conn, settings.batigest_schema))
+
+
+def checked_batigest(settings: Settings, batigest: sa.Engine) -> Assessment:
+    """The assessment, or BatigestUnfit before anything is written."""
+    assessment = inspect_batigest(settings, batigest)
+    if assessment.errors:
+        raise BatigestUnfit(assessment.errors)
+    for warning in assessment.warnings:
+        log.warning("Batigest %s", warning)
+    return assessment
+
+
 def export_with_settings(
     settings: Settings,
     staging: sa.Engine,
@@ -44,7 +75,9 @@ def export_with_settings(
     force: bool = False,
     run_id: str | None = None,
 ) -> ExportReport:
-    """`run_export` with the configured schemas, batch size and retract policy."""
+    """`run_export` with the configured schemas, batch size and retract policy, adapted to
+    what the Batigest inspection found (raises BatigestUnfit before any write)."""
+    adapt = checked_batigest(settings, batigest).adapt
     return run_export(
         staging,
         batigest,
@@ -57,13 +90,17 @@ def export_with_settings(
         dry_run=dry_run,
         id_heure=id_heure,
         run_id=run_id,
+        row_by_row=adapt.row_by_row,
+        case_sensitive_keys=adapt.case_sensitive_keys,
     )
 
 
 def reconcile_with_settings(
     settings: Settings, staging: sa.Engine, batigest: sa.Engine, *, repair: bool = False
 ) -> ReconcileReport:
-    """`reconcile` with the configured schemas and batch size."""
+    """`reconcile` with the configured schemas and batch size (a repair is adapted to the
+    Batigest inspection, like an export)."""
+    adapt = checked_batigest(settings, batigest).adapt
     return reconcile(
         staging,
         batigest,
@@ -71,4 +108,6 @@ def reconcile_with_settings(
         staging_schema=settings.dbt_schema,
         repair=repair,
         batch_size=settings.batch_size,
+        row_by_row=adapt.row_by_row,
+        case_sensitive_keys=adapt.case_sensitive_keys,
     )

@@ -40,8 +40,15 @@ def sqlserver_key(key: Key) -> Key:
     return (key[0].rstrip(" ").upper(), key[1].rstrip(" ").upper(), key[2])
 
 
-def key_norm_for(dialect_name: str) -> KeyNorm:
-    return sqlserver_key if dialect_name == "mssql" else identity_key
+def sqlserver_cs_key(key: Key) -> Key:
+    """Key equality under a case-sensitive SQL Server collation: trailing spaces only."""
+    return (key[0].rstrip(" "), key[1].rstrip(" "), key[2])
+
+
+def key_norm_for(dialect_name: str, *, case_sensitive: bool = False) -> KeyNorm:
+    if dialect_name != "mssql":
+        return identity_key
+    return sqlserver_cs_key if case_sensitive else sqlserver_key
 
 
 def format_key(key: Key | None) -> str:

@@ -57,14 +57,16 @@ def reconcile(
     staging_schema: str = "public",
     repair: bool = False,
     batch_size: int = 1000,
+    row_by_row: bool = False,
+    case_sensitive_keys: bool = False,
 ) -> ReconcileReport:
     report = ReconcileReport()
     if not map_exists(staging_engine, staging_schema):
         return report
     with staging_engine.connect() as conn:
         mapped = read_map(conn, staging_schema)
-    norm = key_norm_for(batigest_engine.dialect.name)
-    statements = BatchStatements(batigest_engine.dialect.name, schema)
+    norm = key_norm_for(batigest_engine.dialect.name, case_sensitive=case_sensitive_keys)
+    statements = BatchStatements(batigest_engine.dialect.name, schema, row_by_row=row_by_row)
     checkable = []
     for m in sorted(mapped.values(), key=lambda m: m.id_heure):
         if m.values.complete:

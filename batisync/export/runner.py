@@ -58,6 +58,7 @@ def run_export(
     id_heure: str | None = None,
     run_id: str | None = None,
     row_by_row: bool = False,
+    case_sensitive_keys: bool = False,
 ) -> ExportReport:
     """Read `to_push` and `heures_gone` from staging and export them (see `export_rows`)."""
     with staging_engine.connect() as conn:
@@ -78,6 +79,7 @@ def run_export(
         id_heure=id_heure,
         run_id=run_id,
         row_by_row=row_by_row,
+        case_sensitive_keys=case_sensitive_keys,
     )
 
 
@@ -97,18 +99,21 @@ def export_rows(
     id_heure: str | None = None,
     run_id: str | None = None,
     row_by_row: bool = False,
+    case_sensitive_keys: bool = False,
 ) -> ExportReport:
     """Apply rows shaped like `to_push` / `heures_gone` to SuiviMO and record the map.
 
     `to_push` is a hint: the old key comes from the map, and each batch checks the real
     SuiviMO rows (under lock) before writing. `on_gone='delete'` removes the rows of
     gone slots that the map says we wrote, unless that is more than `retract_max_share`
-    of the mapped rows (then nothing is retracted, unless `force`).
+    of the mapped rows (then nothing is retracted, unless `force`). `row_by_row` writes
+    one SuiviMO row per statement (SuiviMO has triggers); `case_sensitive_keys` compares
+    keys as a case-sensitive collation does (both from the Batigest inspection).
     """
     if on_gone not in ON_GONE:
         raise ValueError(f"on_gone must be one of {ON_GONE}, got {on_gone!r}")
     report = ExportReport(run_id or new_run_id(), dry_run=dry_run)
-    norm = key_norm_for(batigest_engine.dialect.name)
+    norm = key_norm_for(batigest_engine.dialect.name, case_sensitive=case_sensitive_keys)
     statements = BatchStatements(batigest_engine.dialect.name, schema, row_by_row=row_by_row)
 
     rows, bad = _parse(to_push, PushRow.from_mapping)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from batisync.core.errors import StageError, first_line
+from batisync.core.errors import ConfigError, StageError, first_line
 from batisync.core.logs import ProgressDisplay, StageTask, redact
 from batisync.orchestrate.summary import StageReport, StageResult
 
@@ -61,6 +61,10 @@ def execute_stages(
                 report = stage(StageContext(run_id=run_id, task=task, dry_run=dry_run))
             result = StageResult(name, "ok", time.monotonic() - began, report)
             log.info("stage %s: done in %.1f s", name, result.duration_s)
+        except ConfigError as error:  # found by the stage itself (e.g. Batigest inspection)
+            result = StageResult(
+                name, "failed", time.monotonic() - began, None, redact(str(error)), True
+            )
         except StageError as error:
             result = StageResult(
                 name, "failed", time.monotonic() - began, error.report, redact(str(error))

@@ -31,6 +31,7 @@ class StageResult:
     duration_s: float = 0.0
     report: StageReport | None = None
     error: str | None = None
+    config_error: bool = False  # failed on a setting or on what Batigest must be (exit 2)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -156,7 +157,7 @@ def render_text(summary: RunSummary) -> str:
         + (" [dry run]" if summary.dry_run else "")
     )
     lines = [head]
-    if summary.status in {"busy", "config_error"}:
+    if summary.status in {"busy", "config_error"} and not summary.stages:
         lines.append(f"  {summary.error}")
         lines.append("  nothing was done")
         return "\n".join(lines)
@@ -172,6 +173,9 @@ def render_text(summary: RunSummary) -> str:
     if summary.status == "failed":
         lines.append(f"failed at stage {summary.failed_stage}: {summary.error}")
         lines.append("  what was committed is consistent; the next run picks up from there")
+    elif summary.status == "config_error":
+        lines.append(f"stopped at stage {summary.failed_stage}: {summary.error}")
+        lines.append("  nothing was written to Batigest; fix this, then run again")
     return "\n".join(lines)
 
 

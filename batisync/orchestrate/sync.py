@@ -7,6 +7,7 @@ stages; `stages_from_settings` (at the end) builds the real ones.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -67,9 +68,12 @@ def run_sync(
             log.info("run %s started", run_id)
             results = execute_stages(stages, run_id, display, dry_run=dry_run)
             failed = next((r for r in results if r.status == "failed"), None)
+            status = (
+                "success" if not failed else "config_error" if failed.config_error else "failed"
+            )
             summary = RunSummary(
                 run_id=run_id,
-                status="failed" if failed else "success",
+                status=status,
                 started_at=started,
                 finished_at=now(),
                 stages=results,
@@ -87,7 +91,7 @@ def run_sync(
     except psycopg.Error as error:  # staging unreachable: the lock could not be taken
         cause = redact(f"staging PostgreSQL: {first_line(error)}")
         log.error("%s", cause)
-        stage = StageResult("connect", "failed", (now() - started).total_seconds(), {}, cause)
+        stage = StageResult("connect", "failed", (now() - started).total_seconds(), None, cause)
         return RunSummary(run_id, "failed", started, now(), [stage], cause, dry_run)
 
 
@@ -96,13 +100,37 @@ def run_sync(
 # the configuration never pay for dlt and dbt.
 
 
-def dbt_stage(args: list[str], env: Mapping[str, str]) -> StageFn:
+def dbt_stage(
+    args: list[str],
+    env: Mapping[str, str],
+    more_env: Callable[[], Mapping[str, str]] | None = None,
+) -> StageFn:
     def stage(ctx: StageContext) -> StageReport:
         from batisync.transform.build import build
 
-        return build(args, env, progress=lambda detail: ctx.task.update(detail=detail))
+        full = {**env, **(more_env() if more_env else {})}
+        return build(args, full, progress=lambda detail: ctx.task.update(detail=detail))
 
     return stage
+
+
+def batigest_env(settings: Settings) -> Mapping[str, str]:
+    """What dbt needs from the Batigest inspection (which raises BatigestUnfit, exit 2,
+    before anything is written): the key columns' lengths, for `code_too_long`."""
+    from batisync.core.connections import make_batigest_engine
+    from batisync.export.config import checked_batigest
+
+    assert settings.batigest_url is not None
+    engine = make_batigest_engine(settings.batigest_url.reveal())
+    try:
+        adapt = checked_batigest(settings, engine).adapt
+    finally:
+        engine.dispose()
+    lengths = {
+        "BATIGEST_CODE_CHANTIER_LENGTH": adapt.code_chantier_max_length,
+        "BATIGEST_CODE_SALARIE_LENGTH": adapt.code_salarie_max_length,
+    }
+    return {name: str(n) for name, n in lengths.items() if n}
 
 
 def load_stage(settings: Settings) -> StageFn:
@@ -140,11 +168,13 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
     from batisync.transform.build import PUBLISH_SELECT, TRANSFORM_SELECT, dbt_env
 
     env = dbt_env(settings)
+    # one inspection per run, before the transform: its lengths feed both dbt builds
+    inspected = functools.cache(lambda: batigest_env(settings))
     return Stages(
         load=load_stage(settings),
-        transform=dbt_stage(["build", "--select", *TRANSFORM_SELECT], env),
+        transform=dbt_stage(["build", "--select", *TRANSFORM_SELECT], env, inspected),
         export=export_stage(settings, force=force),
-        publish=dbt_stage(["build", "--select", *PUBLISH_SELECT], env),
+        publish=dbt_stage(["build", "--select", *PUBLISH_SELECT], env, inspected),
     )
 
 
