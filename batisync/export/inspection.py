@@ -189,7 +189,7 @@ def _check_suivimo(facts: BatigestFacts, findings: list[Finding]) -> None:
         findings.append(
             Finding(
                 "info",
-                "SuiviMO",
+                "SuiviMO identity",
                 f"identity column(s) {', '.join(identity)}: filled by SQL Server on insert",
             )
         )
@@ -210,7 +210,7 @@ def _check_indexes(facts: BatigestFacts, findings: list[Finding]) -> None:
         findings.append(
             Finding(
                 "warning",
-                "SuiviMO",
+                "SuiviMO index",
                 "no index on (CodeChantier, CodeSalarie, "
                 "Date): each batch's locked read scans the table and may lock "
                 f"all of it; a DBA can run: {statement}",
@@ -236,7 +236,7 @@ def assess(facts: BatigestFacts) -> Assessment:
         findings.append(
             Finding(
                 "warning",
-                "SuiviMO",
+                "SuiviMO triggers",
                 f"trigger(s) {', '.join(facts.triggers)}: "
                 "rows are written one per statement, as the seed did, so a "
                 "trigger written for one row sees one row",

@@ -55,14 +55,9 @@ def _sync(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_failing_dbt_test_stops_the_run_before_the_export(
-    api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path
-) -> None:
-    batigest = sa.create_engine(batigest_url)
-    salaries = [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
-    seed_salaries(batigest, salaries)
+def _env(api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path) -> dict:
     staging = sa.make_url(staging_url)
-    env = {
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CREDENTIALS_FILE": str(tmp_path / "absent.json"),
         **api.settings_env(),
@@ -77,6 +72,33 @@ def test_a_failing_dbt_test_stops_the_run_before_the_export(
         "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
         "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
     }
+
+
+def test_a_batigest_that_does_not_fit_stops_the_run_before_any_write(
+    api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path
+) -> None:
+    batigest = sa.create_engine(batigest_url)
+    seed_salaries(
+        batigest, [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
+    )
+    with batigest.begin() as conn:  # a day, not a datetime: a move would become an insert
+        conn.execute(sa.text('alter table dbo."SuiviMO" alter column "Date" type date'))
+    batigest.dispose()
+    result = _sync(_env(api, staging_url, batigest_url, tmp_path), tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert (summary["status"], summary["failed_stage"]) == ("config_error", "transform")
+    assert "SuiviMO.Date: is date; expected datetime or datetime2" in summary["error"]
+    assert _suivimo(batigest_url) == []  # nothing written
+
+
+def test_a_failing_dbt_test_stops_the_run_before_the_export(
+    api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path
+) -> None:
+    batigest = sa.create_engine(batigest_url)
+    salaries = [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
+    seed_salaries(batigest, salaries)
+    env = _env(api, staging_url, batigest_url, tmp_path)
 
     first = _sync(env, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
