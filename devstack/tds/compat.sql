@@ -80,14 +80,14 @@ from pg_namespace where nspname not like 'pg_%' and nspname <> 'information_sche
 create view pg_temp.sys_objects as
 select c.relname::text as name, c.oid::int as object_id, null::int as principal_id,
   c.relnamespace::int as schema_id, 0 as parent_object_id,
-  case c.relkind when 'v' then 'V ' else 'U ' end::text as type,
+  case c.relkind when 'v' then 'V' else 'U' end::char(2) as type,
   case c.relkind when 'v' then 'VIEW' else 'USER_TABLE' end::text as type_desc,
   now()::timestamp as create_date, now()::timestamp as modify_date,
   false as is_ms_shipped, false as is_published, false as is_schema_published
 from pg_class c join pg_temp.sys_schemas s on s.schema_id = c.relnamespace::int
 where c.relkind in ('r', 'v', 'p', 'm')
 union all
-select t.tgname::text, t.oid::int, null, c.relnamespace::int, t.tgrelid::int, 'TR',
+select t.tgname::text, t.oid::int, null, c.relnamespace::int, t.tgrelid::int, 'TR'::char(2),
   'SQL_TRIGGER', now()::timestamp, now()::timestamp, false, false, false
 from pg_trigger t join pg_class c on c.oid = t.tgrelid
 join pg_temp.sys_schemas s on s.schema_id = c.relnamespace::int
@@ -97,11 +97,11 @@ create view pg_temp.sys_tables as
 select name, object_id, principal_id, schema_id, parent_object_id, type, type_desc,
   create_date, modify_date, is_ms_shipped, is_published, is_schema_published,
   0 as lob_data_space_id, false as is_replicated, 0 as temporal_type
-from pg_temp.sys_objects where type = 'U ';
+from pg_temp.sys_objects where type = 'U';
 
 create view pg_temp.sys_views as
 select name, object_id, schema_id, type, type_desc, is_ms_shipped
-from pg_temp.sys_objects where type = 'V ';
+from pg_temp.sys_objects where type = 'V';
 
 create view pg_temp.sys_columns as
 select a.attrelid::int as object_id, a.attname::text as name, a.attnum::int as column_id,
@@ -127,12 +127,12 @@ where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'v', 'p', 'm')
   and c.relnamespace in (select schema_id from pg_temp.sys_schemas);
 
 create view pg_temp.sys_identity_columns as
-select object_id, name, column_id, 1::numeric as seed_value, 1::numeric as increment_value,
-  null::numeric as last_value
+select *, 1::numeric as seed_value, 1::numeric as increment_value,
+  null::numeric as last_value, false as is_not_for_replication
 from pg_temp.sys_columns where is_identity;
 
 create view pg_temp.sys_computed_columns as
-select object_id, name, column_id, null::text as definition, false as is_persisted
+select *, null::text as definition, false as is_persisted
 from pg_temp.sys_columns where is_computed;
 
 create view pg_temp.sys_default_constraints as
@@ -157,7 +157,7 @@ cross join (select 4 as schema_id, false as is_user_defined, 0 as max_length,
 create view pg_temp.sys_triggers as
 select t.tgname::text as name, t.oid::int as object_id, 1::smallint as parent_class,
   'OBJECT_OR_COLUMN'::text as parent_class_desc, t.tgrelid::int as parent_id,
-  'TR'::text as type, 'SQL_TRIGGER'::text as type_desc,
+  'TR'::char(2) as type, 'SQL_TRIGGER'::text as type_desc,
   now()::timestamp as create_date, now()::timestamp as modify_date,
   false as is_ms_shipped, t.tgenabled = 'D' as is_disabled, false as is_not_for_replication,
   (t.tgtype & 64) <> 0 as is_instead_of_trigger
@@ -211,7 +211,7 @@ select datname::text as name, oid::int as database_id, 160 as compatibility_leve
 from pg_database;
 
 create view pg_temp.sys_dm_exec_sessions as
-select pg_backend_pid() as session_id, 2::smallint as transaction_isolation_level,
+select pg_backend_pid() % 32768 as session_id, 2::smallint as transaction_isolation_level,
   current_user::text as login_name, current_database()::text as database_name;
 
 create function pg_temp.tds_object_id(name text, kind text default null) returns int
@@ -264,3 +264,7 @@ create function pg_temp.tds_serverproperty(name text) returns text language sql 
     when 'servername' then 'tds-endpoint' when 'machinename' then 'tds-endpoint'
     when 'collation' then 'Latin1_General_CI_AS' when 'productmajorversion' then '16'
     end $$;
+
+create view pg_temp.sys_system_views as
+select name from (values ('dm_exec_sessions'), ('objects'), ('tables'), ('columns'),
+  ('indexes'), ('triggers')) as v(name);

@@ -23,6 +23,7 @@ import sqlglot
 from sqlglot import exp
 
 from devstack.tds.catalog import Catalog, Relation
+from devstack.tds.probes import rewrite_probes
 
 SLOT = "__tds_slot_{}__"
 SLOT_RE = re.compile(r"__tds_slot_(\d+)__")
@@ -44,6 +45,7 @@ FUNCTIONS = {  # T-SQL name → PostgreSQL function (pg_temp ones come from comp
     "ORIGINAL_LOGIN": "current_user",
 }
 NO_PARENS = {"current_user"}
+COMPAT_PREFIX = {"sys": "sys_", "information_schema": "is_"}  # views of compat.sql
 
 
 class TranslationError(Exception):
@@ -59,7 +61,7 @@ class Translated:
 
 
 def translate(tsql: str, catalog: Catalog) -> Translated:
-    text = SCOPE_IDENTITY_RE.sub("CAST(NULL AS NUMERIC)", tsql)
+    text = SCOPE_IDENTITY_RE.sub("CAST(NULL AS NUMERIC)", rewrite_probes(tsql))
     text = GLOBAL_RE.sub(lambda m: f"@__global_{m.group(1).lower()}", text)
     try:
         tree = sqlglot.parse_one(text, read="tsql")
@@ -126,6 +128,10 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return node.this
     if isinstance(node, exp.National):
         return exp.Literal.string(node.name)
+    if isinstance(node, exp.DataType) and any(
+        isinstance(e, exp.DataTypeParam) and e.name.upper() == "MAX" for e in node.expressions
+    ):  # varchar(max) and friends
+        return exp.DataType.build("bytea" if "BINARY" in node.this.name else "text")
     if isinstance(node, exp.CurrentSchema):
         return exp.Literal.string("dbo")
     if isinstance(node, exp.ObjectId):
@@ -167,10 +173,14 @@ def _resolve_names(tree: exp.Expression, catalog: Catalog) -> None:
                 qualifier.set("quoted", True)
             else:
                 _spell(qualifier, qualifiers.get(qualifier.name.lower()))
-        for part in ("db", "catalog"):  # schema.table.column: spell the schema too
-            ident = column.args.get(part)
-            if isinstance(ident, exp.Identifier):
-                _spell(ident, catalog.schema(ident.name))
+        schema = column.args.get("db")
+        if isinstance(schema, exp.Identifier) and schema.name.lower() in COMPAT_PREFIX:
+            view = COMPAT_PREFIX[schema.name.lower()] + column.table.lower()
+            column.set("table", exp.to_identifier(view))
+            column.set("db", None)  # the view is in the FROM clause unaliased
+        elif isinstance(schema, exp.Identifier):  # schema.table.column
+            _spell(schema, catalog.schema(schema.name))
+        column.set("catalog", None)
     # INSERT INTO t (col, ...): the column list holds bare identifiers
     for schema in tree.find_all(exp.Schema):
         if isinstance(schema.parent, exp.Insert):
@@ -192,8 +202,8 @@ def _resolve_table(table: exp.Table, catalog: Catalog) -> Relation | None:
     if not isinstance(ident, exp.Identifier):
         return None
     schema = table.db.lower() if table.db else ""
-    if schema in ("sys", "information_schema"):
-        prefix = "sys_" if schema == "sys" else "is_"
+    if schema in COMPAT_PREFIX:
+        prefix = COMPAT_PREFIX[schema]
         table.set("this", exp.to_identifier(prefix + ident.name.lower()))
         table.set("db", exp.to_identifier("pg_temp"))
         table.set("catalog", None)
