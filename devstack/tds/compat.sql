@@ -268,3 +268,23 @@ create function pg_temp.tds_serverproperty(name text) returns text language sql 
 create view pg_temp.sys_system_views as
 select name from (values ('dm_exec_sessions'), ('objects'), ('tables'), ('columns'),
   ('indexes'), ('triggers')) as v(name);
+
+-- sp_datatype_info (ODBC SQLGetTypeInfo): pyodbc reads the timestamp's column size to
+-- decide how many fractional digits a datetime parameter keeps.
+create view pg_temp.sys_tds_datatype_info as
+select * from (values
+  (1, 'datetime2', 93, 27, '''', '''', null, 1, 0, 3, null, 0, null, 'datetime2', 0, 7, 9, 3, null, null, 0),
+  (2, 'datetime', 93, 23, '''', '''', null, 1, 0, 3, null, 0, null, 'datetime', 3, 3, 9, 3, null, null, 0),
+  (3, 'varchar', 12, 8000, '''', '''', 'max length', 1, 0, 3, null, 0, null, 'varchar', null, null, 12, null, null, null, 2),
+  (4, 'nvarchar', -9, 4000, 'N''', '''', 'max length', 1, 0, 3, null, 0, null, 'nvarchar', null, null, -9, null, null, null, 0),
+  (5, 'varbinary', -3, 8000, '0x', null, 'max length', 1, 0, 2, null, 0, null, 'varbinary', null, null, -3, null, null, null, 4),
+  (6, 'decimal', 3, 38, null, null, 'precision,scale', 1, 0, 2, 0, 0, 0, 'decimal', 0, 38, 3, null, 10, null, 24),
+  (7, 'int', 4, 10, null, null, null, 1, 0, 2, 0, 0, 0, 'int', 0, 0, 4, null, 10, null, 7),
+  (8, 'bigint', -5, 19, null, null, null, 1, 0, 2, 0, 0, 0, 'bigint', 0, 0, -5, null, 10, null, 0),
+  (9, 'float', 6, 53, null, null, null, 1, 0, 2, 0, 0, 0, 'float', null, null, 6, null, 2, null, 8),
+  (10, 'bit', -7, 1, null, null, null, 1, 0, 2, null, 0, null, 'bit', 0, 0, -7, null, null, null, 16),
+  (11, 'date', 91, 10, '''', '''', null, 1, 0, 3, null, 0, null, 'date', null, 0, 9, 1, null, null, 0)
+) as t(ord, "TYPE_NAME", "DATA_TYPE", "PRECISION", "LITERAL_PREFIX", "LITERAL_SUFFIX",
+  "CREATE_PARAMS", "NULLABLE", "CASE_SENSITIVE", "SEARCHABLE", "UNSIGNED_ATTRIBUTE", "MONEY",
+  "AUTO_INCREMENT", "LOCAL_TYPE_NAME", "MINIMUM_SCALE", "MAXIMUM_SCALE", "SQL_DATA_TYPE",
+  "SQL_DATETIME_SUB", "NUM_PREC_RADIX", "INTERVAL_PRECISION", "USERTYPE");

@@ -16,19 +16,31 @@ def sqlserver_error(e: psycopg.Error) -> tuple[int, int, str]:
     column = diag.column_name or "?"
     pg_text = (diag.message_primary or str(e)).strip()
     if isinstance(e, pge.StringDataRightTruncation):
-        return 2628, 16, (
-            f"String or binary data would be truncated in table '{table}', column "
-            f"'{column}'. ({pg_text})"
+        return (
+            2628,
+            16,
+            (
+                f"String or binary data would be truncated in table '{table}', column "
+                f"'{column}'. ({pg_text})"
+            ),
         )
     if isinstance(e, pge.UniqueViolation):
-        return 2627, 14, (
-            f"Violation of PRIMARY KEY constraint '{diag.constraint_name}'. Cannot insert "
-            f"duplicate key in object '{diag.schema_name}.{table}'. ({pg_text})"
+        return (
+            2627,
+            14,
+            (
+                f"Violation of PRIMARY KEY constraint '{diag.constraint_name}'. Cannot insert "
+                f"duplicate key in object '{diag.schema_name}.{table}'. ({pg_text})"
+            ),
         )
     if isinstance(e, pge.NotNullViolation):
-        return 515, 16, (
-            f"Cannot insert the value NULL into column '{column}', table '{table}'; "
-            "column does not allow nulls. INSERT fails."
+        return (
+            515,
+            16,
+            (
+                f"Cannot insert the value NULL into column '{column}', table '{table}'; "
+                "column does not allow nulls. INSERT fails."
+            ),
         )
     if isinstance(e, pge.ForeignKeyViolation | pge.CheckViolation):
         return 547, 16, f"The statement conflicted with a constraint. ({pg_text})"
@@ -49,5 +61,9 @@ def sqlserver_error(e: psycopg.Error) -> tuple[int, int, str]:
     if isinstance(e, pge.LockNotAvailable | pge.QueryCanceled):
         return 1222, 16, f"Lock request time out period exceeded. ({pg_text})"
     if isinstance(e, pge.DeadlockDetected):
-        return 1205, 13, f"Transaction was deadlocked and has been chosen as the deadlock victim. ({pg_text})"
+        return (
+            1205,
+            13,
+            f"Transaction was deadlocked and has been chosen as the deadlock victim. ({pg_text})",
+        )
     return 50000, 16, pg_text

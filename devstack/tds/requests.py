@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import struct
 from typing import Any
@@ -13,6 +14,7 @@ from devstack.tds.session import Session
 from devstack.tds.values import INTN
 from devstack.tds.wire import Reader, b_varchar
 
+log = logging.getLogger(__name__)
 _PARAM_NAMES = re.compile(r"(@\w+)")
 _handles = itertools.count(1)
 
@@ -42,7 +44,9 @@ def split_statements(text: str) -> list[str]:
 def sql_batch(session: Session, payload: bytes) -> bytes:
     r = Reader(payload)
     r.skip_all_headers()
-    statements = split_statements(r.data[r.pos :].decode("utf-16-le"))
+    text = r.data[r.pos :].decode("utf-16-le")
+    log.debug("SQL batch %r", text)
+    statements = split_statements(text)
     out = bytearray()
     for i, stmt in enumerate(statements):
         reply = session.run(stmt, {}, tk.DONE, more=i < len(statements) - 1)
@@ -65,6 +69,7 @@ def _mark_last(out: bytearray) -> None:
 
 def rpc(session: Session, payload: bytes) -> bytes:
     calls = parse_rpc(payload)
+    log.debug("RPC %s", [(c.proc, [p.name for p in c.params]) for c in calls])
     out = bytearray()
     for i, call in enumerate(calls):
         out += _call(session, call, more=i < len(calls) - 1)
@@ -147,6 +152,6 @@ def transaction_manager(session: Session, payload: bytes) -> bytes:
             r.b_varchar()  # transaction name
             if not r.at_end() and r.u8() & 0x01:  # fBeginXact: start the next one at once
                 env += session.begin()
-    except Exception as e:  # noqa: BLE001 - reported to the client as an error
+    except Exception as e:
         return tk.error(3903, str(e)) + tk.done(status=tk.DONE_ERROR)
     return env + tk.done(status=session.inxact())

@@ -18,7 +18,9 @@ KINDS |= {1083: "time", 1114: "datetime", 1184: "datetimeoffset", 17: "binary"}
 MAX_NVARCHAR = 4000
 
 
-def columns_for(description: Sequence[PgColumn], names: list[str] | None, rows: list) -> list[Column]:
+def columns_for(
+    description: Sequence[PgColumn], names: list[str] | None, rows: list
+) -> list[Column]:
     if names is None or len(names) != len(description):
         names = [d.name for d in description]
     cols = []

@@ -15,7 +15,7 @@ from devstack.tds import requests, wire
 from devstack.tds import tokens as tk
 from devstack.tds.login import ENCRYPT_NOT_SUP, parse_login7, prelogin_reply
 from devstack.tds.session import Session
-from devstack.tds.urls import driver_url
+from devstack.tds.urls import dbapi_connect, driver_url
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,9 @@ class _Handler(socketserver.BaseRequestHandler):
             wire.write_message(sock, wire.REPLY, reply, packet_size)
             while True:
                 kind, payload = wire.read_message(sock)
-                wire.write_message(sock, wire.REPLY, self._reply(session, kind, payload), packet_size)
+                wire.write_message(
+                    sock, wire.REPLY, self._reply(session, kind, payload), packet_size
+                )
         except wire.ConnectionClosed:
             pass
         except Exception:
@@ -181,3 +183,7 @@ class TdsEndpoint:
     def url(self, driver: str, **query: str) -> str:
         """A SQLAlchemy URL for `driver`: "mssqlpython" or "pyodbc-freetds"."""
         return driver_url(driver, self.host, self.port, self.database, **query)
+
+    def connect(self, driver: str, *, autocommit: bool = True) -> Any:
+        """A DBAPI connection with `driver` (mssql_python or pyodbc)."""
+        return dbapi_connect(driver, self.host, self.port, self.database, autocommit=autocommit)

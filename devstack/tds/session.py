@@ -134,7 +134,9 @@ class Session:
                 raise StatementError(102, 15, f"Incorrect syntax (tds endpoint): {e}") from e
         return t
 
-    def _execute(self, sql: str, params: dict[str, Any], env: bytes) -> tuple[bytes, int | None, int]:
+    def _execute(
+        self, sql: str, params: dict[str, Any], env: bytes
+    ) -> tuple[bytes, int | None, int]:
         t = self._translate(sql)
         values = {**self._globals(), **params}
         pg_sql = render(t, values)
@@ -158,7 +160,7 @@ class Session:
         cmd = CURCMD.get(sql.split(None, 1)[0].upper(), 0) if sql else 0
         if cur.description is None:
             self.rowcount = max(cur.rowcount, 0)
-            counted = cmd in (0xC3, 0xC4, 0xC5) or cur.rowcount >= 0 and not t.ddl
+            counted = cmd in (0xC3, 0xC4, 0xC5) or (cur.rowcount >= 0 and not t.ddl)
             return env, self.rowcount if counted else None, cmd
         cols = columns_for(cur.description, t.names, rows)
         self.rowcount = len(rows)

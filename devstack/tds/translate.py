@@ -238,7 +238,11 @@ def _fix_update_from(tree: exp.Expression) -> None:
     sources = [from_.this, *[j.this for j in tree.args.get("joins") or []]]
     key = (target.db.lower(), target.name.lower())
     for src in sources:
-        if isinstance(src, exp.Table) and not src.alias and (src.db.lower(), src.name.lower()) == key:
+        if (
+            isinstance(src, exp.Table)
+            and not src.alias
+            and (src.db.lower(), src.name.lower()) == key
+        ):
             rest = [s for s in sources if s is not src]
             if not rest:
                 tree.set("from_", None)

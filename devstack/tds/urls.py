@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import urllib.parse
+from typing import Any
 
 USER, PASSWORD = "sa", "endpoint-accepts-any-password"
 DRIVERS = ("mssqlpython", "pyodbc-freetds")
@@ -43,3 +44,17 @@ def driver_url(driver: str, host: str, port: int, database: str, **query: str) -
         params = {"odbc_connect": odbc, **query}
         return f"mssql+pyodbc:///?{urllib.parse.urlencode(params)}"
     raise ValueError(f"unknown driver {driver!r}: one of {DRIVERS}")
+
+
+def dbapi_connect(
+    driver: str, host: str, port: int, database: str, *, autocommit: bool = True
+) -> Any:
+    """A DBAPI connection to the endpoint with `driver` (mssql_python or pyodbc)."""
+    conn_str = odbc_connection_string(driver, host, port, database)
+    if driver == "mssqlpython":
+        import mssql_python
+
+        return mssql_python.connect(conn_str, autocommit=autocommit)
+    import pyodbc
+
+    return pyodbc.connect(conn_str, autocommit=autocommit)
