@@ -231,25 +231,25 @@ def _fix_update_from(tree: exp.Expression) -> None:
     """T-SQL `UPDATE t SET ... FROM t, x`: the FROM's `t` is the target itself."""
     if not isinstance(tree, exp.Update):
         return
-    target = tree.this
-    from_ = tree.args.get("from_") or tree.args.get("from")
+    target, from_ = tree.this, tree.args.get("from_")
     if not isinstance(target, exp.Table) or from_ is None:
         return
-    sources = [from_.this, *[j.this for j in tree.args.get("joins") or []]]
-    key = (target.db.lower(), target.name.lower())
-    for src in sources:
-        if (
-            isinstance(src, exp.Table)
-            and not src.alias
-            and (src.db.lower(), src.name.lower()) == key
-        ):
-            rest = [s for s in sources if s is not src]
-            if not rest:
-                tree.set("from_", None)
-            else:
-                from_.set("this", rest[0])
-                tree.set("joins", [exp.Join(this=s) for s in rest[1:]] or None)
-            return
+    first = from_.this
+    same = (first.db.lower(), first.name.lower()) == (target.db.lower(), target.name.lower())
+    if not isinstance(first, exp.Table) or first.alias or not same:
+        return
+    joins = list(first.args.get("joins") or [])
+    if not joins:
+        tree.set("from_", None)
+        return
+    head, rest = joins[0], joins[1:]
+    source = head.this.copy()
+    source.set("joins", [j.copy() for j in rest] or None)
+    from_.set("this", source)
+    if (on := head.args.get("on")) is not None:  # `FROM t JOIN x ON c`: c moves to WHERE
+        where = tree.args.get("where")
+        condition = on.copy() if where is None else exp.and_(where.this, on.copy())
+        tree.set("where", exp.Where(this=condition))
 
 
 def _fix_primary_keys(tree: exp.Expression) -> None:
