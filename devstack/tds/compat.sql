@@ -1,7 +1,8 @@
 -- SQL Server's catalog as temporary views and functions over pg_catalog, created per
 -- TDS session in pg_temp (nothing persists in the database). The translator maps
 -- sys.X to pg_temp.sys_X, INFORMATION_SCHEMA.X to pg_temp.is_X, and T-SQL functions
--- to pg_temp.tds_*. Column names are SQL Server's; object ids are pg oids.
+-- to pg_temp.tds_*. Column names are SQL Server's; object ids are pg oids; bit columns
+-- are int 0/1 (PostgreSQL has no boolean = integer, and T-SQL compares bits to 0/1).
 
 create function pg_temp.tds_mssql_type(t oid, typmod int) returns text language sql immutable as $$
   select case format_type(t, null)
@@ -83,12 +84,12 @@ select c.relname::text as name, c.oid::int as object_id, null::int as principal_
   case c.relkind when 'v' then 'V' else 'U' end::char(2) as type,
   case c.relkind when 'v' then 'VIEW' else 'USER_TABLE' end::text as type_desc,
   now()::timestamp as create_date, now()::timestamp as modify_date,
-  false as is_ms_shipped, false as is_published, false as is_schema_published
+  0 as is_ms_shipped, 0 as is_published, 0 as is_schema_published
 from pg_class c join pg_temp.sys_schemas s on s.schema_id = c.relnamespace::int
 where c.relkind in ('r', 'v', 'p', 'm')
 union all
 select t.tgname::text, t.oid::int, null, c.relnamespace::int, t.tgrelid::int, 'TR'::char(2),
-  'SQL_TRIGGER', now()::timestamp, now()::timestamp, false, false, false
+  'SQL_TRIGGER', now()::timestamp, now()::timestamp, 0, 0, 0
 from pg_trigger t join pg_class c on c.oid = t.tgrelid
 join pg_temp.sys_schemas s on s.schema_id = c.relnamespace::int
 where not t.tgisinternal;
@@ -96,7 +97,7 @@ where not t.tgisinternal;
 create view pg_temp.sys_tables as
 select name, object_id, principal_id, schema_id, parent_object_id, type, type_desc,
   create_date, modify_date, is_ms_shipped, is_published, is_schema_published,
-  0 as lob_data_space_id, false as is_replicated, 0 as temporal_type
+  0 as lob_data_space_id, 0 as is_replicated, 0 as temporal_type
 from pg_temp.sys_objects where type = 'U';
 
 create view pg_temp.sys_views as
@@ -114,13 +115,13 @@ select a.attrelid::int as object_id, a.attname::text as name, a.attnum::int as c
         when a.atttypid = 701 then 53 else 0 end)::smallint as precision,
   (case when a.atttypid = 1700 and a.atttypmod > 0 then (a.atttypmod - 4) & 65535
         when a.atttypid = 1114 then 3 else 0 end)::smallint as scale,
-  not a.attnotnull as is_nullable,
-  (a.attidentity <> '' or coalesce(pg_get_expr(d.adbin, d.adrelid), '') like 'nextval(%')
+  (not a.attnotnull)::int as is_nullable,
+  (a.attidentity <> '' or coalesce(pg_get_expr(d.adbin, d.adrelid), '') like 'nextval(%')::int
     as is_identity,
-  a.attgenerated <> '' as is_computed,
+  (a.attgenerated <> '')::int as is_computed,
   case when a.atttypid in (25, 1043, 1042) then 'Latin1_General_CI_AS' end::text
     as collation_name,
-  coalesce(d.oid::int, 0) as default_object_id, false as is_sparse, false as is_rowguidcol
+  coalesce(d.oid::int, 0) as default_object_id, 0 as is_sparse, 0 as is_rowguidcol
 from pg_attribute a join pg_class c on c.oid = a.attrelid
 left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
 where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'v', 'p', 'm')
@@ -128,12 +129,12 @@ where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'v', 'p', 'm')
 
 create view pg_temp.sys_identity_columns as
 select *, 1::numeric as seed_value, 1::numeric as increment_value,
-  null::numeric as last_value, false as is_not_for_replication
-from pg_temp.sys_columns where is_identity;
+  null::numeric as last_value, 0 as is_not_for_replication
+from pg_temp.sys_columns where is_identity = 1;
 
 create view pg_temp.sys_computed_columns as
-select *, null::text as definition, false as is_persisted
-from pg_temp.sys_columns where is_computed;
+select *, null::text as definition, 0 as is_persisted
+from pg_temp.sys_columns where is_computed = 1;
 
 create view pg_temp.sys_default_constraints as
 select d.oid::int as object_id, 'DF_' || c.relname || '_' || a.attname as name,
@@ -151,27 +152,27 @@ select * from (values
   ('uniqueidentifier', 36, 36), ('nvarchar', 231, 231), ('nchar', 239, 239),
   ('tinyint', 48, 48), ('text', 35, 35), ('ntext', 99, 99), ('money', 60, 60)
 ) as t(name, system_type_id, user_type_id)
-cross join (select 4 as schema_id, false as is_user_defined, 0 as max_length,
-  0 as precision, 0 as scale, true as is_nullable) as x;
+cross join (select 4 as schema_id, 0 as is_user_defined, 0 as max_length,
+  0 as precision, 0 as scale, 1 as is_nullable) as x;
 
 create view pg_temp.sys_triggers as
 select t.tgname::text as name, t.oid::int as object_id, 1::smallint as parent_class,
   'OBJECT_OR_COLUMN'::text as parent_class_desc, t.tgrelid::int as parent_id,
   'TR'::char(2) as type, 'SQL_TRIGGER'::text as type_desc,
   now()::timestamp as create_date, now()::timestamp as modify_date,
-  false as is_ms_shipped, t.tgenabled = 'D' as is_disabled, false as is_not_for_replication,
-  (t.tgtype & 64) <> 0 as is_instead_of_trigger
+  0 as is_ms_shipped, (t.tgenabled = 'D')::int as is_disabled, 0 as is_not_for_replication,
+  ((t.tgtype & 64) <> 0)::int as is_instead_of_trigger
 from pg_trigger t where not t.tgisinternal;
 
 create view pg_temp.sys_trigger_events as
-select t.oid::int as object_id, e.type, e.type_desc, false as is_first, false as is_last
+select t.oid::int as object_id, e.type, e.type_desc, 0 as is_first, 0 as is_last
 from pg_trigger t cross join lateral (values (1, 'INSERT', 4), (2, 'UPDATE', 16),
   (3, 'DELETE', 8)) as e(type, type_desc, bit)
 where not t.tgisinternal and (t.tgtype & e.bit) <> 0;
 
 create view pg_temp.sys_sql_modules as
 select t.oid::int as object_id, pg_get_triggerdef(t.oid) || E';\n' || pg_get_functiondef(t.tgfoid)
-  as definition, true as uses_ansi_nulls, true as uses_quoted_identifier
+  as definition, 1 as uses_ansi_nulls, 1 as uses_quoted_identifier
 from pg_trigger t where not t.tgisinternal;
 
 create view pg_temp.sys_indexes as
@@ -180,12 +181,12 @@ select i.indrelid::int as object_id, c.relname::text as name,
     as index_id,
   (case when i.indisprimary then 1 else 2 end)::smallint as type,
   case when i.indisprimary then 'CLUSTERED' else 'NONCLUSTERED' end::text as type_desc,
-  i.indisunique as is_unique, i.indisprimary as is_primary_key,
-  exists (select 1 from pg_constraint k where k.conindid = i.indexrelid and k.contype = 'u')
+  i.indisunique::int as is_unique, i.indisprimary::int as is_primary_key,
+  exists (select 1 from pg_constraint k where k.conindid = i.indexrelid and k.contype = 'u')::int
     as is_unique_constraint,
-  false as is_disabled, false as is_hypothetical, i.indpred is not null as has_filter,
+  0 as is_disabled, 0 as is_hypothetical, (i.indpred is not null)::int as has_filter,
   pg_get_expr(i.indpred, i.indrelid) as filter_definition, 1 as data_space_id,
-  false as ignore_dup_key, 0::smallint as fill_factor
+  0 as ignore_dup_key, 0::smallint as fill_factor
 from pg_index i join pg_class c on c.oid = i.indexrelid
 join pg_class t on t.oid = i.indrelid
 where t.relnamespace in (select schema_id from pg_temp.sys_schemas);
@@ -193,8 +194,8 @@ where t.relnamespace in (select schema_id from pg_temp.sys_schemas);
 create view pg_temp.sys_index_columns as
 select x.object_id, x.index_id, k.n::int as index_column_id, i.indkey[k.n - 1]::int as column_id,
   (case when k.n <= i.indnkeyatts then k.n else 0 end)::smallint as key_ordinal,
-  (i.indoption[k.n - 1] & 1) = 1 as is_descending_key,
-  k.n > i.indnkeyatts as is_included_column, 0::smallint as partition_ordinal
+  ((i.indoption[k.n - 1] & 1) = 1)::int as is_descending_key,
+  (k.n > i.indnkeyatts)::int as is_included_column, 0::smallint as partition_ordinal
 from pg_index i
 join pg_class c on c.oid = i.indexrelid
 join pg_temp.sys_indexes x on x.object_id = i.indrelid::int and x.name = c.relname::text
@@ -206,7 +207,7 @@ select 1::smallint as class, 0 as major_id, 0 as minor_id, ''::text as name,
 
 create view pg_temp.sys_databases as
 select datname::text as name, oid::int as database_id, 160 as compatibility_level,
-  'Latin1_General_CI_AS'::text as collation_name, false as is_read_committed_snapshot_on,
+  'Latin1_General_CI_AS'::text as collation_name, 0 as is_read_committed_snapshot_on,
   0 as snapshot_isolation_state, 0::smallint as state, 'ONLINE'::text as state_desc
 from pg_database;
 
@@ -239,11 +240,11 @@ language sql stable as $$
 create function pg_temp.tds_columnproperty(id int, col text, prop text) returns int
 language sql stable as $$
   select case lower(prop)
-    when 'isidentity' then (select is_identity::int from pg_temp.sys_columns
+    when 'isidentity' then (select is_identity from pg_temp.sys_columns
       where object_id = id and lower(name) = lower(col))
-    when 'allowsnull' then (select is_nullable::int from pg_temp.sys_columns
+    when 'allowsnull' then (select is_nullable from pg_temp.sys_columns
       where object_id = id and lower(name) = lower(col))
-    when 'iscomputed' then (select is_computed::int from pg_temp.sys_columns
+    when 'iscomputed' then (select is_computed from pg_temp.sys_columns
       where object_id = id and lower(name) = lower(col))
     end $$;
 

@@ -88,7 +88,13 @@ class _Handler(socketserver.BaseRequestHandler):
             login = parse_login7(payload)
             log.debug("login %r", login)
             packet_size = min(max(login.packet_size or 4096, 512), 32767)
-            session = Session(self.server.conninfo, self.server.database)
+            try:
+                session = Session(self.server.conninfo, self.server.database)
+            except Exception as e:  # tell the client why, as SQL Server does (login failed)
+                log.exception("session setup failed")
+                reply = tk.error(18456, f"Login failed: {e}", 14) + tk.done(status=tk.DONE_ERROR)
+                wire.write_message(sock, wire.REPLY, reply, packet_size)
+                return
             reply = _login_reply(login.tds_version, session.database, packet_size)
             wire.write_message(sock, wire.REPLY, reply, packet_size)
             while True:
@@ -163,7 +169,10 @@ class TdsEndpoint:
 
     def start(self) -> TdsEndpoint:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"tds-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits at most this long
+            name=f"tds-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
