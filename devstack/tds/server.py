@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from devstack.tds import requests, wire
 from devstack.tds import tokens as tk
+from devstack.tds.attention import AttentionWatcher
 from devstack.tds.login import ENCRYPT_NOT_SUP, parse_login7, prelogin_reply
 from devstack.tds.session import Session
 from devstack.tds.urls import dbapi_connect, driver_url
@@ -99,9 +100,11 @@ class _Handler(socketserver.BaseRequestHandler):
             wire.write_message(sock, wire.REPLY, reply, packet_size)
             while True:
                 kind, payload = wire.read_message(sock)
-                wire.write_message(
-                    sock, wire.REPLY, self._reply(session, kind, payload), packet_size
-                )
+                with AttentionWatcher(sock, session.cancel) as watcher:
+                    reply = self._reply(session, kind, payload)
+                if watcher.cancelled:  # the client gave up on this reply: acknowledge
+                    reply = tk.done(status=tk.DONE_ATTN)
+                wire.write_message(sock, wire.REPLY, reply, packet_size)
         except wire.ConnectionClosed:
             pass
         except Exception:
@@ -111,7 +114,7 @@ class _Handler(socketserver.BaseRequestHandler):
                 session.close()
 
     def _reply(self, session: Session, kind: int, payload: bytes) -> bytes:
-        if kind == wire.ATTENTION:  # the request already ran: acknowledge the cancel
+        if kind == wire.ATTENTION:  # it came after the reply was sent: acknowledge it
             return tk.done(status=tk.DONE_ATTN)
         if kind in KINDS:
             self.server.stats.record(KINDS[kind])

@@ -38,6 +38,7 @@ _END = re.compile(
     r"^(IF\s+@@TRANCOUNT\s*>\s*0\s+)?(COMMIT|ROLLBACK)(\s+(TRAN|TRANSACTION|WORK))?(\s+\w+)?$",
     re.I,
 )
+_WAITFOR = re.compile(r"^WAITFOR\s+DELAY\s+'(\d+):(\d+):(\d+(?:\.\d+)?)'$", re.I)
 _NOOP = re.compile(r"^(USE\s|PRINT\s|DBCC\s)", re.I)
 
 
@@ -66,6 +67,10 @@ class Session:
 
     def close(self) -> None:
         self.conn.close()
+
+    def cancel(self) -> None:
+        """Cancel the running query (called from the attention watcher's thread)."""
+        self.conn.cancel_safe()
 
     # -- transactions ------------------------------------------------------------------
     def begin(self) -> bytes:
@@ -114,6 +119,10 @@ class Session:
             setattr(self, "implicit" if m[1].upper()[0] == "I" else "nocount", m[2].upper() == "ON")
             return b"", None, 0
         if _SET_OTHER.match(sql) or _NOOP.match(sql) or not sql:
+            return b"", None, 0
+        if m := _WAITFOR.match(sql):  # takes a while: what cancel tests need
+            seconds = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+            self._execute(f"SELECT pg_sleep({seconds})", {}, b"")  # its row is not sent
             return b"", None, 0
         if _BEGIN.match(sql):
             return self.begin(), None, 0

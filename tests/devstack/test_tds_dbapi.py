@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import psycopg
@@ -161,3 +162,21 @@ def test_url_helper_builds_working_engines(tds_endpoint: TdsEndpoint, tds_driver
     with engine.connect() as conn:
         assert conn.execute(sa.text("select db_name()")).scalar() == tds_endpoint.database
     engine.dispose()
+
+
+def test_query_timeout_cancels_and_connection_survives(
+    tds_endpoint: TdsEndpoint, tds_driver: str
+) -> None:
+    """The driver's timeout sends ATTENTION: the query stops, the connection stays usable."""
+    conn = tds_endpoint.connect(tds_driver)
+    conn.timeout = 1
+    cur = conn.cursor()
+    started = time.monotonic()
+    with pytest.raises(Exception, match="(?i)timeout|expired|cancel"):
+        cur.execute("WAITFOR DELAY '00:00:10'")
+    assert time.monotonic() - started < 5
+    conn.timeout = 0
+    cur = conn.cursor()
+    cur.execute("select 3")
+    assert cur.fetchone()[0] == 3
+    conn.close()
