@@ -172,7 +172,7 @@ def test_query_timeout_cancels_and_connection_survives(
     conn.timeout = 1
     cur = conn.cursor()
     started = time.monotonic()
-    with pytest.raises(Exception, match="(?i)timeout|expired|cancel"):
+    with pytest.raises(Exception, match=r"(?i)timeout|expired|cancel"):
         cur.execute("WAITFOR DELAY '00:00:10'")
     assert time.monotonic() - started < 5
     conn.timeout = 0
