@@ -93,6 +93,10 @@ def _call(session: Session, call: Call, more: bool) -> bytes:
     elif call.proc == "sp_unprepare":
         session.prepared.pop(values[0], None)
         sql, defs, args = None, "", []
+    elif call.proc == "sp_describe_undeclared_parameters":
+        return session.describe_parameters(_PARAM_NAMES.findall(values[0] or "")) + _proc_done(
+            session, more
+        )
     else:
         text = f"Could not find stored procedure '{call.proc}'."
         flags = tk.DONE_ERROR | (tk.DONE_MORE if more else 0)
@@ -110,6 +114,11 @@ def _call(session: Session, call: Call, more: bool) -> bytes:
         out += _return_int(p[0].name, handle)
     status = (tk.DONE_MORE if more else 0) | (tk.DONE_ERROR if failed else 0)
     return bytes(out) + tk.done(tk.DONEPROC, status | session.inxact())
+
+
+def _proc_done(session: Session, more: bool) -> bytes:
+    status = (tk.DONE_MORE if more else 0) | session.inxact()
+    return tk.returnstatus(0) + tk.done(tk.DONEPROC, status)
 
 
 def _bind(defs: str, args: list) -> dict[str, Any]:

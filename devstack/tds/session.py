@@ -22,6 +22,7 @@ from devstack.tds.catalog import Catalog
 from devstack.tds.errors import sqlserver_error
 from devstack.tds.results import colmetadata, columns_for, row_tokens
 from devstack.tds.translate import Translated, TranslationError, render, translate
+from devstack.tds.values import Column
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Session:
         self.nocount = False
         self.rowcount = 0
         self.prepared: dict[int, tuple[str, str]] = {}
+        self._described: dict[tuple[str, ...], bytes] = {}
 
     def close(self) -> None:
         self.conn.close()
@@ -174,6 +176,32 @@ class Session:
         cols = columns_for(cur.description, t.names, rows)
         self.rowcount = len(rows)
         return env + colmetadata(cols) + row_tokens(cols, rows), len(rows), 0xC1
+
+    def describe_parameters(self, names: list[str]) -> bytes:
+        """sp_describe_undeclared_parameters: every parameter as nvarchar(4000).
+
+        ODBC Driver 18 asks it (SQLDescribeParam) to bind NULLs; NULL needs no real type
+        here, and answering it saves a failed round trip per parameter."""
+        unique = tuple(dict.fromkeys(n.lower() for n in names))
+        if (cached := self._described.get(unique)) is None:
+            cached = self._described[unique] = self._describe(unique)
+        return cached
+
+    @staticmethod
+    def _describe(unique: tuple[str, ...]) -> bytes:
+        rows = [(i + 1, n, 231, "nvarchar(4000)", 8000, 0, 0, 231) for i, n in enumerate(unique)]
+        cols = [
+            Column("parameter_ordinal", "int", size=4),
+            Column("name", "text", size=256),
+            Column("suggested_system_type_id", "int", size=4),
+            Column("suggested_system_type_name", "text", size=512),
+            Column("suggested_max_length", "int", size=2),
+            Column("suggested_precision", "int", size=1),
+            Column("suggested_scale", "int", size=1),
+            Column("suggested_user_type_id", "int", size=4),
+        ]
+        done = tk.done(tk.DONEINPROC, tk.DONE_MORE | tk.DONE_COUNT, len(rows), 0xC1)
+        return colmetadata(cols) + row_tokens(cols, rows) + done
 
     def _globals(self) -> dict[str, Any]:
         return {
