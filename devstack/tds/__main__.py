@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import sys
 import time
 
 from devstack.tds.server import TdsEndpoint
@@ -24,11 +26,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"TDS endpoint on {ep.host}:{ep.port} (database {ep.database})", flush=True)
         for driver in DRIVERS:
             print(f"  {driver}: {ep.url(driver)}", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop as on Ctrl-C
         try:
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            print(f"requests: {ep.stats.by_kind()}")
+        except (KeyboardInterrupt, SystemExit):
+            print(f"requests: {ep.stats.by_kind()}", flush=True)
 
 
 if __name__ == "__main__":

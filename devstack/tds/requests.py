@@ -8,6 +8,7 @@ import re
 import struct
 from typing import Any
 
+from devstack.tds import bulk
 from devstack.tds import tokens as tk
 from devstack.tds.rpc import Call, parse_rpc
 from devstack.tds.session import Session
@@ -46,6 +47,8 @@ def sql_batch(session: Session, payload: bytes) -> bytes:
     r.skip_all_headers()
     text = r.data[r.pos :].decode("utf-16-le")
     log.debug("SQL batch %r", text)
+    if (reply := bulk.batch(session, text)) is not None:
+        return reply
     statements = split_statements(text)
     out = bytearray()
     for i, stmt in enumerate(statements):

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from devstack.tds import requests, wire
+from devstack.tds import bulk, requests, wire
 from devstack.tds import tokens as tk
 from devstack.tds.attention import AttentionWatcher
 from devstack.tds.login import ENCRYPT_NOT_SUP, parse_login7, prelogin_reply
@@ -87,7 +87,7 @@ class _Handler(socketserver.BaseRequestHandler):
                 log.warning("expected LOGIN7, got packet type 0x%02X", kind)
                 return
             login = parse_login7(payload)
-            log.debug("login %r", login)
+            log.debug("login %r packet size %s", login, login.packet_size)
             packet_size = min(max(login.packet_size or 4096, 512), 32767)
             try:
                 session = Session(self.server.conninfo, self.server.database)
@@ -123,6 +123,8 @@ class _Handler(socketserver.BaseRequestHandler):
                 return requests.sql_batch(session, payload)
             if kind == wire.RPC:
                 return requests.rpc(session, payload)
+            if kind == wire.BULK_LOAD:
+                return bulk.load(session, payload)
             if kind == wire.TRANSACTION_MANAGER:
                 return requests.transaction_manager(session, payload)
             text = f"TDS packet type 0x{kind:02X} is not supported by this endpoint"

@@ -66,6 +66,7 @@ class Session:
         self.rowcount = 0
         self.prepared: dict[int, tuple[str, str]] = {}
         self._described: dict[tuple[str, ...], bytes] = {}
+        self.bulk_target: tuple[str, str] | None = None  # (schema, table) of INSERT BULK
 
     def close(self) -> None:
         self.conn.close()
