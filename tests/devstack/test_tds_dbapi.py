@@ -155,6 +155,13 @@ def test_stats_count_round_trips(tds_endpoint: TdsEndpoint, tds_driver: str) -> 
     tds_endpoint.stats.reset()
     assert tds_endpoint.stats.total == 0
     conn.close()
+    conn = tds_endpoint.connect(tds_driver, autocommit=False)
+    tds_endpoint.stats.reset()
+    cur = conn.cursor()
+    cur.execute("INSERT INTO dbo.Salarie (Code) VALUES (?)", "S1")
+    conn.commit()  # a transaction-manager request (drivers send no COMMIT text)
+    assert tds_endpoint.stats.by_kind() == {"rpc": 1, "transaction": 1}
+    conn.close()
 
 
 def test_url_helper_builds_working_engines(tds_endpoint: TdsEndpoint, tds_driver: str) -> None:
@@ -179,4 +186,16 @@ def test_query_timeout_cancels_and_connection_survives(
     cur = conn.cursor()
     cur.execute("select 3")
     assert cur.fetchone()[0] == 3
+    conn.close()
+
+
+def test_unique_violation_is_an_integrity_error(tds_endpoint: TdsEndpoint, tds_driver: str) -> None:
+    conn = tds_endpoint.connect(tds_driver)
+    cur = conn.cursor()
+    cur.execute("INSERT INTO dbo.Salarie (Code) VALUES (?)", "DUP")
+    with pytest.raises(Exception, match="PRIMARY KEY") as info:
+        cur.execute("INSERT INTO dbo.Salarie (Code) VALUES (?)", "DUP")
+    assert type(info.value).__name__ == "IntegrityError"
+    cur.execute("SELECT COUNT(*) FROM dbo.Salarie")
+    assert cur.fetchone()[0] == 1
     conn.close()
