@@ -9,9 +9,15 @@ import psycopg
 import sqlalchemy as sa
 
 from devstack.tds import TdsEndpoint
-from export.apply import BatchStatements
-from export.plan import Op
-from export.suivimo import suivimo_table
+
+try:  # the exporter's home after main's package refactor; drop the fallback once merged
+    from batisync.export.apply import BatchStatements
+    from batisync.export.plan import Op
+    from batisync.export.suivimo import suivimo_table
+except ImportError:
+    from export.apply import BatchStatements
+    from export.plan import Op
+    from export.suivimo import suivimo_table
 
 DAY = dt.datetime(2024, 6, 3)
 
