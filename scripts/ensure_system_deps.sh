@@ -7,6 +7,8 @@ missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "${PG_BINDIR:-}" ] || missing+=(postgresql)
 # pyodbc links against unixODBC's libodbc.so.2
 ldconfig -p 2>/dev/null | grep -q 'libodbc.so.2' || missing+=(unixodbc)
+# FreeTDS's ODBC driver: pyodbc reaches the TDS endpoint of devstack/tds through it
+ls /usr/lib/*/odbc/libtdsodbc.so >/dev/null 2>&1 || missing+=(tdsodbc)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
