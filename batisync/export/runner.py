@@ -40,6 +40,25 @@ log = logging.getLogger("export")
 # retried group by group so the other rows get written. Anything else (connection lost,
 # a bug) stops the run: what was committed is consistent and the next run converges.
 ROW_ERRORS = (sa.exc.DataError, sa.exc.IntegrityError)
+# The same errors as SQL Server words them (msg 8152/2628 truncation, 8115 overflow, 515
+# NULL, 245/241 conversion): drivers do not agree on their class (mssql-python raises
+# msg 2628 as a ProgrammingError, pyodbc as a DataError), so the text decides too.
+ROW_ERROR_TEXTS = (
+    "would be truncated",
+    "arithmetic overflow",
+    "cannot insert the value null",
+    "conversion failed",
+)
+
+
+def is_row_error(error: sa.exc.DBAPIError) -> bool:
+    """Whether `error` comes from the data of a row rather than from the run."""
+    if isinstance(error, ROW_ERRORS):
+        return True
+    text = str(error.orig if error.orig is not None else error).lower()
+    return any(marker in text for marker in ROW_ERROR_TEXTS)
+
+
 ON_GONE = ("keep", "delete")
 T = TypeVar("T")
 
@@ -206,7 +225,9 @@ class _Pusher:
                 self.norm,
                 write=self.write,
             )
-        except ROW_ERRORS as error:
+        except sa.exc.DBAPIError as error:
+            if not is_row_error(error):
+                raise
             if len(groups) > 1:
                 log.info("batch of %d rows failed; retrying it group by group", len(batch))
                 for g in groups:
