@@ -13,6 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlglot
+import yaml
+from sqlglot import exp
 
 from batisync.transform.dbt_runner import DBT_PROJECT_DIR, DbtResult, run_dbt
 from devstack.batigest import create_standin, seed_salaries
@@ -158,6 +161,12 @@ def test_batigest_target_parses_and_selects_only_the_audits(tmp_path: Path) -> N
         "source_not_null_batigest_erp_Salarie__Code_",
     }
     assert {s.name for s in manifest.sources.values()} == {"Salarie", "SuiviMO"}
+    assert {s.schema for s in manifest.sources.values()} == {"dbo"}
+    # dbt-sqlserver wraps each test in a view created in the target's schema: one of its
+    # own, never dbo (Batigest's, where the project creates nothing)
+    profiles = yaml.safe_load((Path(__file__).parents[2] / "profiles.example.yml").read_text())
+    schema = next(iter(profiles.values()))["outputs"]["batigest"]["schema"]
+    assert schema == "{{ env_var('BATIGEST_AUDIT_SCHEMA', 'batisync_audit') }}"
     assert not manifest.unit_tests
     assert "model.batisync.to_push" in manifest.disabled  # parsed, not run there
 
@@ -341,6 +350,10 @@ def test_batigest_audit_on_the_standin(pg: EmbeddedPostgres, tmp_path: Path) -> 
     clean = run_dbt(["build", "--target", "batigest_standin"], env=env)
     assert clean.success, clean.summary()
     assert clean.counts == {"pass": 4}
+    for result in clean.raw.results:  # CREATE VIEW (dbt-sqlserver) needs every column named
+        select = sqlglot.parse_one(result.node.compiled_code, read="postgres").find(exp.Select)
+        unnamed = [e.sql() for e in select.expressions if not isinstance(e, exp.Alias | exp.Column)]
+        assert unnamed == [], result.node.name
 
     seed_salaries(engine, [("S5", "E", " UUID-1")])
     with engine.begin() as conn:
