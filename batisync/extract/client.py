@@ -55,6 +55,7 @@ class ApiCredentials:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     grant_type: str = "password"
+    scope: str | None = None  # sent with the token request when set (BATISIMPLY_SCOPE)
 
     def __post_init__(self) -> None:
         if self.grant_type not in GRANT_TYPES:
@@ -84,6 +85,7 @@ class OAuth2Token(OAuth2ClientCredentials):
     grant_type: str = "password"
     username: str | None = None
     password: str | None = None
+    scope: str | None = None
     renew_margin: float = 30.0
 
     def __post_init__(self) -> None:
@@ -115,6 +117,8 @@ class OAuth2Token(OAuth2ClientCredentials):
         }
         if self.grant_type == "password":
             data |= {"username": self.username, "password": self.password}
+        if self.scope:
+            data["scope"] = self.scope
         return {"headers": {"Content-Type": "application/x-www-form-urlencoded"}, "data": data}
 
     def obtain_token(self) -> None:
@@ -223,6 +227,7 @@ class BatiSimplyClient:
             grant_type=credentials.grant_type,
             username=credentials.username,
             password=credentials.password,
+            scope=credentials.scope,
             session=self._http.session,
         )
         if clock is not None:

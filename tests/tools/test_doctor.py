@@ -32,7 +32,7 @@ def env(api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path
     staging = sa.make_url(staging_url)
     return {
         **api.settings_env(),
-        "CREDENTIALS_FILE": str(tmp_path / "absent.json"),
+        "CREDENTIALS_FILE": "",
         "PGHOST": staging.host,
         "PGPORT": str(staging.port),
         "PGUSER": staging.username,
