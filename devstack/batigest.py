@@ -53,8 +53,7 @@ def seed_chantiers(engine: sa.Engine, codes: Iterable[str]) -> int:
         if params:
             conn.execute(
                 sa.text(
-                    f'insert into {SCHEMA}."ChantierDef" ("Code", "NomClient") '
-                    "values (:code, :nom)"
+                    f'insert into {SCHEMA}."ChantierDef" ("Code", "NomClient") values (:code, :nom)'
                 ),
                 params,
             )

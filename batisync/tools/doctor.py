@@ -17,6 +17,7 @@ from batisync.core.connections import make_batigest_engine
 from batisync.core.errors import first_line
 from batisync.core.logs import redact
 from batisync.core.settings import Settings, describe
+from batisync.extract.chantiers import read_chantiers
 from batisync.extract.client import ApiError, BatiSimplyClient, RetryPolicy
 from batisync.extract.config import credentials_from_settings
 from batisync.extract.window import sliding_window, utc_today
@@ -182,6 +183,14 @@ def check_batigest_table(engine: sa.Engine, schema: str, table: str, wanted: tup
     return detail
 
 
+def check_chantiers(engine: sa.Engine, schema: str) -> str:
+    """Whether the sync can reject codes unknown to Batigest (`unknown_chantier`)."""
+    found = read_chantiers(engine, schema)
+    if found.is_on:
+        return f"unknown_chantier {found.detail}"
+    return f"unknown_chantier check OFF, codes are not checked against Batigest: {found.detail}"
+
+
 # -- the whole check -----------------------------------------------------------------------
 
 
@@ -225,6 +234,7 @@ def run_doctor(settings: Settings) -> list[Check]:
                         lambda t=table, w=wanted: check_batigest_table(engine, schema, t, w),
                     )
                 )
+            checks.append(_guard("Batigest ChantierDef", lambda: check_chantiers(engine, schema)))
     finally:
         engine.dispose()
     return checks
@@ -238,8 +248,15 @@ def _connect_detail(engine: sa.Engine) -> str:
 
 
 def render(settings: Settings, checks: list[Check]) -> str:
-    lines = ["settings (environment > .env > credentials.json > default):"]
-    lines += [f"  {name:<28} {value}" for name, value in describe(settings).items()]
+    lines = ["settings (environment > .env > credentials.json > derived > default):"]
+    lines += [
+        f"  {name:<28} {value}  [{settings.origins.get(name, 'default')}]"
+        for name, value in describe(settings).items()
+    ]
+    lines.append(f"  (files: {settings.searched})" if settings.searched else "")
+    if settings.warnings:
+        lines.append("warnings:")
+        lines += [f"  {redact(warning)}" for warning in settings.warnings]
     lines.append("checks:")
     lines += [f"  {c.label:<5} {c.name:<24} {c.detail}" for c in checks]
     failed = [c for c in checks if c.ok is False]
