@@ -75,7 +75,11 @@ def test_a_malformed_setting_exits_2_saying_what_was_expected(
     env = {**sync_env(staging_url, batigest_url, tmp_path), "HEURES_WINDOW_DAYS": "six months"}
     result = run_cli(["sync"], env, tmp_path)
     assert result.returncode == 2
-    assert "HEURES_WINDOW_DAYS: expected a whole number" in result.stderr
+    # issue 11: the error names the variable and the credentials.json key
+    assert (
+        "HEURES_WINDOW_DAYS (credentials.json `heures_window_days`): expected a whole number"
+        in result.stderr
+    )
 
 
 @pytest.mark.parametrize("as_json", [False, True])
