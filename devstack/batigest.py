@@ -36,3 +36,25 @@ def seed_salaries(engine: sa.Engine, rows: Iterable[tuple[str, str, str | None]]
             params,
         )
     return len(params)
+
+
+def seed_chantiers(engine: sa.Engine, codes: Iterable[str]) -> int:
+    """Create Batigest's chantier table (`ChantierDef`, `Code` 8 characters) when missing
+    and insert `codes`; returns how many. Without it the stand-in has no ChantierDef, so
+    the unknown_chantier check is off, as on a Batigest where it is not readable."""
+    params = [{"code": code, "nom": f"chantier {code}"} for code in codes]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f'create table if not exists {SCHEMA}."ChantierDef" '
+                '("Code" varchar(8) primary key, "NomClient" varchar(30))'
+            )
+        )
+        if params:
+            conn.execute(
+                sa.text(
+                    f'insert into {SCHEMA}."ChantierDef" ("Code", "NomClient") values (:code, :nom)'
+                ),
+                params,
+            )
+    return len(params)

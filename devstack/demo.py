@@ -323,7 +323,7 @@ def run_demo(cluster: EmbeddedPostgres, args: argparse.Namespace) -> DemoResult 
                 "BATIGEST_SCHEMA": "dbo",
                 "HEURES_WINDOW_DAYS": str(args.days),
                 "HEURES_TIMEZONE": TIMEZONE,
-                "CREDENTIALS_FILE": str(cluster.root / "none.json"),  # the demo's settings only
+                "CREDENTIALS_FILE": "",  # the demo's settings only
             }
             os.environ.update(env)
             settings = load_settings(env, dotenv_path=None)

@@ -4,6 +4,7 @@ configuration errors worded once (exit 2), the sync lock for whatever writes (ex
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterator
 
@@ -13,6 +14,7 @@ from batisync.core.settings import Settings, load_settings
 from batisync.orchestrate.lock import LockBusy, application_name, sync_lock
 
 Required = Callable[[Settings], tuple[str, ...]]
+log = logging.getLogger("batisync.settings")
 
 
 def load(required: Required | None = None) -> Settings:
@@ -20,6 +22,8 @@ def load(required: Required | None = None) -> Settings:
     `required(settings)` lists and that is missing."""
     settings = load_settings()
     REDACT.add(settings.secret_values())
+    for warning in settings.warnings:  # unknown credentials.json keys, unverified certificate
+        log.warning("%s", warning)
     if required is not None:
         settings.require_all(required(settings))
     return settings
@@ -28,6 +32,8 @@ def load(required: Required | None = None) -> Settings:
 def config_failure(error: ConfigError) -> int:
     for each in getattr(error, "errors", [error]):
         print(f"configuration error: {each}", file=sys.stderr)
+    if searched := getattr(error, "searched", ""):
+        print(f"looked in {searched}", file=sys.stderr)
     print(
         "set it in the environment, in .env or in credentials.json "
         "(see README 'Configuration'); `make doctor` checks every setting",

@@ -22,18 +22,22 @@ EXIT_CODES = {
 class ConfigError(ValueError):
     """A setting is missing or malformed. CLIs exit 2 with this message."""
 
-    def __init__(self, setting: str, expected: str) -> None:
-        super().__init__(f"{setting}: {expected}")
+    def __init__(self, setting: str, expected: str, *, label: str | None = None) -> None:
+        # `label` names the setting everywhere it can be set, e.g.
+        # "HEURES_TIMEZONE (credentials.json `timezone`)"; `setting` is the variable
+        super().__init__(f"{label or setting}: {expected}")
         self.setting = setting
         self.expected = expected
+        self.label = label or setting
 
 
 class ConfigErrors(ConfigError):
     """Several settings at fault at once, so one run names them all."""
 
     def __init__(self, errors: list[ConfigError]) -> None:
-        super().__init__(errors[0].setting, errors[0].expected)
+        super().__init__(errors[0].setting, errors[0].expected, label=errors[0].label)
         self.errors = errors
+        self.searched = ""  # the settings files looked at, said once after the errors
 
 
 class StageError(RuntimeError):

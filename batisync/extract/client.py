@@ -55,6 +55,7 @@ class ApiCredentials:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     grant_type: str = "password"
+    scope: str | None = None  # sent with the token request when set (BATISIMPLY_SCOPE)
 
     def __post_init__(self) -> None:
         if self.grant_type not in GRANT_TYPES:
@@ -84,6 +85,7 @@ class OAuth2Token(OAuth2ClientCredentials):
     grant_type: str = "password"
     username: str | None = None
     password: str | None = None
+    scope: str | None = None
     renew_margin: float = 30.0
 
     def __post_init__(self) -> None:
@@ -115,6 +117,8 @@ class OAuth2Token(OAuth2ClientCredentials):
         }
         if self.grant_type == "password":
             data |= {"username": self.username, "password": self.password}
+        if self.scope:
+            data["scope"] = self.scope
         return {"headers": {"Content-Type": "application/x-www-form-urlencoded"}, "data": data}
 
     def obtain_token(self) -> None:
@@ -223,6 +227,7 @@ class BatiSimplyClient:
             grant_type=credentials.grant_type,
             username=credentials.username,
             password=credentials.password,
+            scope=credentials.scope,
             session=self._http.session,
         )
         if clock is not None:
@@ -245,8 +250,11 @@ class BatiSimplyClient:
     def url(self, path: str) -> str:
         return f"{self.credentials.api_url.rstrip('/')}/{path.lstrip('/')}"
 
-    def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
-        """One GET (retried by the session); renews the token once on a 401."""
+    def get_json(
+        self, url: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False
+    ) -> requests.Response:
+        """One GET (retried by the session); renews the token once on a 401. With
+        `missing_ok`, a 404 is returned as an answer instead of raised."""
         path = urlsplit(url).path
         renewed = False
         while True:
@@ -271,6 +279,8 @@ class BatiSimplyClient:
                     f"GET {path}: HTTP {response.status_code} after "
                     f"{self.retry.max_attempts} attempts"
                 )
+            if response.status_code == 404 and missing_ok:
+                return response
             if response.status_code >= 400:
                 raise ApiError(f"GET {path}: HTTP {response.status_code}")
             return response
@@ -311,6 +321,19 @@ class BatiSimplyClient:
 
     def projects(self) -> list[Any]:
         return [record for page in self.pages(PROJECTS_PATH) for record in page]
+
+    def project(self, project_id: int) -> dict[str, Any] | None:
+        """`GET {api}/project/{id}`: the project, or None when the API answers 404."""
+        response = self.get_json(self.url(f"{PROJECTS_PATH}/{project_id}"), missing_ok=True)
+        if response.status_code == 404:
+            return None
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise ApiError(f"GET /{PROJECTS_PATH}/{project_id}: the answer is not JSON") from None
+        if not isinstance(body, dict):
+            raise ApiError(f"GET /{PROJECTS_PATH}/{project_id}: the answer is not an object")
+        return body
 
 
 __all__ = [

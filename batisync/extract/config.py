@@ -22,6 +22,7 @@ def credentials_from_settings(settings: Settings) -> ApiCredentials:
         username=settings.username,
         password=settings.password.reveal() if settings.password else None,
         grant_type=settings.grant_type,
+        scope=settings.scope,
     )
 
 

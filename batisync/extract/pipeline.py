@@ -21,7 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.core.errors import first_line
-from batisync.extract import dlt_steps
+from batisync.extract import dlt_steps, project_lookups
+from batisync.extract.chantiers import ChantierCheck, chantier_resources, read_chantiers
 from batisync.extract.client import ApiCredentials, BatiSimplyClient, RetryPolicy
 from batisync.extract.deletions import deletion_guarded, mark_deletions
 from batisync.extract.dlt_steps import PIPELINES_DIR_ENV
@@ -73,6 +74,14 @@ def _read_salarie(
     return rows
 
 
+def _read_chantiers(batigest_url: str, schema: str) -> ChantierCheck:
+    engine = sa.create_engine(batigest_url)
+    try:
+        return read_chantiers(engine, schema)
+    finally:
+        engine.dispose()
+
+
 def _refresh_projects(rows: list[dict[str, Any]], before: Before, report: LoadReport) -> bool:
     """False to keep raw_batisimply.projects as it is (no usable project in the answer)."""
     if rows or not before.projects:
@@ -119,8 +128,11 @@ def run_load(
             before = read_before(conn, chunks)
             # short lists first: a Batigest or API failure shows before the long fetch
             salarie = None
+            chantiers: ChantierCheck | None = None
             if batigest_url:
                 salarie = _read_salarie(batigest_url, batigest_schema, before, report)
+                chantiers = _read_chantiers(batigest_url, batigest_schema)
+                log.info("unknown_chantier: %s", chantiers.detail)
             projects, project_tally = split_projects(
                 client.projects(), fetched_at, before.quarantine_first_seen
             )
@@ -141,14 +153,23 @@ def run_load(
                 PIPELINE_BATISIMPLY, RAW_BATISIMPLY, staging_url, workdir
             )
             dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
+            # projects the slots name without a code the list gives: asked by id
+            unknown = tally.projects_without_code - project_lookups.coded_ids(projects.rows)
+            lookups = project_lookups.look_up(client, unknown, fetched_at)
+            dlt_steps.extract(
+                api_pipeline,
+                project_lookups.lookups_source(lookups),
+                "BatiSimply project lookups failed",
+            )
+            erp_resources = [] if salarie is None else [salarie_resource(salarie)]
+            if chantiers is not None:
+                erp_resources += chantier_resources(chantiers, fetched_at)
             erp_pipeline = None
-            if salarie is not None:
+            if erp_resources:
                 erp_pipeline = dlt_steps.make_pipeline(
                     PIPELINE_BATIGEST, RAW_BATIGEST, staging_url, workdir
                 )
-                dlt_steps.extract(
-                    erp_pipeline, salarie_resource(salarie), "Batigest extract failed"
-                )
+                dlt_steps.extract(erp_pipeline, erp_resources, "Batigest extract failed")
 
             dlt_steps.load(api_pipeline, f"loading {RAW_BATISIMPLY} failed")
             if erp_pipeline is not None:

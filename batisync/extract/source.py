@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
-from batisync.extract import records
+from batisync.extract import project_lookups, records
 from batisync.extract.client import BatiSimplyClient
 from batisync.extract.window import Window
 
@@ -40,6 +40,8 @@ SLOT_COLUMNS: TTableSchemaColumns = {
     "end_date": {"data_type": "text"},
     "user__id": {"data_type": "text"},
     "project__id": {"data_type": "bigint"},
+    # the real API may embed the project's code in the slot (issue 11)
+    "project__project_code": {"data_type": "text", "nullable": True},
     "management_status": {"data_type": "text"},
     "total_time_minutes": {"data_type": "double"},
     "has_packed_lunch": {"data_type": "bool"},
@@ -92,6 +94,8 @@ class Tally:
 @dataclass
 class SlotTally(Tally):
     chunks: list[ChunkTally] = field(default_factory=list)
+    # project ids of loaded slots that carry no projectCode of their own
+    projects_without_code: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -245,7 +249,9 @@ def batisimply(
                 chunk_tally.fetched += len(page)
                 # small batches: dlt writes each one out before the next is classified
                 for start in range(0, len(page), BATCH_SIZE):
-                    yield classifier.classify(page[start : start + BATCH_SIZE])
+                    batch = classifier.classify(page[start : start + BATCH_SIZE])
+                    tally.projects_without_code |= project_lookups.without_code(batch.rows)
+                    yield batch
                     if progress:
                         progress(tally.fetched, f"time slots {chunk}")
                 page.clear()  # the records live on only as rows, until dlt writes them

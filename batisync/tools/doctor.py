@@ -11,7 +11,9 @@ import logging
 import psycopg
 import sqlalchemy as sa
 
+from batisync.core.logs import redact
 from batisync.core.settings import Settings, describe
+from batisync.extract.chantiers import read_chantiers
 from batisync.extract.client import ApiError, BatiSimplyClient, RetryPolicy
 from batisync.extract.config import credentials_from_settings
 from batisync.extract.window import sliding_window, utc_today
@@ -86,6 +88,14 @@ def check_staging(settings: Settings) -> str:
 # -- Batigest -------------------------------------------------------------------------
 
 
+def check_chantiers(engine: sa.Engine, schema: str) -> str:
+    """Whether the sync can reject codes unknown to Batigest (`unknown_chantier`)."""
+    found = read_chantiers(engine, schema)
+    if found.is_on:
+        return f"unknown_chantier {found.detail}"
+    return f"unknown_chantier check OFF, codes are not checked against Batigest: {found.detail}"
+
+
 # -- the whole check -----------------------------------------------------------------------
 
 
@@ -125,6 +135,8 @@ def run_doctor(settings: Settings) -> list[Check]:
                 checks += inspection_checks(engine, settings.batigest_schema)
             except Exception as error:  # the catalog could not be read: say it, go on
                 checks.append(guard("Batigest inspection", lambda e=error: _raise(e)))
+            schema = settings.batigest_schema
+            checks.append(guard("Batigest ChantierDef", lambda: check_chantiers(engine, schema)))
     finally:
         engine.dispose()
     return checks
@@ -142,8 +154,15 @@ def _connect_detail(engine: sa.Engine) -> str:
 
 
 def render(settings: Settings, checks: list[Check]) -> str:
-    lines = ["settings (environment > .env > credentials.json > default):"]
-    lines += [f"  {name:<28} {value}" for name, value in describe(settings).items()]
+    lines = ["settings (environment > .env > credentials.json > derived > default):"]
+    lines += [
+        f"  {name:<28} {value}  [{settings.origins.get(name, 'default')}]"
+        for name, value in describe(settings).items()
+    ]
+    lines.append(f"  (files: {settings.searched})" if settings.searched else "")
+    if settings.warnings:
+        lines.append("warnings:")
+        lines += [f"  {redact(warning)}" for warning in settings.warnings]
     lines.append("checks:")
     lines += [f"  {c.label:<5} {c.name:<24} {c.detail}" for c in checks]
     failed = [c for c in checks if c.ok is False]

@@ -45,6 +45,7 @@
                 'end_date': 'text',
                 'user__id': 'text',
                 'project__id': 'bigint',
+                'project__project_code': 'text',
                 'management_status': 'text',
                 'total_time_minutes': 'double precision',
                 'has_packed_lunch': 'boolean',
@@ -56,6 +57,12 @@
                 'id': 'bigint',
                 'project_code': 'text',
                 'project_name': 'text',
+            },
+            'project_lookups': {
+                'id': 'bigint',
+                'project_code': 'text',
+                'project_name': 'text',
+                'lookup_status': 'text',
             },
             'quarantine': {
                 'quarantine_key': 'text',
@@ -73,6 +80,13 @@
                 'code': 'text',
                 'nom': 'text',
                 'codebs': 'text',
+            },
+            'chantiers': {
+                'code': 'text',
+            },
+            'chantier_check': {
+                'is_on': 'boolean',
+                'detail': 'text',
             },
         },
     }) }}

@@ -129,6 +129,10 @@ class Dataset:
     # Bad or duplicate records, appended to API answers (kept apart so slots stays a dict).
     malformed: list[dict[str, Any]] = field(default_factory=list)
     dst_slot_ids: list[str] = field(default_factory=list)
+    # the real API's shapes (issue 11): slots whose `project` carries its `projectCode`,
+    # and projects missing from `GET /project` but served by `GET /project/{id}`
+    embeds_project_codes: bool = False
+    unlisted_project_records: dict[int, dict[str, Any]] = field(default_factory=dict)
     today: date | None = None
     version: int = 0
     _next_id: int = 10_001
@@ -141,6 +145,11 @@ class Dataset:
 
     def project(self, project_id: int) -> Project | None:
         return next((p for p in self.projects if p.id == project_id), None)
+
+    def project_record(self, project_id: int) -> dict[str, Any] | None:
+        """What `GET /project/{id}` answers: listed or not, None for an unknown id."""
+        listed = next((r for r in self.project_records if r.get("id") == project_id), None)
+        return listed or self.unlisted_project_records.get(project_id)
 
     def validated_slots(self) -> list[dict[str, Any]]:
         return [s for s in self.slots.values() if s.get("managementStatus") == "VALIDATED"]
@@ -283,6 +292,35 @@ class Dataset:
             self.touch()
             return record
 
+    def embed_project_codes(self, slot_ids: Iterable[str | int] | None = None) -> None:
+        """Slots (all, or `slot_ids`) carry `project.projectCode`, as the real API may;
+        slots added or moved to a project afterwards carry it too when all do."""
+        with self._lock:
+            keys = list(self.slots) if slot_ids is None else [str(i) for i in slot_ids]
+            self.embeds_project_codes = self.embeds_project_codes or slot_ids is None
+            for key in keys:
+                project = self.slots[key].get("project")
+                if isinstance(project, dict) and isinstance(project.get("id"), int):
+                    known = self.project(project["id"])
+                    # a copy: the generator shares one `project` object between slots
+                    code = known.code if known else None
+                    self.slots[key]["project"] = {**project, "projectCode": code}
+            self.touch()
+
+    def unlist_project(self, project_id: int) -> None:
+        """`GET /project` no longer lists it (archived, or on a page not read);
+        `GET /project/{id}` still serves it."""
+        with self._lock:
+            record = next(r for r in self.project_records if r.get("id") == project_id)
+            self.project_records.remove(record)
+            self.unlisted_project_records[project_id] = record
+
+    def forget_project(self, project_id: int) -> None:
+        """Gone from BatiSimply altogether: `GET /project/{id}` answers 404."""
+        with self._lock:
+            self.project_records[:] = [r for r in self.project_records if r.get("id") != project_id]
+            self.unlisted_project_records.pop(project_id, None)
+
     def clear_malformed(self) -> None:
         with self._lock:
             self.malformed.clear()
@@ -326,7 +364,10 @@ class Dataset:
 
     def _project_ref(self, project_id: int) -> dict[str, Any]:
         proj = self.project(project_id)
-        return {"id": project_id, "projectName": proj.name if proj else None}
+        ref: dict[str, Any] = {"id": project_id, "projectName": proj.name if proj else None}
+        if self.embeds_project_codes:
+            ref["projectCode"] = proj.code if proj else None
+        return ref
 
 
 def _spoil(record: dict[str, Any], kind: str) -> None:
@@ -495,6 +536,7 @@ def generate(
     n_slots: int | None = None,
     unmatched_employees: int = 1,
     null_code_projects: int = 1,
+    embed_project_codes: bool = False,
 ) -> Dataset:
     """Build a dataset for working days in [today - days, today].
 
@@ -502,7 +544,8 @@ def generate(
     The last ``unmatched_employees`` employees have ``code=None`` (no Batigest Salarie)
     and the last ``null_code_projects`` projects have ``projectCode`` null.
     DST-day slots (2026-03-29, 2026-10-25) are added when inside the window, or
-    always with ``include_dst_days``.
+    always with ``include_dst_days``. ``embed_project_codes``: each slot's ``project``
+    carries its ``projectCode`` (the real API's shape; see ``Dataset.embed_project_codes``).
     """
     rng = random.Random(seed)
     today = today or datetime.now(UTC).date()
@@ -539,7 +582,7 @@ def generate(
         slots[str(record["id"])] = record
     for emp in employees[len(employees) - unmatched_employees :] if unmatched_employees else []:
         emp.code = None
-    return Dataset(
+    dataset = Dataset(
         employees=employees,
         projects=projects,
         project_records=project_records,
@@ -548,3 +591,6 @@ def generate(
         today=today,
         _next_id=maker.next_id,
     )
+    if embed_project_codes:
+        dataset.embed_project_codes()
+    return dataset

@@ -25,8 +25,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from .generator import Dataset, parse_utc
 
 SSO_PATH = "/auth/realms/batisimply/protocol/openid-connect/token"
+SSO_PATH_TEMPLATE = "/auth/realms/{realm}/protocol/openid-connect/token"
 SLOTS_PATH = "/api/timeSlotManagement/allUsers"
 PROJECTS_PATH = "/api/project"
+PROJECT_BY_ID = re.compile(r"/api/project/(\d+)")
+# with `subdomains`: the hosts the real service uses, under .localhost (RFC 6761)
+SSO_HOST, API_HOST = "sso.localhost", "api.localhost"
 PAGED_SHAPES = ("content", "data", "items", "elements", "link_only")
 API_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 RESET_STATUS = 0  # status recorded for a connection reset without an answer
@@ -131,6 +135,9 @@ class FakeBatiSimply:
         page_size: int = 500,
         paged_shape: str = "content",
         projects_plain_array: bool = False,
+        realm: str = "batisimply",
+        subdomains: bool = False,
+        required_scope: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: FakeClock | None = None,
@@ -144,6 +151,13 @@ class FakeBatiSimply:
         self.token_lifetime = token_lifetime
         self.paged, self.page_size, self.paged_shape = paged, page_size, paged_shape
         self.projects_plain_array = projects_plain_array
+        # the real service's shapes (issue 11), off by default:
+        # realm="jhipster" → its SSO path; subdomains → SSO on sso.localhost and API on
+        # api.localhost (reached through this server as an HTTP proxy, see proxy_env, as
+        # *.localhost may not resolve); required_scope → a token request must send it
+        self.sso_path = SSO_PATH_TEMPLATE.format(realm=realm)
+        self.subdomains = subdomains
+        self.required_scope = required_scope
         self.clock = clock or FakeClock()
         self.verbose = verbose
         self.requests: list[RecordedRequest] = []
@@ -191,13 +205,30 @@ class FakeBatiSimply:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
+    def _host_url(self, name: str) -> str:
+        if not self.subdomains:
+            return self.base_url
+        return f"http://{name}:{self._httpd.server_address[1]}"
+
     @property
     def api_url(self) -> str:
-        return self.base_url + "/api"
+        return self._host_url(API_HOST) + "/api"
 
     @property
     def sso_url(self) -> str:
-        return self.base_url + SSO_PATH
+        return self._host_url(SSO_HOST) + self.sso_path
+
+    def proxy_env(self) -> dict[str, str]:
+        """With `subdomains`: the variables that send a process's HTTP through this
+        server (on loopback), so sso.localhost and api.localhost need no DNS."""
+        if not self.subdomains:
+            return {}
+        return {
+            "http_proxy": self.base_url,
+            "HTTP_PROXY": self.base_url,
+            "no_proxy": "",
+            "NO_PROXY": "",
+        }
 
     def settings_env(self, grant_type: str = "password") -> dict[str, str]:
         """The BATISIMPLY_* variables a client needs to talk to this server."""
@@ -311,6 +342,8 @@ class FakeBatiSimply:
 
     def token_answer(self, form: dict[str, str], basic: tuple[str, str] | None) -> dict:
         grant = form.get("grant_type")
+        if self.required_scope and self.required_scope not in form.get("scope", "").split():
+            raise _ApiError(400, "invalid_scope", f"scope {self.required_scope!r} is required")
         if grant not in ("password", "client_credentials"):
             raise _ApiError(400, "unsupported_grant_type", f"unsupported grant_type {grant!r}")
         client_id, secret = basic or (form.get("client_id"), form.get("client_secret"))
@@ -339,6 +372,12 @@ class FakeBatiSimply:
         if not self.paged:
             return _json_array(bodies), {}
         return self._page(bodies, query)
+
+    def project_answer(self, project_id: int) -> bytes:
+        record = self.dataset.project_record(project_id)
+        if record is None:
+            raise _ApiError(404, "not_found", f"no project {project_id}")
+        return json.dumps(record, ensure_ascii=False).encode()
 
     def projects_answer(self) -> bytes:
         records = self.dataset.project_records
@@ -474,15 +513,27 @@ class _Handler(BaseHTTPRequestHandler):
         except _ApiError as err:
             self._error(err)
 
+    def _wrong_host(self, path: str) -> bool:
+        """With `subdomains`, the SSO answers on sso.localhost only, the API on
+        api.localhost only: a client that derived the wrong host gets a 404."""
+        fake = self.server.fake
+        if not fake.subdomains:
+            return False
+        host = (urlsplit(self.path).hostname or self.headers.get("Host", "")).split(":")[0]
+        return host != (SSO_HOST if path == fake.sso_path else API_HOST)
+
     def _route(self, body: bytes) -> None:
         fake, path = self.server.fake, self._url_path.rstrip("/") or "/"
-        if path == SSO_PATH:
+        if self._wrong_host(path):
+            raise _ApiError(404, "not_found", f"no route for {path} on this host")
+        if path == fake.sso_path:
             if self.command != "POST":
                 raise _ApiError(405, "method_not_allowed", "use POST")
             form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
             answer = fake.token_answer(form, self._basic_auth())
             return self._send(200, json.dumps(answer).encode(), authorized=True)
-        if path not in (SLOTS_PATH, PROJECTS_PATH):
+        by_id = PROJECT_BY_ID.fullmatch(path)
+        if path not in (SLOTS_PATH, PROJECTS_PATH) and by_id is None:
             raise _ApiError(404, "not_found", f"no route for {path}")
         if self.command != "GET":
             raise _ApiError(405, "method_not_allowed", "use GET")
@@ -490,6 +541,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise _ApiError(401, "invalid_token", "Token is expired, unknown or missing")
         if path == PROJECTS_PATH:
             return self._send(200, fake.projects_answer(), authorized=True)
+        if by_id is not None:
+            return self._send(200, fake.project_answer(int(by_id.group(1))), authorized=True)
         payload, headers = fake.slots_answer(self._query)
         return self._send(200, payload, headers, authorized=True)
 

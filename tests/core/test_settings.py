@@ -64,16 +64,18 @@ def test_dotenv_sits_between_environment_and_file(credentials: Path, tmp_path: P
 
 
 def test_batigest_url_built_from_the_seed_block(credentials: Path, tmp_path: Path) -> None:
+    # issue 11: without `driver` the block gets the recommended mssql+mssqlpython driver
+    # (it was mssql+pyodbc with ODBC Driver 18), trusting the certificate like the old one
     settings = load_settings({"CREDENTIALS_FILE": str(credentials)}, dotenv_path=None)
     url = settings.batigest_url.reveal()
-    assert url.startswith("mssql+pyodbc://sa:")
+    assert url.startswith("mssql+mssqlpython://sa:")
     assert "@sql.internal:1433/BTG" in url
-    assert "driver=ODBC+Driver+18+for+SQL+Server" in url
+    assert "TrustServerCertificate=yes" in url
     assert "p@ss;word" not in url  # the password is URL-escaped
 
 
 def test_defaults_without_any_source(tmp_path: Path) -> None:
-    settings = load_settings({"CREDENTIALS_FILE": str(tmp_path / "none.json")}, dotenv_path=None)
+    settings = load_settings({"CREDENTIALS_FILE": ""}, dotenv_path=None)
     assert (settings.window_days, settings.timezone, settings.batigest_schema) == (
         180,
         "Europe/Paris",
@@ -103,7 +105,7 @@ def test_defaults_without_any_source(tmp_path: Path) -> None:
 def test_bad_values_name_the_setting(
     variable: str, value: str, fragment: str, tmp_path: Path
 ) -> None:
-    env = {"CREDENTIALS_FILE": str(tmp_path / "none.json"), variable: value}
+    env = {"CREDENTIALS_FILE": "", variable: value}
     with pytest.raises(ConfigError) as error:
         load_settings(env, dotenv_path=None)
     assert error.value.setting == variable
@@ -130,7 +132,7 @@ def test_secrets_never_show(credentials: Path) -> None:
 
 def test_required_api_settings_depend_on_the_grant(tmp_path: Path) -> None:
     env = {
-        "CREDENTIALS_FILE": str(tmp_path / "none.json"),
+        "CREDENTIALS_FILE": "",
         "BATISIMPLY_GRANT_TYPE": "client_credentials",
     }
     settings = load_settings(env, dotenv_path=None)

@@ -27,7 +27,7 @@ def K(hour: int) -> tuple[str, str, datetime]:
 
 def cli(tmp_path: Path, batigest_url: str | None, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "BATIGEST_URL"}
-    env["CREDENTIALS_FILE"] = str(tmp_path / "none.json")
+    env["CREDENTIALS_FILE"] = ""
     if batigest_url is not None:
         env["BATIGEST_URL"] = batigest_url
     return subprocess.run(

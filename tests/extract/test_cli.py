@@ -40,7 +40,7 @@ def cli_env(
     )
     engine.dispose()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CREDENTIALS_FILE", str(tmp_path / "absent.json"))
+    monkeypatch.setenv("CREDENTIALS_FILE", "")
     for name, value in live_api.settings_env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("BATIGEST_URL", batigest_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from typing import Any
@@ -218,3 +219,22 @@ def test_unreachable_api_fails_after_bounded_attempts(api: FakeBatiSimply) -> No
     client = BatiSimplyClient(credentials_for(api), retry)
     with pytest.raises(ApiError, match=r"no answer after 2 attempts \(\w+\)"):
         client.projects()
+
+
+def test_scope_is_sent_when_configured_and_project_by_id(dataset: Dataset) -> None:
+    """An SSO that requires a scope (as a Keycloak client may) refuses a token request
+    without it; `GET /project/{id}` gives a project missing from the list, None on 404."""
+    listed = dataset.projects[0].id
+    with FakeBatiSimply(dataset, realm="jhipster", required_scope="openid") as api:
+        without = BatiSimplyClient(credentials_for(api), FAST_RETRY)
+        with pytest.raises(ApiError, match=r"HTTP 400 \(invalid_scope\)"):
+            without.auth.obtain_token()
+        scoped = dataclasses.replace(credentials_for(api), scope="openid")
+        client = BatiSimplyClient(scoped, FAST_RETRY)
+        dataset.unlist_project(listed)
+        try:
+            assert listed not in {p["id"] for p in client.projects()}
+            assert client.project(listed)["projectCode"] == dataset.projects[0].code
+            assert client.project(999_999) is None
+        finally:
+            dataset.project_records.append(dataset.unlisted_project_records.pop(listed))

@@ -21,7 +21,7 @@ def sync_env(staging_url: str, batigest_url: str, tmp_path: Path) -> dict[str, s
     staging = sa.make_url(staging_url)
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": str(tmp_path / "absent.json"),
+        "CREDENTIALS_FILE": "",
         "BATISIMPLY_API_URL": "http://127.0.0.1:9/api",
         "BATISIMPLY_SSO_URL": "http://127.0.0.1:9/token",
         "BATISIMPLY_CLIENT_ID": "batisync",
@@ -62,7 +62,7 @@ def test_missing_batigest_url_exits_2_naming_it(
 
 
 def test_every_missing_setting_is_named_at_once(tmp_path: Path) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "CREDENTIALS_FILE": str(tmp_path / "x.json")}
+    env = {"PATH": os.environ.get("PATH", ""), "CREDENTIALS_FILE": ""}
     result = run_cli(["sync"], env, tmp_path)
     assert result.returncode == 2
     for name in ("BATISIMPLY_API_URL", "BATISIMPLY_PASSWORD", "PGHOST", "BATIGEST_URL"):
@@ -75,7 +75,11 @@ def test_a_malformed_setting_exits_2_saying_what_was_expected(
     env = {**sync_env(staging_url, batigest_url, tmp_path), "HEURES_WINDOW_DAYS": "six months"}
     result = run_cli(["sync"], env, tmp_path)
     assert result.returncode == 2
-    assert "HEURES_WINDOW_DAYS: expected a whole number" in result.stderr
+    # issue 11: the error names the variable and the credentials.json key
+    assert (
+        "HEURES_WINDOW_DAYS (credentials.json `heures_window_days`): expected a whole number"
+        in result.stderr
+    )
 
 
 @pytest.mark.parametrize("as_json", [False, True])

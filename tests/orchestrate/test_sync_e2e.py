@@ -59,7 +59,7 @@ def _env(api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Pat
     staging = sa.make_url(staging_url)
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": str(tmp_path / "absent.json"),
+        "CREDENTIALS_FILE": "",
         **api.settings_env(),
         "PGHOST": str(staging.host),
         "PGPORT": str(staging.port),

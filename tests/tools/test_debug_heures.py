@@ -74,7 +74,7 @@ def test_recette_lists_plans_and_applies_one_slot(
     monkeypatch.chdir(tmp_path)  # no .env / credentials.json of the repository
     for name, value in {
         **api.settings_env(),
-        "CREDENTIALS_FILE": str(tmp_path / "absent.json"),
+        "CREDENTIALS_FILE": "",
         "BATIGEST_URL": batigest_url,
         "HEURES_WINDOW_DAYS": "25",
         "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),

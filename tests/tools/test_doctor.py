@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from batisync.core.settings import Settings, load_settings
 from batisync.tools.doctor import render, run_doctor
-from devstack.batigest import seed_salaries
+from devstack.batigest import seed_chantiers, seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply, generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def env(api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path
     staging = sa.make_url(staging_url)
     return {
         **api.settings_env(),
-        "CREDENTIALS_FILE": str(tmp_path / "absent.json"),
+        "CREDENTIALS_FILE": "",
         "PGHOST": staging.host,
         "PGPORT": str(staging.port),
         "PGUSER": staging.username,
@@ -94,3 +94,26 @@ def test_missing_settings_are_listed_and_exit_2(env: dict, tmp_path: Path) -> No
     assert result.returncode == 2, result.stderr
     assert "setting BATIGEST_URL" in result.stdout
     assert "s3cret" not in result.stdout + result.stderr  # the client secret stays hidden
+
+
+def test_old_credentials_file_origins_derivation_and_warnings() -> None:
+    """What doctor shows from the old connector's credentials.json alone (no check run)."""
+    fixture = REPO / "tests" / "fixtures" / "old_connector_credentials.json"
+    settings = load_settings({"CREDENTIALS_FILE": str(fixture)}, dotenv_path=None)
+    text = render(settings, [])
+    api_line = next(line for line in text.splitlines() if "BATISIMPLY_API_URL" in line)
+    assert "https://api.staging.batisimply.fr/api" in api_line
+    assert "[derived from BATISIMPLY_SSO_URL" in api_line
+    assert "[credentials.json `timezone`]" in text and "[default]" in text
+    assert "TrustServerCertificate=yes" in text and "install the server's CA" in text
+    assert "credentials.json `hfsql`: a setting of the old connector" in text
+    for secret in ("client-secret-value", "bs-password", "pg-secret", "p@ss;word"):
+        assert secret not in text
+
+
+def test_chantier_check_says_whether_it_is_on(env: dict, batigest_url: str) -> None:
+    off = _by_name(_settings(env))["Batigest ChantierDef"]
+    assert off.ok is True and "check OFF" in off.detail and "ChantierDef" in off.detail
+    seed_chantiers(sa.create_engine(batigest_url), ["C26001", "C26002"])
+    on = _by_name(_settings(env))["Batigest ChantierDef"]
+    assert on.ok is True and "2 chantier codes: check on" in on.detail

@@ -36,7 +36,7 @@ from tests.transform.helpers import (
 
 pytestmark = pytest.mark.slow
 PARIS = ZoneInfo("Europe/Paris")
-N_UNIT_TESTS = 10
+N_UNIT_TESTS = 12
 
 
 def local_minute(utc: datetime) -> datetime:
@@ -250,13 +250,17 @@ def test_rejected_lists_every_unpushable_validated_slot_of_the_window(
 def test_batigest_heures_has_the_seed_columns(crafted: tuple[Staging, DbtResult]) -> None:
     staging, _ = crafted
     rows = {r["id_heure"]: r for r in staging.rows("select * from public.batigest_heures")}
-    assert "deleted" not in rows
+    # issue 11: every slot ever loaded, as the seed's table kept them (it left out
+    # deleted slots before); the seed's columns first, then two new ones
+    assert rows["deleted"]["supprime_le"] is not None
     assert {"draft", "weird", "old", "nosal", "ok1"} <= set(rows)
     assert not any(r["sync"] for r in rows.values())
     ok1 = rows["ok1"]
+    assert ok1["supprime_le"] is None
     assert list(ok1) == [
         "id_heure", "date_debut", "date_fin", "id_utilisateur", "id_projet",
         "status_management", "total_heure", "panier", "trajet", "code_projet", "sync",
+        "total_heures_decimales", "supprime_le",
     ]  # fmt: skip
     assert (ok1["date_debut"], ok1["code_projet"], ok1["panier"], ok1["trajet"]) == (
         local_minute(START["ok1"]), "C10", True, False,
@@ -426,6 +430,19 @@ MUTATIONS = [
         "models/marts/heures_gone.sql",
         "when time_slots.is_deleted then 'deleted_upstream'\n            else 'unvalidated'",
         "when not time_slots.is_validated then 'unvalidated'\n            else 'deleted_upstream'",
+    ),
+    (
+        "int_resolved_project_code_sources_and_chantiers",
+        "models/intermediate/int_time_slots_resolved.sql",
+        "when is_chantier_check_on and not is_known_chantier\n"
+        "                then 'unknown_chantier'",
+        "when false\n                then 'unknown_chantier'",
+    ),
+    (
+        "int_resolved_chantier_check_off",
+        "models/intermediate/int_time_slots_resolved.sql",
+        "select coalesce(bool_or(is_on), false) as is_chantier_check_on",
+        "select true as is_chantier_check_on",
     ),
     (
         "batigest_heures_seed_columns_and_sync",

@@ -11,6 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from batisync.export.map_table import MAP_TABLE, ensure_map
+from batisync.extract.chantiers import CHANTIER_COLUMNS, CHECK_COLUMNS
+from batisync.extract.project_lookups import LOOKUP_COLUMNS
 from batisync.extract.source import (
     PROJECT_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -85,6 +87,9 @@ def test_dbt_reads_the_raw_columns_the_loader_declares() -> None:
         "projects": PROJECT_COLUMNS,
         "quarantine": QUARANTINE_COLUMNS,
         "salarie": SALARIE_COLUMNS,
+        "project_lookups": LOOKUP_COLUMNS,
+        "chantiers": CHANTIER_COLUMNS,
+        "chantier_check": CHECK_COLUMNS,
     }
     assert set(shapes) == set(declared)
     for table, columns in declared.items():

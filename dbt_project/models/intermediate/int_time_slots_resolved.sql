@@ -1,6 +1,7 @@
--- Every time slot with what SuiviMO would receive for it: its chantier (via the
--- project's projectCode), its salarié (via Salarie.codebs), the six SuiviMO fields and
--- their hash, or why it cannot be resolved.
+-- Every time slot with what SuiviMO would receive for it: its chantier (the slot's own
+-- project.projectCode, else the project list's, else the one GET /project/{id}
+-- answered), its salarié (via Salarie.codebs), the six SuiviMO fields and their hash,
+-- or why it cannot be resolved.
 
 with
 
@@ -25,6 +26,24 @@ salaries as (
 quarantined as (
 
     select * from {{ ref('int_time_slots_quarantined') }}
+
+),
+
+project_lookups as (
+
+    select * from {{ ref('stg_batisimply__project_lookups') }}
+
+),
+
+chantiers as (
+
+    select * from {{ ref('stg_batigest__chantiers') }}
+
+),
+
+chantier_check as (
+
+    select * from {{ ref('stg_batigest__chantier_check') }}
 
 ),
 
@@ -57,11 +76,36 @@ salaries_by_user as (
 
 ),
 
+chantier_check_state as (
+
+    -- on only when the loader read a non-empty ChantierDef
+    select coalesce(bool_or(is_on), false) as is_chantier_check_on
+    from chantier_check
+
+),
+
 joined as (
 
     select
         time_slots.*,
-        project_codes.project_code,
+        case
+            when time_slots.embedded_project_code is not null
+                then time_slots.embedded_project_code
+            when project_codes.n_project_codes = 1
+                then project_codes.project_code
+            when coalesce(project_codes.n_project_codes, 0) = 0
+                then project_lookups.project_code
+        end as project_code,
+        case
+            when time_slots.embedded_project_code is not null then 'slot'
+            when project_codes.n_project_codes = 1 then 'project_list'
+            when project_lookups.project_code is not null
+                and coalesce(project_codes.n_project_codes, 0) = 0
+                then 'project_by_id'
+        end as project_code_source,
+        project_lookups.lookup_status as project_lookup_status,
+        chantier_check_state.is_chantier_check_on,
+        chantiers.chantier_key is not null as is_known_chantier,
         coalesce(project_codes.n_project_codes, 0) as n_project_codes,
         coalesce(project_codes.n_listings, 0) as n_project_listings,
         salaries_by_user.salarie_code,
@@ -81,6 +125,14 @@ joined as (
         on lower(time_slots.user_id) = salaries_by_user.batisimply_user_id
     left join quarantined
         on time_slots.time_slot_id = quarantined.time_slot_id
+    left join project_lookups
+        on time_slots.project_id = project_lookups.project_id
+    cross join chantier_check_state
+    left join chantiers
+        on upper(rtrim(coalesce(
+            time_slots.embedded_project_code, project_codes.project_code,
+            project_lookups.project_code
+        ))) = chantiers.chantier_key
 
 ),
 
@@ -95,8 +147,10 @@ resolved as (
                 or total_minutes < 0
                 or user_id is null
                 then 'bad_record'
-            when project_code is null or n_project_codes > 1
+            when project_code is null
                 then 'no_project_code'
+            when is_chantier_check_on and not is_known_chantier
+                then 'unknown_chantier'
             when salarie_code is null or n_salaries > 1
                 then 'unknown_salarie'
         end as unresolved_reason,
@@ -112,14 +166,24 @@ resolved as (
                 then 'total_time_minutes is negative: ' || total_minutes::text
             when user_id is null
                 then 'user.id is missing'
-            when project_id is null
+            when project_code is null and project_id is null
                 then 'the slot has no project'
-            when n_project_listings = 0
-                then 'project ' || project_id::text || ' is not in the BatiSimply project list'
-            when n_project_codes = 0
-                then 'project ' || project_id::text || ' has no projectCode'
-            when n_project_codes > 1
+            when project_code is null and n_project_codes > 1
                 then 'project ' || project_id::text || ' is listed with several projectCode'
+            when project_code is null and n_project_listings = 0
+                then 'project ' || project_id::text || ' is not in the BatiSimply project list'
+                    || case project_lookup_status
+                        when 'not_found' then ' and GET /project/' || project_id::text
+                            || ' answered 404'
+                        when 'found' then ' and GET /project/' || project_id::text
+                            || ' gives no projectCode'
+                        else ''
+                    end
+            when project_code is null
+                then 'project ' || project_id::text || ' has no projectCode'
+            when is_chantier_check_on and not is_known_chantier
+                then 'projectCode ' || project_code || ' of project ' || project_id::text
+                    || ' is not a Batigest chantier (ChantierDef.Code)'
             when n_salaries = 0
                 then 'no Salarie has codebs = ' || user_id
             when n_salaries > 1
@@ -149,6 +213,7 @@ final as (
         has_packed_lunch,
         has_home_to_work_journey,
         project_code,
+        project_code_source,
         salarie_code,
         case when unresolved_reason is null then 'resolved' else 'unresolved' end
             as resolution_status,

@@ -1,6 +1,22 @@
 -- The seed's table, for the people and queries that know it: one row per time slot
--- present upstream, in local time, with `sync` telling whether SuiviMO holds exactly
--- its current values.
+-- ever loaded (deleted upstream too, as the seed never removed a row), in local time,
+-- `total_heure` in minutes as the seed stored it, and `sync` telling whether SuiviMO
+-- holds exactly the slot's current values.
+--
+-- Incremental, updated in place (delete+insert of the rows that changed, on id_heure):
+-- the table is never dropped, so the views users build on it survive every sync. A
+-- `--full-refresh` would drop it (and them): the sync never runs one.
+
+{{
+    config(
+        materialized=(
+            'view' if var('marts_materialized', 'table') == 'view' else 'incremental'
+        ),
+        unique_key='id_heure',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
 
 with
 
@@ -25,17 +41,34 @@ final as (
         resolved.user_id as id_utilisateur,
         resolved.project_id as id_projet,
         resolved.management_status as status_management,
-        resolved.total_hours as total_heure,
+        -- minutes, as the seed's numeric(5,2) held totalTimeMinutes
+        round(resolved.total_minutes, 2) as total_heure,
         resolved.has_packed_lunch as panier,
         resolved.has_home_to_work_journey as trajet,
         resolved.project_code as code_projet,
-        coalesce(batigest_heures_map.pushed_values_hash = resolved.values_hash, false) as sync
+        coalesce(batigest_heures_map.pushed_values_hash = resolved.values_hash, false) as sync,
+        -- beyond the seed's columns
+        resolved.total_hours as total_heures_decimales,
+        resolved.deleted_at as supprime_le
 
     from resolved
     left join batigest_heures_map
         on resolved.time_slot_id = batigest_heures_map.id_heure
-    where not resolved.is_deleted
+
+),
+
+changed as (
+
+    select final.*
+    from final
+    {% if is_incremental() %}
+    -- only the rows that differ, so a sync rewrites what changed and nothing else
+    left join {{ this }} as current_row
+        on final.id_heure = current_row.id_heure
+    where current_row.id_heure is null
+        or to_jsonb(current_row) is distinct from to_jsonb(final)
+    {% endif %}
 
 )
 
-select * from final
+select * from changed

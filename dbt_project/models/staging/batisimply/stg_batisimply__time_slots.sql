@@ -12,6 +12,8 @@ typed as (
         id::text as time_slot_id,
         user__id::text as user_id,
         project__id::bigint as project_id,
+        -- the slot's own `project.projectCode`, when the API embeds it
+        nullif(trim(project__project_code::text), '') as embedded_project_code,
         management_status::text as management_status,
         start_date::text as start_date_utc,
         end_date::text as end_date_utc,
@@ -33,6 +35,7 @@ final as (
         time_slot_id,
         user_id,
         project_id,
+        embedded_project_code,
         management_status,
         coalesce(management_status = 'VALIDATED', false) as is_validated,
         start_date_utc,
