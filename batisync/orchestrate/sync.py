@@ -96,11 +96,15 @@ def run_sync(
 # the configuration never pay for dlt and dbt.
 
 
-def dbt_stage(args: list[str], env: Mapping[str, str]) -> StageFn:
+def dbt_stage(args: list[str], env: Mapping[str, str], manifests: Any = None) -> StageFn:
+    """A dbt command as a stage; stages given one `ManifestCache` share one parse."""
+
     def stage(ctx: StageContext) -> StageReport:
         from batisync.transform.build import build
 
-        return build(args, env, progress=lambda detail: ctx.task.update(detail=detail))
+        return build(
+            args, env, progress=lambda detail: ctx.task.update(detail=detail), manifests=manifests
+        )
 
     return stage
 
@@ -137,14 +141,15 @@ def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
 
 
 def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
-    from batisync.transform.build import PUBLISH_SELECT, TRANSFORM_SELECT, dbt_env
+    from batisync.transform.build import PUBLISH_ARGS, TRANSFORM_ARGS, ManifestCache, dbt_env
 
     env = dbt_env(settings)
+    manifests = ManifestCache()  # transform parses the project, publish reuses it
     return Stages(
         load=load_stage(settings),
-        transform=dbt_stage(["build", "--select", *TRANSFORM_SELECT], env),
+        transform=dbt_stage(list(TRANSFORM_ARGS), env, manifests),
         export=export_stage(settings, force=force),
-        publish=dbt_stage(["build", "--select", *PUBLISH_SELECT], env),
+        publish=dbt_stage(list(PUBLISH_ARGS), env, manifests),
     )
 
 
