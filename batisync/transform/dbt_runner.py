@@ -100,7 +100,8 @@ def run_dbt(
     full_args = dbt_args(args)
     started = time.monotonic()
     with _environment({**_FIXED_ENV, **(env or {})}):
-        outcome = dbtRunner(manifest=manifest).invoke(full_args)
+        runner = dbtRunner() if manifest is None else dbtRunner(manifest=manifest)
+        outcome = runner.invoke(full_args)
     elapsed = time.monotonic() - started
     result = replace(
         interpret(tuple(args), outcome.success, outcome.result, outcome.exception),
