@@ -100,12 +100,14 @@ def machine() -> dict[str, Any]:
 
 
 def assemble(results: dict[str, dict[str, Any]]) -> Figures:
-    """The report's keys, from whichever benchmark of this run recorded them."""
+    """The report's keys, from whichever benchmark of this run recorded them. A key
+    several results give (e.g. round trips, one result per driver) keeps the largest:
+    the worst case."""
     figures: Figures = dict.fromkeys(KEYS)
     for result in results.values():
         for key, value in result.get("figures", {}).items():
             if key in figures and value is not None:
-                figures[key] = value
+                figures[key] = value if figures[key] is None else max(figures[key], value)
     return figures
 
 
