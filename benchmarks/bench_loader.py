@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from benchmarks.results import record
 from devstack.fake_batisimply import FakeBatiSimply, generate
 
 N_SLOTS = 100_000
@@ -84,6 +85,7 @@ def test_load_100k_slots(benchmark: Any, new_database: Callable[[str], str]) -> 
     benchmark.extra_info.update(
         {"load_seconds": round(result["seconds"], 2), "peak_rss_mb": round(result["peak_mb"], 1)}
     )
+    record("loader", {}, dict(benchmark.extra_info) | {"slots": N_SLOTS})
     print(
         f"\nloader: {N_SLOTS} slots in {result['seconds']:.1f} s, "
         f"peak RSS {result['peak_mb']:.0f} MB"

@@ -1,4 +1,8 @@
-"""Benchmarks (`make bench`): files are named `bench_*.py`; each session has its own cluster."""
+"""Benchmarks (`make bench`): files are named `bench_*.py`; each session has its own cluster.
+
+Every session starts from an empty `bench/` and ends by writing `bench/report.json` and
+`bench/report.md` from what its benchmarks recorded (benchmarks/results.py), pass or fail.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.report import write_report
+from benchmarks.results import reset
 from devstack.pg_fixtures import new_database, pg  # noqa: F401 (fixtures)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    reset()  # nothing of an earlier run may pass for this one's
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    report = write_report()
+    if report is not None:
+        print(f"\nbenchmark report: {report} (and report.json)")
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Module | None:

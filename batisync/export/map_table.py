@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from functools import cache
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from batisync.export.model import MapRow, PushRow, values_from_db
 
@@ -95,6 +94,24 @@ def is_recorded(current: MapRow | None, wanted: MapRow) -> bool:
     return current is not None and current == wanted
 
 
+# One statement for a whole batch: the rows travel as one array per column (no per-row
+# parameter set to prepare), unnest() turns them back into rows, one upsert writes them.
+_UPSERT = """
+insert into {table} (id_heure, code_chantier, code_salarie, date_sqlserver, nb_h0, nb_h3,
+                     nb_h4, values_hash, pushed_at, run_id)
+select u.*, cast(:pushed_at as timestamptz), cast(:run_id as text)
+from unnest(cast(:id_heure as text[]), cast(:code_chantier as text[]),
+            cast(:code_salarie as text[]), cast(:date_sqlserver as timestamp[]),
+            cast(:nb_h0 as numeric[]), cast(:nb_h3 as integer[]), cast(:nb_h4 as integer[]),
+            cast(:values_hash as text[])) as u
+on conflict (id_heure) do update set
+    code_chantier = excluded.code_chantier, code_salarie = excluded.code_salarie,
+    date_sqlserver = excluded.date_sqlserver, nb_h0 = excluded.nb_h0, nb_h3 = excluded.nb_h3,
+    nb_h4 = excluded.nb_h4, values_hash = excluded.values_hash,
+    pushed_at = excluded.pushed_at, run_id = excluded.run_id
+"""
+
+
 def write_map(
     conn: sa.Connection,
     schema: str,
@@ -105,34 +122,25 @@ def write_map(
     now: datetime | None = None,
 ) -> None:
     """Drop the map rows of `drop_ids`, then upsert `upserts` (two statements at most)."""
-    t = map_table(schema)
+    table = _qualified(conn, schema)
     drop = sorted(set(drop_ids))
-    if drop:
-        conn.execute(sa.delete(t).where(t.c.id_heure.in_(drop)))
+    if drop:  # one array parameter, not one per id
+        delete = f"delete from {table} where id_heure = any(cast(:ids as text[]))"
+        conn.execute(sa.text(delete), {"ids": drop})
     if not upserts:
         return
-    stamp = now or datetime.now(UTC)
-    rows = [
-        {
-            "id_heure": m.id_heure,
-            "code_chantier": m.key[0],
-            "code_salarie": m.key[1],
-            "date_sqlserver": m.key[2],
-            "nb_h0": m.values.nb_h0,
-            "nb_h3": m.values.nb_h3,
-            "nb_h4": m.values.nb_h4,
-            "values_hash": m.values_hash,
-            "pushed_at": stamp,
-            "run_id": run_id,
-        }
-        for m in upserts
-    ]
-    insert = postgresql.insert(t)
-    statement = insert.on_conflict_do_update(
-        index_elements=[t.c.id_heure],
-        set_={name: insert.excluded[name] for name in rows[0] if name != "id_heure"},
-    )
-    conn.execute(statement, rows)
+    columns = {
+        "id_heure": [m.id_heure for m in upserts],
+        "code_chantier": [m.key[0] for m in upserts],
+        "code_salarie": [m.key[1] for m in upserts],
+        "date_sqlserver": [m.key[2] for m in upserts],
+        "nb_h0": [m.values.nb_h0 for m in upserts],
+        "nb_h3": [m.values.nb_h3 for m in upserts],
+        "nb_h4": [m.values.nb_h4 for m in upserts],
+        "values_hash": [m.values_hash for m in upserts],
+    }
+    statement = sa.text(_UPSERT.format(table=table))
+    conn.execute(statement, {**columns, "pushed_at": now or datetime.now(UTC), "run_id": run_id})
 
 
 def _qualified(conn: sa.Connection, schema: str) -> str:

@@ -4,7 +4,9 @@ Order, so that a failure leaves the raw tables untouched:
 1. snapshot what raw holds (temp tables on our own connection: keys and content hashes);
 2. read `Salarie`, fetch and check the projects (short lists, fail fast);
 3. extract the time slots (dlt streams them chunk by chunk) — any API failure stops here;
-4. normalize and load both dlt pipelines;
+   a slot identical to its raw row (same md5) is not handed to dlt, only its id kept;
+4. normalize and load both dlt pipelines, then stamp `_fetched_at` on those unchanged
+   slots in one statement;
 5. mark deleted the slots a fetched chunk no longer returns (guarded), in one transaction;
 6. count new / changed / deleted against the snapshot.
 """
@@ -38,7 +40,13 @@ from batisync.extract.source import (
     salarie_resource,
     split_projects,
 )
-from batisync.extract.staging_state import Before, read_before, replaced_counts, slot_counts
+from batisync.extract.staging_state import (
+    Before,
+    read_before,
+    replaced_counts,
+    slot_counts,
+    touch_unchanged,
+)
 from batisync.extract.tables import (
     PIPELINE_BATIGEST,
     PIPELINE_BATISIMPLY,
@@ -148,6 +156,7 @@ def run_load(
                 projects=projects.rows if refresh_projects else None,
                 quarantined=projects.bad,
                 progress=progress,
+                previous_slots=before.slot_hashes,
             )
             api_pipeline = dlt_steps.make_pipeline(
                 PIPELINE_BATISIMPLY, RAW_BATISIMPLY, staging_url, workdir
@@ -175,6 +184,8 @@ def run_load(
             if erp_pipeline is not None:
                 dlt_steps.load(erp_pipeline, f"loading {RAW_BATIGEST} failed")
 
+            # before deletion marking, which takes a slot not stamped by this run as absent
+            touch_unchanged(conn, tally.unchanged_ids, fetched_at)
             mark_deletions(conn, tally, before, delete_guard_ratio, fetched_at, report, now())
             report.resources[SLOTS] = slot_counts(conn, tally, report.chunks, fetched_at)
             report.resources[PROJECTS] = replaced_counts(

@@ -89,6 +89,8 @@ class Tally:
     loaded: int = 0
     repeated: int = 0  # the very same record again (same id and content): loaded once
     quarantined: Counter[str] = field(default_factory=Counter)  # by reason
+    # valid records identical to their raw row: not handed to dlt (see Classifier)
+    unchanged_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -112,7 +114,9 @@ class Classifier:
     The first valid record of an id is loaded; a later one with other content is a
     `duplicate_id`, and one with identical content (an API that returns a record in two
     answers) is counted as `repeated`, not loaded twice. Rows get `_content_hash` (md5 of
-    the record as received) plus the `stamp` columns.
+    the record as received) plus the `stamp` columns. A record whose id and md5 are in
+    `previous` (the raw rows before this run) goes to `tally.unchanged_ids` instead of
+    the batch: dlt's normaliser and merge would only rewrite the same row.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class Classifier:
         stamp: Mapping[str, Any] | None = None,
         first_seen: Mapping[str, datetime] | None = None,
         tally: Tally | None = None,
+        previous: Mapping[str, str] | None = None,
     ) -> None:
         self.resource = resource
         self.check = check
@@ -131,6 +136,7 @@ class Classifier:
         self.stamp = dict(stamp or {})
         self.first_seen = first_seen or {}
         self.tally = tally if tally is not None else Tally()
+        self.previous = previous or {}
         self._loaded: dict[str, str] = {}  # id -> content md5
         self._quarantined: dict[str, str] = {}  # quarantine_key -> content md5
 
@@ -147,10 +153,13 @@ class Classifier:
             known = self._loaded.get(record_id)
             if known is None:
                 self._loaded[record_id] = md5
+                self.tally.loaded += 1
+                if self.previous.get(record_id) == md5:
+                    self.tally.unchanged_ids.append(record_id)
+                    continue
                 checked["_content_hash"] = md5
                 checked.update(self.stamp)
                 batch.rows.append(checked)
-                self.tally.loaded += 1
             elif known == md5:
                 self.tally.repeated += 1
             else:
@@ -183,12 +192,22 @@ class Classifier:
 
 
 def slot_classifier(
-    fetched_at: datetime, first_seen: Mapping[str, datetime] | None, tally: SlotTally
+    fetched_at: datetime,
+    first_seen: Mapping[str, datetime] | None,
+    tally: SlotTally,
+    previous: Mapping[str, str] | None = None,
 ) -> Classifier:
     # _deleted_at is written null: a slot that reappears upstream is alive again
+    # (`previous` holds live slots only, so a deleted one is always merged again)
     stamp = {"_fetched_at": fetched_at, "_deleted_at": None}
     return Classifier(
-        SLOTS, records.check_slot, fetched_at, stamp=stamp, first_seen=first_seen, tally=tally
+        SLOTS,
+        records.check_slot,
+        fetched_at,
+        stamp=stamp,
+        first_seen=first_seen,
+        tally=tally,
+        previous=previous,
     )
 
 
@@ -228,15 +247,17 @@ def batisimply(
     projects: Sequence[Mapping[str, Any]] | None = None,
     quarantined: Sequence[Mapping[str, Any]] = (),
     progress: Callable[[int, str], None] | None = None,
+    previous_slots: Mapping[str, str] | None = None,
 ) -> list[DltResource]:
     """Time slots of `chunks` and their quarantine; `projects` rows when given.
 
     Projects are fetched and checked beforehand by the caller (a short list, see
     `split_projects`), so that it can decide not to refresh them from a suspicious
     answer; `quarantined` (their bad records) go to quarantine with the slots'.
-    `tally` receives the time slot counts.
+    `tally` receives the time slot counts, and the ids of the slots found as
+    `previous_slots` (id -> content md5) holds them, which dlt does not get.
     """
-    classifier = slot_classifier(fetched_at, quarantine_first_seen, tally)
+    classifier = slot_classifier(fetched_at, quarantine_first_seen, tally, previous_slots)
 
     @dlt.resource(name="time_slot_batches", selected=False)
     def time_slot_batches() -> Iterator[Batch]:

@@ -3,7 +3,7 @@ temp tables of the load's own connection, and the counts (new, changed, deleted)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -25,6 +25,9 @@ _SNAPSHOTS = {
 }
 
 
+_LIVE_HASHES = "select id, h from prev_slots where not gone"
+
+
 @dataclass
 class Before:
     """What raw held before this load."""
@@ -33,6 +36,7 @@ class Before:
     quarantine_first_seen: dict[str, datetime]
     projects: int
     salarie: int
+    slot_hashes: dict[str, str] = field(default_factory=dict)  # live slots: id -> md5
 
 
 def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
@@ -50,6 +54,7 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
         quarantine_first_seen=_quarantine_first_seen(conn),
         projects=conn.execute(sa.text("select count(*) from prev_projects")).scalar_one(),
         salarie=conn.execute(sa.text("select count(*) from prev_salarie")).scalar_one(),
+        slot_hashes={i: h for i, h in conn.execute(sa.text(_LIVE_HASHES))},
     )
     conn.commit()  # keep no lock on the raw tables while dlt alters them
     return before
@@ -68,6 +73,22 @@ def _quarantine_first_seen(conn: sa.Connection) -> dict[str, datetime]:
         return {}
     query = f"select quarantine_key, first_seen_at from {QUARANTINE_TABLE}"
     return {key: seen for key, seen in conn.execute(sa.text(query))}
+
+
+_TOUCH = f"""
+update {SLOTS_TABLE} t set _fetched_at = :fetched_at
+from unnest(cast(:ids as text[])) as u(id)
+where t.id = u.id
+"""
+
+
+def touch_unchanged(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> int:
+    """Stamp `_fetched_at` on the slots fetched unchanged (which dlt did not load), in
+    one statement: deletion marking and the counts take them as seen in this run."""
+    if not ids:
+        return 0
+    with conn.begin():
+        return conn.execute(sa.text(_TOUCH), {"ids": ids, "fetched_at": fetched_at}).rowcount
 
 
 _SLOT_CHANGES = f"""
@@ -125,4 +146,4 @@ def replaced_counts(
     return counts
 
 
-__all__ = ["Before", "read_before", "replaced_counts", "slot_counts"]
+__all__ = ["Before", "read_before", "replaced_counts", "slot_counts", "touch_unchanged"]

@@ -104,12 +104,18 @@ def dbt_stage(
     args: list[str],
     env: Mapping[str, str],
     more_env: Callable[[], Mapping[str, str]] | None = None,
+    manifests: Any = None,
 ) -> StageFn:
+    """A dbt command as a stage; `more_env` adds what is known only at run time (the
+    Batigest inspection); stages given one `ManifestCache` share one parse."""
+
     def stage(ctx: StageContext) -> StageReport:
         from batisync.transform.build import build
 
         full = {**env, **(more_env() if more_env else {})}
-        return build(args, full, progress=lambda detail: ctx.task.update(detail=detail))
+        return build(
+            args, full, progress=lambda detail: ctx.task.update(detail=detail), manifests=manifests
+        )
 
     return stage
 
@@ -165,16 +171,17 @@ def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
 
 
 def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
-    from batisync.transform.build import PUBLISH_SELECT, TRANSFORM_SELECT, dbt_env
+    from batisync.transform.build import PUBLISH_ARGS, TRANSFORM_ARGS, ManifestCache, dbt_env
 
     env = dbt_env(settings)
-    # one inspection per run, before the transform: its lengths feed both dbt builds
+    # one inspection per run, before the transform: its lengths feed both dbt commands
     inspected = functools.cache(lambda: batigest_env(settings))
+    manifests = ManifestCache()  # transform parses the project, publish reuses it
     return Stages(
         load=load_stage(settings),
-        transform=dbt_stage(["build", "--select", *TRANSFORM_SELECT], env, inspected),
+        transform=dbt_stage(list(TRANSFORM_ARGS), env, inspected, manifests),
         export=export_stage(settings, force=force),
-        publish=dbt_stage(["build", "--select", *PUBLISH_SELECT], env, inspected),
+        publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
     )
 
 

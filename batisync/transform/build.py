@@ -16,13 +16,18 @@ from typing import Any
 
 from batisync.core.errors import StageError
 from batisync.core.settings import Settings
-from batisync.transform.dbt_runner import DbtResult, run_dbt
+from batisync.transform.dbt_runner import DbtResult, parse_manifest, run_dbt
 
 # what the exporter reads, with everything upstream and its tests
 TRANSFORM_SELECT = ("+to_push", "+heures_gone", "+heures_rejected")
 # rebuilt after the export from the map it just wrote: to_push then holds what the next
 # export will write (nothing, after a clean run) and batigest_heures.sync shows the push
-PUBLISH_SELECT = ("to_push", "heures_gone", "batigest_heures")
+# (int_time_slots_pushable is a table that reads the map)
+PUBLISH_SELECT = ("int_time_slots_pushable", "to_push", "heures_gone", "batigest_heures")
+# A sync's two dbt commands. The unit tests are CI's (`make test`), not every run's; the
+# data tests run in transform, and publish only rebuilds what transform tested.
+TRANSFORM_ARGS = ("build", "--select", *TRANSFORM_SELECT, "--exclude-resource-type", "unit_test")
+PUBLISH_ARGS = ("run", "--select", *PUBLISH_SELECT)
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -79,20 +84,37 @@ def dbt_failure(result: DbtResult) -> str:
     return f"dbt {result.args[0]} failed: {named or 'see the dbt log'}{more}"
 
 
+@dataclass
+class ManifestCache:
+    """One parse of the project for every dbt command of a run (parsed at first use)."""
+
+    manifest: Any = None
+    parsed: bool = False
+
+    def get(self, env: Mapping[str, str]) -> Any:
+        if not self.parsed:
+            self.parsed = True
+            self.manifest = parse_manifest(env=dict(env))
+        return self.manifest
+
+
 def build(
     args: Sequence[str],
     env: Mapping[str, str],
     *,
     progress: Callable[[str], None] | None = None,
+    manifests: ManifestCache | None = None,
 ) -> TransformReport:
-    """Run one dbt command as a sync stage; raises StageError (with the report) on failure."""
+    """Run one dbt command as a sync stage; raises StageError (with the report) on failure.
+    Commands given the same `manifests` share one parse."""
     if progress:
         progress(" ".join(args))
     # dbt prints to stdout: keep stdout for the summary (`--json` must parse) and let
     # dbt's warnings and errors go where our own log lines go
     level = "info" if logging.getLogger().isEnabledFor(logging.DEBUG) else "warn"
     with contextlib.redirect_stdout(sys.stderr):
-        result = run_dbt([*args, "--log-level", level], env=dict(env))
+        manifest = manifests.get(env) if manifests is not None else None
+        result = run_dbt([*args, "--log-level", level], env=dict(env), manifest=manifest)
     report = dbt_report(result, "dbt " + " ".join(args))
     if not result.success:
         raise StageError(dbt_failure(result), report)
@@ -105,8 +127,11 @@ def run_dbt_command(args: list[str], *, env: Mapping[str, str]) -> int:
 
 
 __all__ = [
+    "PUBLISH_ARGS",
     "PUBLISH_SELECT",
+    "TRANSFORM_ARGS",
     "TRANSFORM_SELECT",
+    "ManifestCache",
     "TransformReport",
     "build",
     "dbt_env",

@@ -86,18 +86,22 @@ def dbt_args(args: Sequence[str], project_dir: Path = DBT_PROJECT_DIR) -> list[s
     return full
 
 
-def run_dbt(args: Sequence[str], *, env: Mapping[str, str] | None = None) -> DbtResult:
+def run_dbt(
+    args: Sequence[str], *, env: Mapping[str, str] | None = None, manifest: Any = None
+) -> DbtResult:
     """Run `dbt <args>` in-process on dbt_project/ with `env` set for the call only.
 
     Never raises for a failing dbt command: `success` is False and `failures` (or
-    `error`, when dbt could not run at all) says why.
+    `error`, when dbt could not run at all) says why. `manifest` (from `parse_manifest`)
+    spares dbt parsing the project again.
     """
     from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
 
     full_args = dbt_args(args)
     started = time.monotonic()
     with _environment({**_FIXED_ENV, **(env or {})}):
-        outcome = dbtRunner().invoke(full_args)
+        runner = dbtRunner() if manifest is None else dbtRunner(manifest=manifest)
+        outcome = runner.invoke(full_args)
     elapsed = time.monotonic() - started
     result = replace(
         interpret(tuple(args), outcome.success, outcome.result, outcome.exception),
@@ -105,6 +109,16 @@ def run_dbt(args: Sequence[str], *, env: Mapping[str, str] | None = None) -> Dbt
     )
     (log.info if result.success else log.error)("%s", result.summary())
     return result
+
+
+def parse_manifest(*, env: Mapping[str, str] | None = None) -> Any:
+    """`dbt parse`: the project's manifest, for several commands in one run to share
+    (None when dbt could not parse: each command then parses, and says why it fails)."""
+    from dbt.cli.main import dbtRunner
+
+    with _environment({**_FIXED_ENV, **(env or {})}):
+        outcome = dbtRunner().invoke(dbt_args(["parse", "--log-level", "warn"]))
+    return outcome.result if outcome.success else None
 
 
 def interpret(

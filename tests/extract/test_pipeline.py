@@ -143,6 +143,27 @@ def test_second_load_tells_new_changed_and_unchanged(
     assert sorted(minutes) == sorted([(ids[0], 77.0), (added, 240.0)])
 
 
+def test_unchanged_slots_skip_dlt_but_are_stamped_seen(
+    load: Loader, dataset: Dataset, staging_url: str
+) -> None:
+    load()
+    ids = sorted(_in_window(dataset), key=int)
+    dataset.change_minutes(ids[0], 77)
+    dataset.move_slot(ids[1], 60)
+    first_load_ids = dict(
+        query(staging_url, "select id, _dlt_load_id from raw_batisimply.time_slots")
+    )
+
+    report = load()
+
+    rows = query(staging_url, "select id, _dlt_load_id, _fetched_at from raw_batisimply.time_slots")
+    rewritten = {i for i, load_id, _ in rows if load_id != first_load_ids.get(i)}
+    assert rewritten == {ids[0], ids[1]}  # dlt merged only what changed
+    assert {fetched for _, _, fetched in rows} == {report.fetched_at}  # every slot seen now
+    counts = report.resources["time_slots"]
+    assert (counts.new, counts.changed, counts.unchanged) == (0, 2, len(ids) - 2)
+
+
 def test_deleted_upstream_is_marked_never_dropped_and_comes_back(
     load: Loader, dataset: Dataset, staging_url: str
 ) -> None:
