@@ -123,6 +123,9 @@ class Settings:
     on_gone: str = "keep"
     retract_max_share: float = 0.1
     dbt_schema: str = "public"
+    # a webhook URL may carry its token (path or query): a Secret, never printed
+    alert_webhook_url: Secret | None = field(default=None, repr=False)
+    alert_rejected_threshold: int | None = None
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming the first of `names` (variable names) that is unset."""
@@ -164,7 +167,12 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Every secret value, so the log filter masks it wherever it shows up."""
-        values = [self.client_secret, self.password, self.staging.password]
+        values = [
+            self.client_secret,
+            self.password,
+            self.staging.password,
+            self.alert_webhook_url,
+        ]
         found = [v.reveal() for v in values if v]
         if self.batigest_url:
             url = self.batigest_url.reveal()
@@ -237,19 +245,52 @@ def _timezone(value: Any, name: str) -> str:
     return text
 
 
+# Never quote the value in these messages: a URL that does not parse may hold its
+# password where the host should be.
+_ESCAPE_HINT = (
+    "percent-encode the user and password in the URL: '@' as %40, ':' as %3A, '/' as %2F, "
+    "'#' as %23, '?' as %3F, '%' as %25 (e.g. mssql+pyodbc://batisync:p%40ss@host:1433/BTG"
+    "?driver=...), or set sqlserver.password in credentials.json, which needs no escaping"
+)
+
+
 def _sqlalchemy_url(value: Any, name: str) -> Secret:
     text = _text(value, name)
     try:
         url = sa.make_url(text)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
         raise ConfigError(
-            name, "expected a SQLAlchemy URL such as mssql+pyodbc://user:pass@host/db?driver=..."
+            name,
+            "expected a SQLAlchemy URL such as mssql+pyodbc://user:pass@host/db?driver=... "
+            f"(if the password holds special characters, {_ESCAPE_HINT})",
         ) from None
+    if _broken_authority(url):
+        raise ConfigError(
+            name,
+            "the URL does not parse into user, password and host: a character of the "
+            f"password (or user) needs escaping; {_ESCAPE_HINT}",
+        )
     if url.get_backend_name() not in {"mssql", "postgresql"}:
         raise ConfigError(
             name,
             f"expected an mssql+pyodbc:// (or postgresql:// stand-in) URL, "
             f"got a {url.get_backend_name()} URL",
+        )
+    return Secret(text)
+
+
+def _broken_authority(url: sa.URL) -> bool:
+    """An unescaped `@`, `/`, `?` or `#` in the password leaves part of it in the host."""
+    host = url.host or ""
+    return any(c in host for c in "@/?#") or "@" in (url.username or "")
+
+
+def _optional_secret_url(value: Any, name: str) -> Secret | None:
+    text = _text(value, name)
+    if not text.startswith(("http://", "https://")):
+        # the value may hold a token: say what is wrong without showing it
+        raise ConfigError(
+            name, "expected an http(s) URL (the value is not shown: it may hold a token)"
         )
     return Secret(text)
 
@@ -283,6 +324,13 @@ _SPEC: list[tuple[str, str, str, Callable[[Any, str], Any]]] = [
     ("HEURES_ON_GONE", "on_gone", "heures_on_gone", _choice("keep", "delete")),
     ("HEURES_RETRACT_MAX_SHARE", "retract_max_share", "heures_retract_max_share", _share),
     ("DBT_SCHEMA", "dbt_schema", "dbt_schema", _text),
+    ("ALERT_WEBHOOK_URL", "alert_webhook_url", "alert_webhook_url", _optional_secret_url),
+    (
+        "ALERT_REJECTED_THRESHOLD",
+        "alert_rejected_threshold",
+        "alert_rejected_threshold",
+        _int_between(0, 10_000_000),
+    ),
 ]
 _BY_VARIABLE = {variable: (attribute, path) for variable, attribute, path, _ in _SPEC}
 _DESCRIPTIONS = {

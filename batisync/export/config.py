@@ -9,13 +9,14 @@ cannot use (a configuration error) from a failure of the run itself.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 
 from batisync.core.connections import make_batigest_engine, make_staging_engine
 from batisync.core.settings import Settings
 from batisync.export.reconcile import ReconcileReport, reconcile
+from batisync.export.rejections import rejections_by_reason
 from batisync.export.report import ExportReport
 from batisync.export.runner import run_export
 
@@ -43,8 +44,16 @@ def export_with_settings(
     id_heure: str | None = None,
     force: bool = False,
     run_id: str | None = None,
+    with_dbt_rejections: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
-    """`run_export` with the configured schemas, batch size and retract policy."""
+    """`run_export` with the configured schemas, batch size and retract policy;
+    `with_dbt_rejections` counts heures_rejected in the report (the sync's whole picture)."""
+    by_reason: dict[str, int] = {}
+    new_by_reason: dict[str, int] = {}
+    if with_dbt_rejections:
+        with staging.connect() as conn:
+            by_reason, new_by_reason = rejections_by_reason(conn, settings.dbt_schema)
     return run_export(
         staging,
         batigest,
@@ -57,6 +66,9 @@ def export_with_settings(
         dry_run=dry_run,
         id_heure=id_heure,
         run_id=run_id,
+        rejected_by_dbt=by_reason,
+        rejected_new_by_dbt=new_by_reason,
+        progress=progress,
     )
 
 

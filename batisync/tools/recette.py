@@ -33,6 +33,7 @@ from psycopg import sql
 from batisync.core.connections import make_batigest_engine, relation_exists
 from batisync.core.logs import ProgressDisplay
 from batisync.core.settings import Settings
+from batisync.orchestrate.record import Recording
 from batisync.transform.build import PUBLISH_SELECT, TRANSFORM_SELECT, dbt_env
 from batisync.transform.build import build as dbt_build
 
@@ -240,13 +241,21 @@ class Options:
         return self.update_codes or self.apply
 
 
-def run_recette(settings: Settings, options: Options, display: ProgressDisplay) -> int:
-    """Reload (`--update-codes`), plan or apply the export, then list each slot's state."""
+def run_recette(
+    settings: Settings,
+    options: Options,
+    display: ProgressDisplay,
+    recording: Recording | None = None,
+) -> int:
+    """Reload (`--update-codes`), plan or apply the export, then list each slot's state.
+    With `recording` (`--apply`), the export's counts go to sync_runs."""
     if options.update_codes:
         load_window(settings, options.days)
         build(settings, [*TRANSFORM_SELECT, *PUBLISH_SELECT], display)
 
     report = export(settings, options.id_heure, options.apply)
+    if recording is not None:
+        recording.finish("success", "export", report)
     plans = [p for p in report.plans if p.action != "unchanged" or options.verbose]
     if options.id_heure is None:
         print(f"export plan: {len(plans)} slot(s) to write or reject in the whole window")

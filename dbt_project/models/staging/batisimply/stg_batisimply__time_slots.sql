@@ -11,6 +11,9 @@ typed as (
     select
         id::text as time_slot_id,
         user__id::text as user_id,
+        -- the employee's name as the API gives it (`user.firstName` / `user.lastName`)
+        nullif(trim(concat_ws(' ', user__first_name::text, user__last_name::text)), '')
+            as user_name,
         project__id::bigint as project_id,
         management_status::text as management_status,
         start_date::text as start_date_utc,
@@ -32,6 +35,7 @@ final as (
     select
         time_slot_id,
         user_id,
+        user_name,
         project_id,
         management_status,
         coalesce(management_status = 'VALIDATED', false) as is_validated,
