@@ -162,7 +162,8 @@ def slot_state(row: Mapping[str, Any], suivimo: SuiviMO) -> str:
         return "not pushed yet (run the sync, or --update-codes)"
     rows = suivimo.get(key, [])
     if not rows:
-        return f"MISSING in SuiviMO at {fmt_key(key)} (deleted in Batigest? export reconcile)"
+        hint = "deleted in Batigest? batisync reconcile --repair"
+        return f"MISSING in SuiviMO at {fmt_key(key)} ({hint})"
     if len(rows) > 1:
         return f"DUPLICATED in SuiviMO: {len(rows)} rows at {fmt_key(key)}"
     expected = (_dec(row["map_nb_h0"]), _dec(row["map_nb_h3"]), _dec(row["map_nb_h4"]))

@@ -39,7 +39,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 receiver.bodies.append(json.loads(self.rfile.read(length)))
                 self.send_response(receiver.status)
@@ -110,7 +110,9 @@ def test_the_operators_day(
     tmp_path: Path,
 ) -> None:
     batigest = sa.create_engine(batigest_url)
-    seed_salaries(batigest, [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()])
+    seed_salaries(
+        batigest, [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
+    )
     staging = sa.make_url(staging_url)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -194,7 +196,9 @@ def test_the_operators_day(
     assert len(receiver.bodies) == 1
     listed = _cli(["rejected", "--csv"], env, tmp_path)
     assert listed.returncode == 0
-    firsts = {r["id_heure"]: r["first_rejected_at"] for r in csv.DictReader(listed.stdout.splitlines())}
+    firsts = {
+        r["id_heure"]: r["first_rejected_at"] for r in csv.DictReader(listed.stdout.splitlines())
+    }
     assert firsts == {r["id_heure"]: r["first_rejected_at"] for r in rows}  # remembered
     assert all(r["is_new"] == "False" for r in csv.DictReader(listed.stdout.splitlines()))
 
@@ -217,7 +221,7 @@ def test_the_operators_day(
         )
     drift = _cli(["reconcile"], env, tmp_path)
     assert drift.returncode == 1, drift.stdout + drift.stderr
-    assert f"missing " in drift.stdout and f"({gone[0]}, {gone[1]}, " in drift.stdout
+    assert "missing " in drift.stdout and f"({gone[0]}, {gone[1]}, " in drift.stdout
     assert "duplicated " in drift.stdout and "expected NbH0=" in drift.stdout
     assert "1 missing, 0 changed, 1 duplicated; 0 repaired, 2 left" in drift.stdout
     report = json.loads(_cli(["reconcile", "--json"], env, tmp_path).stdout)
