@@ -144,3 +144,20 @@ def test_a_signal_ends_the_run_cleanly(
     assert row == [("interrupted", 1, "load", True)]
     with sync_lock(conninfo):  # released: a next run can start at once
         pass
+
+
+def test_a_malformed_webhook_url_is_exit_2_without_showing_it(
+    staging_url: str, batigest_url: str, tmp_path: Path
+) -> None:
+    env = sync_env(staging_url, batigest_url, tmp_path)
+    env["ALERT_WEBHOOK_URL"] = "hooks.example.com/T0KEN-abc123"
+    result = run_cli(["sync"], env, tmp_path)
+    assert result.returncode == 2
+    assert "configuration error: ALERT_WEBHOOK_URL: expected an http(s) URL" in result.stderr
+    assert "T0KEN-abc123" not in result.stdout + result.stderr
+    env["ALERT_WEBHOOK_URL"] = "https://hooks.example.com/T0KEN-abc123"
+    threshold = run_cli(["sync"], {**env, "ALERT_REJECTED_THRESHOLD": "many"}, tmp_path)
+    assert threshold.returncode == 2
+    assert "ALERT_REJECTED_THRESHOLD: expected a whole number" in threshold.stderr
+    doctor = run_cli(["doctor"], env, tmp_path)
+    assert "ALERT_WEBHOOK_URL" in doctor.stdout and "T0KEN-abc123" not in doctor.stdout
