@@ -117,7 +117,8 @@ def run_dbt(
     started = time.monotonic()
     with _environment({**_FIXED_ENV, **(env or {})}):
         callbacks = [node_counter(on_node)] if on_node else []
-        outcome = dbtRunner(callbacks=callbacks).invoke(full_args)
+        runner = dbtRunner(callbacks=callbacks) if callbacks else dbtRunner()
+        outcome = runner.invoke(full_args)
     elapsed = time.monotonic() - started
     result = replace(
         interpret(tuple(args), outcome.success, outcome.result, outcome.exception),
