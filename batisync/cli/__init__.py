@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from batisync.cli import export, load, recette, run
+from batisync.cli import export, history, load, recette, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_command(commands)
     export.add_commands(commands)
     recette.add_command(commands)
+    history.add_commands(commands)
     return parser
 
 

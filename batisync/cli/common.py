@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from batisync.core.errors import EXIT_BUSY, EXIT_CONFIG, ConfigError
 from batisync.core.logs import REDACT
@@ -27,6 +29,23 @@ def load(required: Required | None = None) -> Settings:
     if required is not None:
         settings.require_all(required(settings))
     return settings
+
+
+def check_output_path(setting: str, path: str) -> Path:
+    """A file this run will write, checked before any work: its folder exists and we may
+    write there (a run must not fail, or look failed, at its very end for a typo)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ConfigError(setting, f"{path} is a folder; expected the path of a file to write")
+    folder = target.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            setting, f"the folder {folder} does not exist: create it, or choose another path"
+        )
+    writable = os.access(target, os.W_OK) if target.exists() else os.access(folder, os.W_OK)
+    if not writable:
+        raise ConfigError(setting, f"{target} cannot be written by this user")
+    return target
 
 
 def config_failure(error: ConfigError) -> int:
@@ -57,4 +76,4 @@ def busy_failure(busy: LockBusy) -> int:
     return EXIT_BUSY
 
 
-__all__ = ["busy_failure", "config_failure", "load", "writing"]
+__all__ = ["busy_failure", "check_output_path", "config_failure", "load", "writing"]

@@ -1,8 +1,10 @@
 """`batisync export [--dry-run] [--id-heure ID] [--force] [--json]` and
 `batisync reconcile [--repair] [--json]`: the exporter on its own.
 
-Both hold the sync lock when they write. Exit status: 0 done (rejected rows are reported,
-not fatal), 1 failed, 2 configuration, 75 a sync runs.
+`export` holds the sync lock when it writes; `reconcile` always does (a sync moving rows
+meanwhile would look like drift) and is recorded in `sync_runs` (command `reconcile`).
+Exit status: 0 done (rejected rows are reported, not fatal) / reconcile found no drift
+left, 1 failed / drift left (like a failing test), 2 configuration, 75 a sync runs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sqlalchemy as sa
 from batisync.cli.common import busy_failure, config_failure, load, writing
 from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, first_line
 from batisync.core.logs import redact, setup_logging
+from batisync.core.settings import Settings
 from batisync.export.config import (
     engines_from_settings,
     export_with_settings,
@@ -27,6 +30,7 @@ from batisync.export.config import (
 from batisync.export.reconcile import ReconcileReport
 from batisync.export.staging_io import ExportInputError
 from batisync.orchestrate.lock import LockBusy
+from batisync.orchestrate.record import recorded
 
 log = logging.getLogger("batisync.export")
 NEEDED = ("PGHOST", "PGDATABASE", "BATIGEST_URL")
@@ -35,7 +39,7 @@ NEEDED = ("PGHOST", "PGDATABASE", "BATIGEST_URL")
 def cmd_export(args: argparse.Namespace) -> int:
     setup_logging(verbose=args.verbose)
     reconciling = args.command == "reconcile"
-    writes = args.repair if reconciling else not args.dry_run
+    writes = True if reconciling else not args.dry_run
     with contextlib.ExitStack() as stack:
         try:
             settings = load(lambda _: NEEDED)
@@ -48,11 +52,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             stack.enter_context(writing(settings, args.command, writes=writes))
             if reconciling:
-                result = reconcile_with_settings(settings, staging, batigest, repair=args.repair)
-                print(
-                    json.dumps(result.to_dict(), indent=2) if args.json else _reconcile_text(result)
-                )
-                return EXIT_OK
+                return _reconcile(settings, staging, batigest, args)
             report = export_with_settings(
                 settings,
                 staging,
@@ -60,11 +60,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                 force=args.force,
                 dry_run=args.dry_run,
                 id_heure=args.id_heure,
+                with_dbt_rejections=True,
             )
         except LockBusy as busy:
             return busy_failure(busy)
         except ConfigError as error:  # the Batigest inspection found what would corrupt data
             return config_failure(error)
+        except KeyboardInterrupt as stop:  # SIGTERM / SIGINT: recorded, lock released
+            print(f"{args.command} interrupted ({stop}): nothing half-written", file=sys.stderr)
+            return EXIT_FAILED
         except (ExportInputError, sa.exc.SQLAlchemyError) as error:
             # SQLAlchemy errors carry the statement, never the URL or its password.
             log.debug("export failed", exc_info=True)
@@ -85,15 +89,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reconcile(
+    settings: Settings, staging: sa.Engine, batigest: sa.Engine, args: argparse.Namespace
+) -> int:
+    """Check (and with --repair fix) SuiviMO against the map, recorded in sync_runs."""
+    with recorded(
+        settings.staging.conninfo(), settings.dbt_schema, "reconcile", dry_run=not args.repair
+    ) as recording:
+        result = reconcile_with_settings(settings, staging, batigest, repair=args.repair)
+        status = "drift" if result.drift else "success"
+        error = f"{result.drift} finding(s) left: {result.summary_line()}" if result.drift else None
+        recording.finish(status, "reconcile", result)
+        if error and recording.summary is not None:
+            recording.summary.error = error
+    print(json.dumps(result.to_dict(), indent=2) if args.json else _reconcile_text(result))
+    return EXIT_FAILED if result.drift else EXIT_OK
+
+
 def _reconcile_text(result: ReconcileReport) -> str:
-    lines = [f"missing {i}" for i in result.missing]
-    lines += [f"changed {i}" for i in result.changed]
-    lines += [f"duplicated {i}" for i in result.duplicated]
-    lines.append(
-        f"reconcile: {result.checked} checked, {result.ok} ok, {len(result.missing)} missing, "
-        f"{len(result.changed)} changed, {len(result.duplicated)} duplicated, "
-        f"{result.repaired} repaired"
-    )
+    lines = [f.describe() for f in result.findings]
+    lines.append(result.summary_line())
+    if result.drift and any(f.resolvable and not f.repaired for f in result.findings):
+        lines.append("  `batisync reconcile --repair` (make reconcile REPAIR=1) writes them back")
     return "\n".join(lines)
 
 
@@ -104,9 +121,14 @@ def add_commands(commands: Any) -> None:
     push.add_argument("--force", action="store_true", help="retract past the share limit")
     push.set_defaults(repair=False)
     check = commands.add_parser(
-        "reconcile", help="compare SuiviMO with the map; --repair rewrites drifted rows"
+        "reconcile",
+        help="compare SuiviMO with the map (exit 1 on drift); --repair rewrites drifted rows",
     )
-    check.add_argument("--repair", action="store_true", help="rewrite drifted rows")
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="rewrite missing/changed rows, and duplicates where one row holds our values",
+    )
     check.set_defaults(dry_run=False, id_heure=None, force=False)
     for parser in (push, check):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -12,6 +12,7 @@ from batisync.core.errors import EXIT_FAILED, ConfigError, StageError, first_lin
 from batisync.core.logs import ProgressDisplay, redact, setup_logging
 from batisync.core.settings import Settings
 from batisync.orchestrate.lock import LockBusy
+from batisync.orchestrate.record import recorded
 from batisync.tools.recette import Options, run_recette
 
 log = logging.getLogger("batisync.recette")
@@ -36,9 +37,17 @@ def cmd_debug_heures(args: argparse.Namespace) -> int:
         return config_failure(error)
     try:
         with writing(settings, "debug-heures", writes=options.writes):
-            return run_recette(settings, options, display)
+            if not options.apply:
+                return run_recette(settings, options, display)
+            # a write to SuiviMO: in sync_runs like a sync (command `debug-heures`)
+            conninfo = settings.staging.conninfo()
+            with recorded(conninfo, settings.dbt_schema, "debug-heures") as recording:
+                return run_recette(settings, options, display, recording)
     except LockBusy as busy:
         return busy_failure(busy)
+    except KeyboardInterrupt as stop:
+        print(f"debug-heures interrupted ({stop})", file=sys.stderr)
+        return EXIT_FAILED
     except StageError as failure:
         print(redact(f"failed: {failure}"), file=sys.stderr)
         return EXIT_FAILED

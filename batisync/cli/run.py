@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from batisync.cli.common import config_failure, load
-from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError
+from batisync.cli.common import check_output_path, config_failure, load
+from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, ConfigErrors
 from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, setup_logging
 from batisync.core.settings import Settings
@@ -21,18 +22,27 @@ log = logging.getLogger("batisync")
 
 def cmd_sync(args: argparse.Namespace) -> int:
     setup = setup_logging(verbose=args.verbose)
-    json_path = os.environ.get("SUMMARY_JSON")
+    json_path = os.environ.get("SUMMARY_JSON") or None
+    errors: list[ConfigError] = []
+    settings = None
     try:
         settings = load(Settings.required_for_sync)
     except ConfigError as error:
+        errors += getattr(error, "errors", [error])
+    if json_path:  # checked before any work: a bad path must not fail a run that worked
+        try:
+            check_output_path("SUMMARY_JSON", json_path)
+        except ConfigError as error:
+            errors.append(error)
+            json_path = None
+    if errors or settings is None:
         if args.json or json_path:
             now = datetime.now(UTC)
-            errors = getattr(error, "errors", [error])
             summary = RunSummary(
                 new_run_id(now), "config_error", now, now, error="; ".join(map(str, errors))
             )
             _emit(summary, args.json, json_path)
-        return config_failure(error)
+        return config_failure(ConfigErrors(errors))
     from batisync.orchestrate.sync import sync_from_settings
 
     summary = sync_from_settings(
@@ -45,7 +55,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def _emit(summary: RunSummary, as_json: bool, json_path: str | None) -> None:
     print(render_json(summary) if as_json else render_text(summary), flush=True)
     if json_path:
-        Path(json_path).write_text(render_json(summary) + "\n", encoding="utf-8")
+        try:
+            Path(json_path).write_text(render_json(summary) + "\n", encoding="utf-8")
+        except OSError as error:  # checked before the run; the run's own outcome stands
+            print(
+                f"warning: SUMMARY_JSON: could not write {json_path}: {error.strerror}",
+                file=sys.stderr,
+            )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

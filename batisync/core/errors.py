@@ -14,6 +14,8 @@ EXIT_BUSY = 75  # EX_TEMPFAIL: another sync holds the lock, nothing was done
 EXIT_CODES = {
     "success": EXIT_OK,
     "failed": EXIT_FAILED,
+    "interrupted": EXIT_FAILED,  # SIGTERM / SIGINT: the run stopped cleanly, not done
+    "drift": EXIT_FAILED,  # reconcile found SuiviMO rows that differ from the map
     "config_error": EXIT_CONFIG,
     "busy": EXIT_BUSY,
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -20,6 +20,7 @@ from batisync.core.settings import Settings
 from batisync.export.catalog import read_facts
 from batisync.export.inspection import Assessment, Finding, assess
 from batisync.export.reconcile import ReconcileReport, reconcile
+from batisync.export.rejections import rejections_by_reason
 from batisync.export.report import ExportReport
 from batisync.export.runner import run_export
 
@@ -74,10 +75,18 @@ def export_with_settings(
     id_heure: str | None = None,
     force: bool = False,
     run_id: str | None = None,
+    with_dbt_rejections: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
     """`run_export` with the configured schemas, batch size and retract policy, adapted to
-    what the Batigest inspection found (raises BatigestUnfit before any write)."""
+    what the Batigest inspection found (raises BatigestUnfit before any write);
+    `with_dbt_rejections` counts heures_rejected in the report (the sync's whole picture)."""
     adapt = checked_batigest(settings, batigest).adapt
+    by_reason: dict[str, int] = {}
+    new_by_reason: dict[str, int] = {}
+    if with_dbt_rejections:
+        with staging.connect() as conn:
+            by_reason, new_by_reason = rejections_by_reason(conn, settings.dbt_schema)
     return run_export(
         staging,
         batigest,
@@ -92,6 +101,9 @@ def export_with_settings(
         run_id=run_id,
         row_by_row=adapt.row_by_row,
         case_sensitive_keys=adapt.case_sensitive_keys,
+        rejected_by_dbt=by_reason,
+        rejected_new_by_dbt=new_by_reason,
+        progress=progress,
     )
 
 

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from batisync.export.model import Key, KeyNorm, MapRow, PushRow, Values, format_key, identity_key
 
@@ -86,6 +87,18 @@ class RowPlan:
     def writes(self) -> bool:
         return self.op not in (None, Op.NOOP)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data (the dry run's `planned_writes`)."""
+        return {
+            "id_heure": self.id_heure,
+            "action": str(self.action),
+            "old_key": _key_dict(self.old_key),
+            "new_key": _key_dict(self.new_key),
+            "old_values": _values_dict(self.old_values),
+            "new_values": _values_dict(self.new_values),
+            "adopts": list(self.adopts),
+        }
+
     def describe(self) -> str:
         """One line for the dry run: action, old → new key and values."""
         if self.action is Action.REJECT:
@@ -94,6 +107,19 @@ class RowPlan:
         after = f"{format_key(self.new_key)} {self.new_values or '-'}"
         extra = f" [adopts the row of {', '.join(self.adopts)}]" if self.adopts else ""
         return f"{self.id_heure}: {self.action} {before} -> {after}{extra}"
+
+
+def _key_dict(key: Key | None) -> dict[str, str] | None:
+    if key is None:
+        return None
+    return {"CodeChantier": key[0], "CodeSalarie": key[1], "Date": f"{key[2]:%Y-%m-%d %H:%M:%S}"}
+
+
+def _values_dict(values: Values | None) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    h0 = None if values.nb_h0 is None else str(values.nb_h0)
+    return {"NbH0": h0, "NbH3": values.nb_h3, "NbH4": values.nb_h4}
 
 
 def reject(id_heure: str, reason: str) -> RowPlan:

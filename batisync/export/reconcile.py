@@ -1,52 +1,160 @@
 """Drift between the map (what we wrote) and SuiviMO (what is there now).
 
-Every mapped row is checked at its mapped key: `missing` (deleted by hand), `changed`
-(values edited by hand), `duplicated` (more than one row at the key). `repair=True`
-writes the mapped values back (re-insert, update) with the exporter's own batch
-statements; duplicates are reported only, since nothing tells which row is ours.
+Every mapped row is checked at its mapped key and lands in exactly one class, so the
+counts add up (`checked = ok + missing + changed + duplicated`): `duplicated` (more than
+one row at the key), `missing` (deleted by hand), `changed` (values edited by hand), or
+`ok`. Each finding carries the key, the values the map expects and the rows found.
+
+`repair=True` writes the mapped values back (re-insert, update) with the exporter's own
+batch statements. A duplicated key is repaired when the map says which row is ours (at
+least one row there holds exactly the mapped values): the key's rows are replaced by
+one row with those values, in one transaction. When none does, nothing tells which row
+is ours: the finding lists the statements to run once a person has chosen.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
 
 from batisync.export.apply import BatchStatements, load_rows, run_batch
 from batisync.export.map_table import map_exists, read_map
-from batisync.export.model import PushRow, key_norm_for
-from batisync.export.plan import Action, Resolved, RowPlan, batches, plan_batch
+from batisync.export.model import Key, KeyNorm, PushRow, Values, format_key, key_norm_for
+from batisync.export.plan import Resolved, RowPlan, State, batches, plan_batch
+from batisync.export.suivimo import suivimo_table
 
 log = logging.getLogger("export.reconcile")
+
+KINDS = ("duplicated", "missing", "changed")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One mapped slot whose SuiviMO row is not what the map says."""
+
+    id_heure: str
+    kind: str  # duplicated | missing | changed
+    key: Key
+    expected: Values
+    found: tuple[Values, ...]
+    repaired: bool = False
+    statements: tuple[str, ...] = ()  # for a person to run (a duplicate we cannot resolve)
+
+    @property
+    def resolvable(self) -> bool:
+        """`--repair` can fix it (for a duplicate: one of the rows holds our values)."""
+        return self.kind != "duplicated" or any(v.matches(self.expected) for v in self.found)
+
+    def describe(self) -> str:
+        found = "; ".join(str(v) for v in self.found) or "no row"
+        text = (
+            f"{self.kind} {self.id_heure} at {format_key(self.key)}: "
+            f"expected {self.expected}, found {found}"
+        )
+        if self.repaired:
+            return f"{text} -> repaired"
+        if self.resolvable:
+            return f"{text} -> `batisync reconcile --repair` fixes it"
+        lines = [f"{text} -> none of these rows holds the synced values: choose, then run"]
+        return "\n".join([*lines, *(f"    {s};" for s in self.statements)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id_heure": self.id_heure,
+            "kind": self.kind,
+            "key": {
+                "CodeChantier": self.key[0],
+                "CodeSalarie": self.key[1],
+                "Date": str(self.key[2]),
+            },
+            "expected": _values(self.expected),
+            "found": [_values(v) for v in self.found],
+            "repaired": self.repaired,
+            "resolvable": self.resolvable,
+            "statements": list(self.statements),
+        }
+
+
+def _values(v: Values) -> dict[str, Any]:
+    return {"NbH0": None if v.nb_h0 is None else str(v.nb_h0), "NbH3": v.nb_h3, "NbH4": v.nb_h4}
 
 
 @dataclass
 class ReconcileReport:
     checked: int = 0
     ok: int = 0
-    missing: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    duplicated: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     unverifiable: list[str] = field(default_factory=list)  # seed-era map rows, no values
-    repaired: int = 0
     plans: list[RowPlan] = field(default_factory=list)
+
+    def ids(self, kind: str) -> list[str]:
+        return [f.id_heure for f in self.findings if f.kind == kind]
+
+    @property
+    def missing(self) -> list[str]:
+        return self.ids("missing")
+
+    @property
+    def changed(self) -> list[str]:
+        return self.ids("changed")
+
+    @property
+    def duplicated(self) -> list[str]:
+        return self.ids("duplicated")
+
+    @property
+    def repaired(self) -> int:
+        return sum(f.repaired for f in self.findings)
 
     @property
     def drift(self) -> int:
-        return len(self.missing) + len(self.changed) + len(self.duplicated)
+        """Findings still standing after this run (what makes `reconcile` exit 1)."""
+        return sum(not f.repaired for f in self.findings)
+
+    def summary_line(self) -> str:
+        counts = ", ".join(f"{len(self.ids(k))} {k}" for k in ("missing", "changed", "duplicated"))
+        unverifiable = (
+            f"; {len(self.unverifiable)} seed-era map row(s) without values not checked"
+            if self.unverifiable
+            else ""
+        )
+        return (
+            f"reconcile: {self.checked} checked = {self.ok} ok + {counts}; "
+            f"{self.repaired} repaired, {self.drift} left{unverifiable}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "checked": self.checked,
             "ok": self.ok,
-            "missing": list(self.missing),
-            "changed": list(self.changed),
-            "duplicated": list(self.duplicated),
+            "missing": self.missing,
+            "changed": self.changed,
+            "duplicated": self.duplicated,
             "unverifiable": list(self.unverifiable),
             "repaired": self.repaired,
+            "drift": self.drift,
+            "findings": [f.to_dict() for f in self.findings],
         }
+
+
+def classify(r: Resolved, state: State, norm: KeyNorm) -> Finding | None:
+    """The finding for one mapped row, None when SuiviMO holds exactly its values (pure)."""
+    rows = state.at(norm(r.row.key))
+    expected = r.row.values
+    found = tuple(rows)
+    if len(rows) > 1:
+        kind = "duplicated"
+    elif not rows:
+        kind = "missing"
+    elif not rows[0].matches(expected):
+        kind = "changed"
+    else:
+        return None
+    return Finding(r.row.id_heure, kind, r.row.key, expected, found)
 
 
 def reconcile(
@@ -74,41 +182,89 @@ def reconcile(
             checkable.append(Resolved(PushRow(m.id_heure, m.key, m.values), m.key))
         else:
             report.unverifiable.append(m.id_heure)
+    findings: list[Finding] = []
     with batigest_engine.connect() as target:
         for batch in batches(([r] for r in checkable), batch_size):
-            plans = run_batch(
-                target,
-                statements,
-                load_rows(batch),
-                lambda state, batch=batch: _check(batch, state, norm, report),
-                norm,
-                write=repair,
+
+            def check(state: State, batch: list[Resolved] = batch) -> list[RowPlan]:
+                findings.extend(f for r in batch if (f := classify(r, state, norm)))
+                return plan_batch(batch, state, norm)
+
+            report.plans.extend(
+                run_batch(target, statements, load_rows(batch), check, norm, write=False)
             )
-            report.plans.extend(plans)
-    report.checked = len(checkable)
-    for plan in report.plans:
-        if plan.action is Action.INSERT:
-            report.missing.append(plan.id_heure)
-        elif plan.action is Action.UPDATE:
-            report.changed.append(plan.id_heure)
-        else:
-            report.ok += 1
-    if repair:
-        report.repaired = len(report.missing) + len(report.changed)
-    log.info(
-        "reconcile: %d checked, %d ok, %d missing, %d changed, %d duplicated%s",
-        report.checked,
-        report.ok,
-        len(report.missing),
-        len(report.changed),
-        len(report.duplicated),
-        f", {report.repaired} repaired" if repair else "",
-    )
+        report.checked = len(checkable)
+        report.ok = report.checked - len(findings)
+        if repair:
+            findings = _repair(target, statements, schema, checkable, findings, norm, batch_size)
+    table = suivimo_table(schema)
+    report.findings = [
+        f if f.repaired or f.resolvable else _with_statements(f, table, batigest_engine.dialect)
+        for f in findings
+    ]
+    log.info("%s", report.summary_line())
     return report
 
 
-def _check(batch: list[Resolved], state: Any, norm: Any, report: ReconcileReport) -> list[RowPlan]:
-    for r in batch:
-        if len(state.at(norm(r.row.key))) > 1:
-            report.duplicated.append(r.row.id_heure)
-    return plan_batch(batch, state, norm)
+def _repair(
+    target: sa.Connection,
+    statements: BatchStatements,
+    schema: str,
+    checkable: Sequence[Resolved],
+    findings: list[Finding],
+    norm: KeyNorm,
+    batch_size: int,
+) -> list[Finding]:
+    """Missing and changed rows through the exporter's batches (they re-read the state
+    under lock); resolvable duplicates one key at a time (they are rare)."""
+    by_id = {r.row.id_heure: r for r in checkable}
+    plain = [by_id[f.id_heure] for f in findings if f.kind != "duplicated"]
+    for batch in batches(([r] for r in plain), batch_size):
+        run_batch(
+            target,
+            statements,
+            load_rows(batch),
+            lambda state, batch=batch: plan_batch(batch, state, norm),
+            norm,
+            write=True,
+        )
+    table = suivimo_table(schema)
+    done = []
+    for f in findings:
+        if f.kind != "duplicated":
+            done.append(replace(f, repaired=True))
+        elif f.resolvable:
+            with target.begin():
+                for statement in _collapse(table, f):
+                    target.execute(statement)
+            done.append(replace(f, repaired=True))
+        else:
+            done.append(f)
+    return done
+
+
+def _collapse(table: sa.Table, f: Finding) -> list[sa.Executable]:
+    """Replace every row at the finding's key by one row holding the mapped values."""
+    c = table.c
+    at_key = sa.and_(c.CodeChantier == f.key[0], c.CodeSalarie == f.key[1], c.Date == f.key[2])
+    values = {
+        "CodeChantier": f.key[0],
+        "CodeSalarie": f.key[1],
+        "Date": f.key[2],
+        "NbH0": f.expected.nb_h0,
+        "NbH3": f.expected.nb_h3,
+        "NbH4": f.expected.nb_h4,
+    }
+    return [sa.delete(table).where(at_key), sa.insert(table).values(**values)]
+
+
+def _with_statements(f: Finding, table: sa.Table, dialect: sa.Dialect) -> Finding:
+    """The statements that keep the synced values at the key, as SQL a person can run."""
+    texts = []
+    for statement in _collapse(table, f):
+        compiled = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        texts.append(" ".join(str(compiled).split()))
+    return replace(f, statements=tuple(texts))
+
+
+__all__ = ["Finding", "ReconcileReport", "classify", "reconcile"]

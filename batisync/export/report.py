@@ -17,6 +17,10 @@ COUNTED = {
     Action.RETRACT: "retracted",
 }
 
+WRITES = ("inserted", "updated", "moved", "retracted")
+WRITE_ACTIONS = (Action.INSERT, Action.UPDATE, Action.MOVE, Action.RETRACT)
+VERBS = {"inserted": "insert", "updated": "update", "moved": "move", "retracted": "retract"}
+
 
 @dataclass
 class ExportReport:
@@ -35,6 +39,8 @@ class ExportReport:
     # slots dbt held back (heures_rejected), by reason: disjoint from `rejected`, since a
     # slot in heures_rejected never reaches to_push; set by the sync after the export
     rejected_by_dbt: dict[str, int] = field(default_factory=dict)
+    # of those, the ones not rejected in the previous run (heures_rejected.is_new)
+    rejected_new_by_dbt: dict[str, int] = field(default_factory=dict)
 
     def add(self, plans: Iterable[RowPlan]) -> None:
         for plan in plans:
@@ -56,20 +62,37 @@ class ExportReport:
     def rejected_total(self) -> int:
         return len(self.rejected) + sum(self.rejected_by_dbt.values())
 
+    def planned(self) -> dict[str, int]:
+        """Rows per write action, as planned (what a dry run would have written)."""
+        return {name: getattr(self, name) for name in WRITES}
+
+    def planned_writes(self) -> list[RowPlan]:
+        """The plans that write (or would write) SuiviMO, in order."""
+        return [p for p in self.plans if p.action in WRITE_ACTIONS]
+
     def suivimo_counts(self) -> dict[str, Any]:
-        """What the run summary shows: rows per action in SuiviMO, and the rejections."""
-        return {
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "moved": self.moved,
+        """What the run summary shows: rows per action in SuiviMO, and the rejections.
+        A dry run wrote nothing: its write counts are 0, the plan is under `would`."""
+        written = {name: 0 if self.dry_run else n for name, n in self.planned().items()}
+        counts: dict[str, Any] = {
+            "inserted": written["inserted"],
+            "updated": written["updated"],
+            "moved": written["moved"],
             "unchanged": self.unchanged,
-            "retracted": self.retracted,
+            "retracted": written["retracted"],
             "rejected": self.rejected_total(),
             "rejected_reasons": self.rejected_reasons(),
+            "rejected_new": sum(self.rejected_new_by_dbt.values()),
+            "rejected_new_reasons": dict(sorted(self.rejected_new_by_dbt.items())),
         }
+        if self.dry_run:
+            counts["would"] = self.planned()
+        return counts
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as plain data; the per-row rejections are in `rejected_rows()`."""
+        """The report as plain data; the per-row rejections are in `rejected_rows()`.
+        A dry run lists the rows it would write (`planned_writes`)."""
+        planned = {"planned_writes": [p.to_dict() for p in self.planned_writes()]}
         return {
             "run_id": self.run_id,
             "dry_run": self.dry_run,
@@ -79,13 +102,20 @@ class ExportReport:
             "adopted": self.adopted,
             "batches": self.batches,
             "warnings": list(self.warnings),
+            **(planned if self.dry_run else {}),
         }
 
     def rejected_rows(self) -> list[dict[str, str]]:
         return [{"id_heure": i, "reason": r} for i, r in self.rejected]
 
     def counts_text(self) -> str:
-        """`inserted N, updated N, moved N, unchanged N, retracted N, rejected N`."""
+        """`inserted N, updated N, moved N, unchanged N, retracted N, rejected N`; a dry
+        run says `would insert N, update N, move N, retract N; unchanged N, rejected N`.
+        The export's log line and the run summary both print this."""
+        if self.dry_run:
+            would = ", ".join(f"{verb} {getattr(self, name)}" for name, verb in VERBS.items())
+            rest = f"unchanged {self.unchanged}, rejected {self.rejected_total()}"
+            return f"would {would}; {rest}"
         counts = ", ".join(
             f"{name} {getattr(self, name)}"
             for name in ("inserted", "updated", "moved", "unchanged", "retracted")

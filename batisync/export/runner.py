@@ -78,6 +78,9 @@ def run_export(
     run_id: str | None = None,
     row_by_row: bool = False,
     case_sensitive_keys: bool = False,
+    rejected_by_dbt: Mapping[str, int] | None = None,
+    rejected_new_by_dbt: Mapping[str, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
     """Read `to_push` and `heures_gone` from staging and export them (see `export_rows`)."""
     with staging_engine.connect() as conn:
@@ -99,6 +102,9 @@ def run_export(
         run_id=run_id,
         row_by_row=row_by_row,
         case_sensitive_keys=case_sensitive_keys,
+        rejected_by_dbt=rejected_by_dbt,
+        rejected_new_by_dbt=rejected_new_by_dbt,
+        progress=progress,
     )
 
 
@@ -119,6 +125,9 @@ def export_rows(
     run_id: str | None = None,
     row_by_row: bool = False,
     case_sensitive_keys: bool = False,
+    rejected_by_dbt: Mapping[str, int] | None = None,
+    rejected_new_by_dbt: Mapping[str, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
     """Apply rows shaped like `to_push` / `heures_gone` to SuiviMO and record the map.
 
@@ -132,6 +141,10 @@ def export_rows(
     if on_gone not in ON_GONE:
         raise ValueError(f"on_gone must be one of {ON_GONE}, got {on_gone!r}")
     report = ExportReport(run_id or new_run_id(), dry_run=dry_run)
+    # dbt's rejections (heures_rejected) are known before the export: with them, the
+    # export's own line and the run summary print the same counts
+    report.rejected_by_dbt = dict(rejected_by_dbt or {})
+    report.rejected_new_by_dbt = dict(rejected_new_by_dbt or {})
     norm = key_norm_for(batigest_engine.dialect.name, case_sensitive=case_sensitive_keys)
     statements = BatchStatements(batigest_engine.dialect.name, schema, row_by_row=row_by_row)
 
@@ -161,8 +174,12 @@ def export_rows(
 
     with batigest_engine.connect() as target, staging_engine.connect() as staging:
         pusher = _Pusher(target, staging, statements, norm, current_map, report, staging_schema)
+        done = 0
         for batch in batches(group(accepted, norm), batch_size):
             pusher.push(group(batch, norm))
+            done += len(batch)
+            if progress:
+                progress(done, len(accepted))
         if on_gone == "delete":
             pushed = {r.id_heure for r in rows} | {p.id_heure for p in bad}
             candidates = retract_candidates(gone_ids, current_map, pushed)

@@ -6,8 +6,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batisync.core.connections import relation_exists
-
 TO_PUSH_COLUMNS = (
     "id_heure",
     "code_chantier",
@@ -51,12 +49,3 @@ def _read(
         raise ExportInputError(f"{schema}.{name} not found in staging: run dbt build first")
     table = sa.table(name, *(sa.column(c) for c in columns), schema=schema)
     return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id_heure)).mappings()]
-
-
-def rejected_by_reason(conn: sa.Connection, schema: str = "public") -> dict[str, int]:
-    """The slots dbt keeps out of `to_push` (the heures_rejected mart), by reason."""
-    table = f'"{schema}".heures_rejected'
-    if not relation_exists(conn, table):
-        return {}
-    query = sa.text(f"select reason, count(*) from {table} group by reason")
-    return {str(reason): int(n) for reason, n in conn.execute(query)}

@@ -127,7 +127,8 @@ class OAuth2Token(OAuth2ClientCredentials):
             response = self.session.post(self.access_token_url, **self.build_access_token_request())
         except requests.RequestException as error:
             raise ApiError(
-                f"POST {path} (token): no answer after retries ({type(error).__name__})"
+                f"POST {where(self.access_token_url)} (token): no answer after retries "
+                f"({type(error).__name__}: {_cause(error)})"
             ) from error
         if response.status_code != 200:
             raise ApiError(
@@ -154,6 +155,54 @@ def _oauth_error(response: requests.Response) -> str:
     except (ValueError, AttributeError):
         return ""
     return f" ({code})" if isinstance(code, str) and code.isprintable() and len(code) < 80 else ""
+
+
+def where(url: str) -> str:
+    """`host:port/path` of a URL: where a request went, never its query or credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{host}:{port}{parts.path}"
+
+
+def _cause(error: BaseException) -> str:
+    """The innermost reason of a requests failure (refused, timed out, name unknown),
+    without the URL requests puts in its message."""
+    reason: BaseException = error
+    while True:
+        inner = getattr(reason, "reason", None) or reason.__cause__ or reason.__context__
+        if not isinstance(inner, BaseException) or inner is reason:
+            break
+        reason = inner
+    text = str(reason)
+    if "] " in text:  # `<urllib3… object at 0x…>: Failed to establish …: [Errno 111] …`
+        text = text[text.rindex("[") :]
+    return text.split(" (Caused by")[0][:160] or type(reason).__name__
+
+
+def _before_retry(state: Any) -> None:
+    """tenacity's `before_sleep`: one log line per retry, with host, status and wait."""
+    outcome = state.outcome
+    request = state.args[0] if state.args else None
+    url = getattr(request, "url", None) or "?"
+    method = getattr(request, "method", None) or "request"
+    if outcome is not None and outcome.failed:
+        error = outcome.exception()
+        what = f"{type(error).__name__}: {_cause(error)}"
+    else:
+        response = outcome.result() if outcome is not None else None
+        status = getattr(response, "status_code", "?")
+        after = response.headers.get("Retry-After") if response is not None else None
+        what = f"HTTP {status}" + (f" (Retry-After {after})" if after else "")
+    wait = getattr(state.next_action, "sleep", None) or getattr(state, "upcoming_sleep", 0.0)
+    log.warning(
+        "%s %s: %s; retry %d in %.2f s",
+        method,
+        where(url),
+        what,
+        state.attempt_number,
+        float(wait or 0.0),
+    )
 
 
 # -- answers and pages (pure) ----------------------------------------------------------
@@ -228,7 +277,7 @@ class BatiSimplyClient:
             username=credentials.username,
             password=credentials.password,
             scope=credentials.scope,
-            session=self._http.session,
+            session=self._session(),
         )
         if clock is not None:
             self.auth.clock = clock
@@ -237,15 +286,14 @@ class BatiSimplyClient:
         self.requests_sent += 1
         status = response.status_code
         self.responses_by_status[status] = self.responses_by_status.get(status, 0) + 1
-        if status in DEFAULT_RETRY_STATUS:
-            wait = response.headers.get("Retry-After")
-            log.warning(
-                "HTTP %s on %s %s%s",
-                status,
-                response.request.method,
-                urlsplit(response.url).path,
-                f" (Retry-After {wait})" if wait else "",
-            )
+
+    def _session(self) -> requests.Session:
+        """dlt's retrying session, with each retry logged (`_before_retry`)."""
+        session = self._http.session
+        retry = getattr(session.send, "retry", None)  # tenacity's Retrying behind send
+        if retry is not None and retry.before_sleep is not _before_retry:
+            retry.before_sleep = _before_retry
+        return session
 
     def url(self, path: str) -> str:
         return f"{self.credentials.api_url.rstrip('/')}/{path.lstrip('/')}"
@@ -259,13 +307,13 @@ class BatiSimplyClient:
         renewed = False
         while True:
             try:
-                response = self._http.session.get(
+                response = self._session().get(
                     url, params=params, auth=self.auth, timeout=self.retry.timeout
                 )
             except requests.RequestException as error:
                 raise ApiError(
-                    f"GET {path}: no answer after {self.retry.max_attempts} attempts "
-                    f"({type(error).__name__})"
+                    f"GET {where(url)}: no answer after {self.retry.max_attempts} attempts "
+                    f"({type(error).__name__}: {_cause(error)})"
                 ) from error
             if response.status_code == 401 and not renewed:
                 log.info("HTTP 401 on GET %s: renewing the token once", path)

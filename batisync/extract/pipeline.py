@@ -205,8 +205,20 @@ def run_load(
     finally:
         engine.dispose()
     report.duration_s = time.monotonic() - began
-    log.info("load done in %.1f s: %s", report.duration_s, report.to_dict()["resources"])
+    log.info("load done in %.1f s: %s", report.duration_s, _resources_text(report))
     return report
+
+
+def _resources_text(report: LoadReport) -> str:
+    """`time_slots fetched 120 new 7 …; projects …`: one plain log line, no repr."""
+    parts = []
+    for name, counts in report.resources.items():
+        values = counts.to_dict()
+        numbers = " ".join(
+            f"{k} {values[k]}" for k in ("fetched", "new", "changed", "deleted", "quarantined")
+        )
+        parts.append(f"{name} {numbers}")
+    return "; ".join(parts) or "nothing loaded"
 
 
 __all__ = [

@@ -39,6 +39,9 @@ SLOT_COLUMNS: TTableSchemaColumns = {
     "start_date": {"data_type": "text"},
     "end_date": {"data_type": "text"},
     "user__id": {"data_type": "text"},
+    # the employee's name, for the people fixing rejected slots (heures_rejected)
+    "user__first_name": {"data_type": "text", "nullable": True},
+    "user__last_name": {"data_type": "text", "nullable": True},
     "project__id": {"data_type": "bigint"},
     # the real API may embed the project's code in the slot (issue 11)
     "project__project_code": {"data_type": "text", "nullable": True},

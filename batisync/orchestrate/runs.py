@@ -1,7 +1,8 @@
 """Run history: one `sync_runs` row per run in the staging database.
 
 Written only while the sync lock is held, so a row still `running` at the start of
-a run belongs to a process that died: it is marked `abandoned`.
+a run belongs to a process that died: it is marked `abandoned`. `command` tells a sync
+from the other commands recorded here (`reconcile`, `debug-heures --apply`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ create table if not exists {table} (
     run_id               varchar primary key,
     started_at           timestamptz not null,
     finished_at          timestamptz,
-    status               varchar not null,  -- running | success | failed | abandoned
+    -- running | success | failed | interrupted | drift (reconcile) | abandoned
+    status               varchar not null,
     exit_code            integer,
     host                 varchar,
     pid                  integer,
@@ -41,9 +43,13 @@ create table if not exists {table} (
     load_s               numeric(12, 3),
     transform_s          numeric(12, 3),
     export_s             numeric(12, 3),
-    summary              jsonb  -- the whole run summary, as `--json` prints it
+    summary              jsonb,  -- the whole run summary, as `--json` prints it
+    command              varchar not null default 'sync',
+    rejected_new         integer
 )
 """
+# columns added after the first version of the table: added to an older one in place
+_ADDED = {"command": "varchar not null default 'sync'", "rejected_new": "integer"}
 
 
 def _table(schema: str) -> sql.Composed:
@@ -53,6 +59,12 @@ def _table(schema: str) -> sql.Composed:
 def ensure_table(conn: psycopg.Connection[Any], schema: str) -> None:
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     conn.execute(sql.SQL(_DDL).format(table=_table(schema)))
+    for name, kind in _ADDED.items():
+        conn.execute(
+            sql.SQL("alter table {} add column if not exists {} " + kind).format(
+                _table(schema), sql.Identifier(name)
+            )
+        )
 
 
 def mark_abandoned(conn: psycopg.Connection[Any], schema: str) -> int:
@@ -76,13 +88,14 @@ def start_run(
     host: str,
     pid: int,
     dry_run: bool = False,
+    command: str = "sync",
 ) -> None:
     conn.execute(
         sql.SQL(
-            "insert into {} (run_id, started_at, status, host, pid, dry_run) "
-            "values (%s, %s, 'running', %s, %s, %s)"
+            "insert into {} (run_id, started_at, status, host, pid, dry_run, command) "
+            "values (%s, %s, 'running', %s, %s, %s, %s)"
         ).format(_table(schema)),
-        (run_id, started_at, host, pid, dry_run),
+        (run_id, started_at, host, pid, dry_run, command),
     )
 
 
@@ -95,8 +108,8 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             "update {} set finished_at = %s, status = %s, exit_code = %s, failed_stage = %s, "
             "error = %s, rows_fetched = %s, rows_changed_staging = %s, inserted = %s, "
             "updated = %s, moved = %s, unchanged = %s, retracted = %s, rejected = %s, "
-            "load_s = %s, transform_s = %s, export_s = %s, summary = %s::jsonb "
-            "where run_id = %s"
+            "load_s = %s, transform_s = %s, export_s = %s, summary = %s::jsonb, "
+            "rejected_new = %s where run_id = %s"
         ).format(_table(schema)),
         (
             summary.finished_at,
@@ -113,24 +126,82 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             durations.get("transform"),
             durations.get("export"),
             json.dumps(data, default=str),
+            counts.get("rejected_new"),
             summary.run_id,
         ),
     )
 
 
-def recent_runs(conn: psycopg.Connection[Any], schema: str, limit: int = 5) -> list[dict[str, Any]]:
-    """The latest runs, newest first (for `doctor`); empty when the table does not exist."""
+HISTORY_COLUMNS = (
+    "run_id",
+    "command",
+    "started_at",
+    "finished_at",
+    "status",
+    "exit_code",
+    "dry_run",
+    "host",
+    "pid",
+    "failed_stage",
+    "error",
+    "rows_fetched",
+    "rows_changed_staging",
+    "inserted",
+    "updated",
+    "moved",
+    "unchanged",
+    "retracted",
+    "rejected",
+    "rejected_new",
+    "summary",
+)
+
+
+def recent_runs(
+    conn: psycopg.Connection[Any], schema: str, limit: int = 5, *, command: str | None = None
+) -> list[dict[str, Any]]:
+    """The latest runs, newest first (`doctor`, `batisync runs`); empty without the table.
+    Only reads: a table from before `command` existed shows its runs as syncs."""
     if not relation_exists(conn, f'"{schema}"."{TABLE}"'):
         return []
+    present = {
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = %s and table_name = %s",
+            (schema, TABLE),
+        ).fetchall()
+    }
+    defaults = {"command": sql.Literal("sync")}
+    selected = sql.SQL(", ").join(
+        sql.Identifier(c)
+        if c in present
+        else sql.SQL("{} as {}").format(defaults.get(c, sql.NULL), sql.Identifier(c))
+        for c in HISTORY_COLUMNS
+    )
+    where = sql.SQL("")
+    if command:
+        if "command" not in present and command != "sync":
+            return []
+        where = sql.SQL("where command = {} ").format(sql.Literal(command))
+        if "command" not in present:
+            where = sql.SQL("")
     cursor = conn.execute(
-        sql.SQL(
-            "select run_id, started_at, finished_at, status, failed_stage, error "
-            "from {} order by started_at desc limit %s"
-        ).format(_table(schema)),
+        sql.SQL("select {} from {} {}order by started_at desc limit %s").format(
+            selected, _table(schema), where
+        ),
         (limit,),
     )
     columns = [c.name for c in cursor.description or []]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-__all__ = ["TABLE", "ensure_table", "finish_run", "mark_abandoned", "recent_runs", "start_run"]
+__all__ = [
+    "HISTORY_COLUMNS",
+    "TABLE",
+    "ensure_table",
+    "finish_run",
+    "mark_abandoned",
+    "recent_runs",
+    "start_run",
+]

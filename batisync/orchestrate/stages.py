@@ -71,7 +71,10 @@ def execute_stages(
             )
         except (Exception, KeyboardInterrupt) as error:
             log.debug("stage %s raised", name, exc_info=True)
-            cause = "interrupted" if isinstance(error, KeyboardInterrupt) else first_line(error)
+            if isinstance(error, KeyboardInterrupt):
+                cause = f"interrupted by {error}" if str(error) else "interrupted"
+            else:
+                cause = first_line(error)
             result = StageResult(name, "failed", time.monotonic() - began, None, redact(cause))
         if result.status == "failed":
             log.error("stage %s failed: %s", name, result.error)

@@ -18,6 +18,14 @@ from batisync.extract.report import LoadReport
 from batisync.transform.build import TransformReport
 
 SUIVIMO_COUNTS = ("inserted", "updated", "moved", "unchanged", "retracted", "rejected")
+WORDS = {
+    "success": "OK",
+    "failed": "FAILED",
+    "interrupted": "INTERRUPTED",
+    "drift": "DRIFT FOUND",
+    "busy": "BUSY",
+    "config_error": "CONFIG ERROR",
+}
 
 
 class StageReport(Protocol):
@@ -46,12 +54,15 @@ class StageResult:
 @dataclass
 class RunSummary:
     run_id: str
-    status: str  # success | failed | busy | config_error
+    status: str  # success | failed | interrupted | drift | busy | config_error
     started_at: datetime
     finished_at: datetime
     stages: list[StageResult] = field(default_factory=list)
     error: str | None = None  # for failed/busy/config_error: the cause, secrets removed
     dry_run: bool = False
+    command: str = "sync"
+    # what the alert webhook did with this run (set after the run, when one is configured)
+    alert: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -90,9 +101,19 @@ class RunSummary:
         export = self.export_report()
         return export.suivimo_counts() if export else {}
 
+    def planned_writes(self) -> list[dict[str, Any]]:
+        """A dry run's rows it would have written (key, old → new, values)."""
+        export = self.export_report()
+        if not self.dry_run or export is None:
+            return []
+        return [p.to_dict() for p in export.planned_writes()]
+
     def to_dict(self) -> dict[str, Any]:
+        planned = {"planned_writes": self.planned_writes()} if self.dry_run else {}
+        alert = {"alert": self.alert} if self.alert is not None else {}
         return {
             "run_id": self.run_id,
+            "command": self.command,
             "status": self.status,
             "exit_code": self.exit_code,
             "started_at": self.started_at.isoformat(),
@@ -106,6 +127,8 @@ class RunSummary:
             "suivimo": self.suivimo(),
             "stage_durations_s": {s.name: round(s.duration_s, 3) for s in self.stages},
             "stages": [s.to_dict() for s in self.stages],
+            **planned,
+            **alert,
         }
 
 
@@ -143,16 +166,16 @@ def _stage_line(stage: StageResult) -> str:
             f", {warned} warning(s)" if warned else ""
         )
     if isinstance(report, ExportReport):
-        counts = report.suivimo_counts()
-        return "SuiviMO " + ", ".join(f"{k} {counts[k]}" for k in SUIVIMO_COUNTS)
+        return "SuiviMO " + report.counts_text()
+    if hasattr(report, "summary_line"):
+        return str(report.summary_line())
     return "done"
 
 
 def render_text(summary: RunSummary) -> str:
     """The human summary: a headline, one line per stage, the SuiviMO counts."""
-    word = {"success": "OK", "failed": "FAILED", "busy": "BUSY", "config_error": "CONFIG ERROR"}
     head = (
-        f"batisync sync {summary.run_id}: {word[summary.status]} "
+        f"batisync {summary.command} {summary.run_id}: {WORDS[summary.status]} "
         f"(exit {summary.exit_code}) in {_seconds(summary.duration_s)}"
         + (" [dry run]" if summary.dry_run else "")
     )
@@ -163,20 +186,45 @@ def render_text(summary: RunSummary) -> str:
         return "\n".join(lines)
     for stage in summary.stages:
         lines.append(f"  {stage.name:<9} {_seconds(stage.duration_s):>10}  {_stage_line(stage)}")
-    if counts := summary.suivimo():
-        lines.append("SuiviMO: " + ", ".join(f"{k} {counts[k]}" for k in SUIVIMO_COUNTS))
-        if counts["rejected_reasons"]:
-            reasons = ", ".join(
-                f"{reason} {n}" for reason, n in sorted(counts["rejected_reasons"].items())
-            )
-            lines.append(f"  rejected (not pushed, retried next run): {reasons}")
-    if summary.status == "failed":
-        lines.append(f"failed at stage {summary.failed_stage}: {summary.error}")
+    if (export := summary.export_report()) is not None:
+        lines += _export_lines(export)
+    if summary.status in {"failed", "interrupted"}:
+        lines.append(f"{summary.status} at stage {summary.failed_stage}: {summary.error}")
         lines.append("  what was committed is consistent; the next run picks up from there")
     elif summary.status == "config_error":
         lines.append(f"stopped at stage {summary.failed_stage}: {summary.error}")
         lines.append("  nothing was written to Batigest; fix this, then run again")
+    if summary.alert is not None:
+        lines.append(f"alert: {summary.alert.get('outcome')}")
     return "\n".join(lines)
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
+
+
+def _export_lines(export: ExportReport) -> list[str]:
+    """The SuiviMO line (the export's own, word for word), the rejections new and old,
+    and for a dry run every row it would have written."""
+    counts = export.suivimo_counts()
+    mode = " (dry run, nothing written)" if export.dry_run else ""
+    lines = [f"SuiviMO{mode}: {export.counts_text()}"]
+    if counts["rejected_reasons"]:
+        lines.append(
+            f"  rejected (not pushed, retried next run): {_reasons(counts['rejected_reasons'])}"
+        )
+        new = counts["rejected_new"]
+        old = counts["rejected"] - new
+        detail = f" ({_reasons(counts['rejected_new_reasons'])})" if new else ""
+        lines.append(
+            f"  new since the last run: {new}{detail}; already reported: {old}"
+            + ("; list: batisync rejected" if new else "")
+        )
+    if export.dry_run:
+        planned = export.planned_writes()
+        lines.append(f"  would write {len(planned)} row(s):" if planned else "  nothing to write")
+        lines += [f"    {plan.describe()}" for plan in planned]
+    return lines
 
 
 def render_json(summary: RunSummary) -> str:

@@ -22,6 +22,8 @@ from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, redact
 from batisync.core.settings import Settings
 from batisync.orchestrate import runs
+from batisync.orchestrate.alerts import alert_hook
+from batisync.orchestrate.interrupt import Stop, interruptible
 from batisync.orchestrate.lock import LockBusy, sync_lock
 from batisync.orchestrate.stages import (
     StageContext,
@@ -43,56 +45,101 @@ def run_sync(
     display: ProgressDisplay | None = None,
     dry_run: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_finish: Callable[[RunSummary], None] | None = None,
 ) -> RunSummary:
     """Hold the lock, record the run, execute the stages; never raises for a stage failure.
 
-    Returns a summary whose status is `success`, `failed` or `busy` (lock held elsewhere).
+    Returns a summary whose status is `success`, `failed`, `interrupted` (SIGTERM or
+    SIGINT: the stage under way fails, the rest are skipped) or `busy` (lock held
+    elsewhere). `on_finish(summary)` (the alert) runs before the run is recorded.
     """
     display = display or ProgressDisplay(None, log)
     started = now()
     run_id = new_run_id(started)
-    try:
-        with sync_lock(conninfo) as conn:
-            runs.ensure_table(conn, history_schema)
-            if abandoned := runs.mark_abandoned(conn, history_schema):
-                log.warning("%d earlier run(s) had ended without finishing", abandoned)
-            runs.start_run(
-                conn,
+    with interruptible() as stop:
+        try:
+            return _locked_run(
+                stages,
+                conninfo,
                 history_schema,
-                run_id=run_id,
-                started_at=started,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                dry_run=dry_run,
+                display,
+                dry_run,
+                now,
+                on_finish,
+                stop,
+                started,
+                run_id,
             )
-            log.info("run %s started", run_id)
-            results = execute_stages(stages, run_id, display, dry_run=dry_run)
-            failed = next((r for r in results if r.status == "failed"), None)
-            status = (
-                "success" if not failed else "config_error" if failed.config_error else "failed"
-            )
-            summary = RunSummary(
-                run_id=run_id,
-                status=status,
-                started_at=started,
-                finished_at=now(),
-                stages=results,
-                error=failed.error if failed else None,
-                dry_run=dry_run,
-            )
-            try:
-                runs.finish_run(conn, history_schema, summary)
-            except psycopg.Error as error:  # the run itself is done; only its record is lost
-                log.warning("could not record the run in sync_runs: %s", first_line(error))
-            return summary
-    except LockBusy as busy:
-        log.warning("%s; nothing was done", busy)
-        return RunSummary(run_id, "busy", started, now(), error=str(busy), dry_run=dry_run)
-    except psycopg.Error as error:  # staging unreachable: the lock could not be taken
-        cause = redact(f"staging PostgreSQL: {first_line(error)}")
-        log.error("%s", cause)
-        stage = StageResult("connect", "failed", (now() - started).total_seconds(), None, cause)
-        return RunSummary(run_id, "failed", started, now(), [stage], cause, dry_run)
+        except LockBusy as busy:
+            log.warning("%s; nothing was done", busy)
+            return RunSummary(run_id, "busy", started, now(), error=str(busy), dry_run=dry_run)
+        except psycopg.Error as error:  # staging unreachable: the lock could not be taken
+            cause = redact(f"staging PostgreSQL: {first_line(error)}")
+            log.error("%s", cause)
+            stage = StageResult("connect", "failed", (now() - started).total_seconds(), None, cause)
+            return RunSummary(run_id, "failed", started, now(), [stage], cause, dry_run)
+        except KeyboardInterrupt:  # before or after the stages: nothing half-done to report
+            cause = f"interrupted by {stop.signal or 'SIGINT'} before the stages ran"
+            return RunSummary(run_id, "interrupted", started, now(), error=cause, dry_run=dry_run)
+
+
+def _locked_run(
+    stages: Stages,
+    conninfo: Mapping[str, Any],
+    history_schema: str,
+    display: ProgressDisplay,
+    dry_run: bool,
+    now: Callable[[], datetime],
+    on_finish: Callable[[RunSummary], None] | None,
+    stop: Stop,
+    started: datetime,
+    run_id: str,
+) -> RunSummary:
+    with sync_lock(conninfo) as conn:
+        runs.ensure_table(conn, history_schema)
+        if abandoned := runs.mark_abandoned(conn, history_schema):
+            log.warning("%d earlier run(s) had ended without finishing", abandoned)
+        runs.start_run(
+            conn,
+            history_schema,
+            run_id=run_id,
+            started_at=started,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            dry_run=dry_run,
+        )
+        log.info("run %s started", run_id)
+        results = execute_stages(stages, run_id, display, dry_run=dry_run)
+        failed = next((r for r in results if r.status == "failed"), None)
+        status = (
+            "interrupted"
+            if stop.requested
+            else "config_error"
+            if failed and failed.config_error
+            else "failed"
+            if failed
+            else "success"
+        )
+        error = failed.error if failed else None
+        if stop.requested:
+            where = f" during stage {failed.name}" if failed else ""
+            error = f"interrupted by {stop.signal}{where}"
+        summary = RunSummary(
+            run_id=run_id,
+            status=status,
+            started_at=started,
+            finished_at=now(),
+            stages=results,
+            error=error,
+            dry_run=dry_run,
+        )
+        if on_finish is not None:
+            on_finish(summary)
+        try:
+            runs.finish_run(conn, history_schema, summary)
+        except psycopg.Error as error:  # the run itself is done; only its record is lost
+            log.warning("could not record the run in sync_runs: %s", first_line(error))
+        return summary
 
 
 # -- the real stages ---------------------------------------------------------------------
@@ -114,7 +161,11 @@ def dbt_stage(
 
         full = {**env, **(more_env() if more_env else {})}
         return build(
-            args, full, progress=lambda detail: ctx.task.update(detail=detail), manifests=manifests
+            args,
+            full,
+            progress=lambda detail: ctx.task.update(detail=detail),
+            on_node=lambda done, total: ctx.task.update(completed=done, total=total),
+            manifests=manifests,
         )
 
     return stage
@@ -157,14 +208,24 @@ def load_stage(settings: Settings) -> StageFn:
 def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
     def stage(ctx: StageContext) -> StageReport:
         from batisync.export.config import engines_from_settings, export_with_settings
-        from batisync.export.staging_io import rejected_by_reason
+        from batisync.export.rejections import remember_rejections
 
         with engines_from_settings(settings) as (staging, batigest):
             report = export_with_settings(
-                settings, staging, batigest, force=force, dry_run=ctx.dry_run, run_id=ctx.run_id
+                settings,
+                staging,
+                batigest,
+                force=force,
+                dry_run=ctx.dry_run,
+                run_id=ctx.run_id,
+                with_dbt_rejections=True,
+                progress=lambda done, total: ctx.task.update(
+                    completed=done, total=total, detail="rows"
+                ),
             )
-            with staging.connect() as conn:
-                report.rejected_by_dbt = rejected_by_reason(conn, settings.dbt_schema)
+            if not ctx.dry_run:  # the next run tells its new rejections from these
+                with staging.begin() as conn:
+                    remember_rejections(conn, settings.dbt_schema, datetime.now(UTC))
         return report
 
     return stage
@@ -188,13 +249,18 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
 def sync_from_settings(
     settings: Settings, *, display: ProgressDisplay | None = None, dry_run: bool = False
 ) -> RunSummary:
-    """What `make sync` (and the demo) run: the real stages on the configured systems."""
+    """What `make sync` (and the demo) run: the real stages on the configured systems,
+    and the alert when ALERT_WEBHOOK_URL is set."""
+    hook = None
+    if settings.alert_webhook_url:
+        hook = alert_hook(settings.alert_webhook_url.reveal(), settings.alert_rejected_threshold)
     return run_sync(
         stages_from_settings(settings),
         conninfo=settings.staging.conninfo(),
         history_schema=settings.dbt_schema,
         display=display,
         dry_run=dry_run,
+        on_finish=hook,
     )
 
 

@@ -33,6 +33,7 @@ from psycopg import sql
 from batisync.core.connections import make_batigest_engine, relation_exists
 from batisync.core.logs import ProgressDisplay
 from batisync.core.settings import Settings
+from batisync.orchestrate.record import Recording
 from batisync.transform.build import PUBLISH_SELECT, TRANSFORM_SELECT, dbt_env
 from batisync.transform.build import build as dbt_build
 
@@ -161,7 +162,8 @@ def slot_state(row: Mapping[str, Any], suivimo: SuiviMO) -> str:
         return "not pushed yet (run the sync, or --update-codes)"
     rows = suivimo.get(key, [])
     if not rows:
-        return f"MISSING in SuiviMO at {fmt_key(key)} (deleted in Batigest? export reconcile)"
+        hint = "deleted in Batigest? batisync reconcile --repair"
+        return f"MISSING in SuiviMO at {fmt_key(key)} ({hint})"
     if len(rows) > 1:
         return f"DUPLICATED in SuiviMO: {len(rows)} rows at {fmt_key(key)}"
     expected = (_dec(row["map_nb_h0"]), _dec(row["map_nb_h3"]), _dec(row["map_nb_h4"]))
@@ -240,13 +242,21 @@ class Options:
         return self.update_codes or self.apply
 
 
-def run_recette(settings: Settings, options: Options, display: ProgressDisplay) -> int:
-    """Reload (`--update-codes`), plan or apply the export, then list each slot's state."""
+def run_recette(
+    settings: Settings,
+    options: Options,
+    display: ProgressDisplay,
+    recording: Recording | None = None,
+) -> int:
+    """Reload (`--update-codes`), plan or apply the export, then list each slot's state.
+    With `recording` (`--apply`), the export's counts go to sync_runs."""
     if options.update_codes:
         load_window(settings, options.days)
         build(settings, [*TRANSFORM_SELECT, *PUBLISH_SELECT], display)
 
     report = export(settings, options.id_heure, options.apply)
+    if recording is not None:
+        recording.finish("success", "export", report)
     plans = [p for p in report.plans if p.action != "unchanged" or options.verbose]
     if options.id_heure is None:
         print(f"export plan: {len(plans)} slot(s) to write or reject in the whole window")

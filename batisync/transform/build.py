@@ -104,17 +104,26 @@ def build(
     *,
     progress: Callable[[str], None] | None = None,
     manifests: ManifestCache | None = None,
+    on_node: Callable[[int, int], None] | None = None,
 ) -> TransformReport:
     """Run one dbt command as a sync stage; raises StageError (with the report) on failure.
-    Commands given the same `manifests` share one parse."""
+    Commands given the same `manifests` share one parse; `on_node(done, total)` follows
+    dbt's nodes (the progress bar on a terminal)."""
     if progress:
         progress(" ".join(args))
     # dbt prints to stdout: keep stdout for the summary (`--json` must parse) and let
-    # dbt's warnings and errors go where our own log lines go
+    # dbt's warnings and errors go where our own log lines go; colour codes only on a
+    # terminal (cron's log file gets plain lines)
     level = "info" if logging.getLogger().isEnabledFor(logging.DEBUG) else "warn"
+    colours = {"DBT_USE_COLORS": "True" if sys.stderr.isatty() else "False"}
     with contextlib.redirect_stdout(sys.stderr):
         manifest = manifests.get(env) if manifests is not None else None
-        result = run_dbt([*args, "--log-level", level], env=dict(env), manifest=manifest)
+        result = run_dbt(
+            [*args, "--log-level", level],
+            env={**colours, **env},
+            manifest=manifest,
+            on_node=on_node,
+        )
     report = dbt_report(result, "dbt " + " ".join(args))
     if not result.success:
         raise StageError(dbt_failure(result), report)

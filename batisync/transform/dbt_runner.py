@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -86,8 +86,26 @@ def dbt_args(args: Sequence[str], project_dir: Path = DBT_PROJECT_DIR) -> list[s
     return full
 
 
+def node_counter(on_node: Callable[[int, int], None]) -> Callable[[Any], None]:
+    """A dbtRunner callback calling `on_node(done, total)` as each node finishes (dbt's
+    own `index of total` of its result lines)."""
+
+    def callback(event: Any) -> None:
+        data = getattr(event, "data", None)
+        name = getattr(getattr(event, "info", None), "name", "")
+        index, total = getattr(data, "index", None), getattr(data, "total", None)
+        if name.endswith("Result") and isinstance(index, int) and isinstance(total, int) and total:
+            on_node(index, total)
+
+    return callback
+
+
 def run_dbt(
-    args: Sequence[str], *, env: Mapping[str, str] | None = None, manifest: Any = None
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    manifest: Any = None,
+    on_node: Callable[[int, int], None] | None = None,
 ) -> DbtResult:
     """Run `dbt <args>` in-process on dbt_project/ with `env` set for the call only.
 
@@ -100,7 +118,8 @@ def run_dbt(
     full_args = dbt_args(args)
     started = time.monotonic()
     with _environment({**_FIXED_ENV, **(env or {})}):
-        runner = dbtRunner() if manifest is None else dbtRunner(manifest=manifest)
+        callbacks = [node_counter(on_node)] if on_node else []
+        runner = dbtRunner(manifest=manifest, callbacks=callbacks)
         outcome = runner.invoke(full_args)
     elapsed = time.monotonic() - started
     result = replace(

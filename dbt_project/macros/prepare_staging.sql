@@ -14,6 +14,7 @@
         target.schema, 'batigest_heures_map', batigest_heures_map_columns()
     ) -%}
     {%- do statements.insert(0, batigest_heures_map_ddl(target.schema)) -%}
+    {%- do statements.append(heures_rejected_seen_ddl(target.schema)) -%}
     {{ return(statements | join(';\n')) }}
 {% endmacro %}
 
@@ -68,3 +69,15 @@ create table if not exists {{ adapter.quote(schema_name) }}.batigest_heures_map 
     {%- endif -%}
     {{ return(statements) }}
 {% endmacro %}
+
+
+{#- The rejections the last sync reported (kept by the sync: batisync/export/rejections.py,
+    same DDL), so heures_rejected knows which are new and since when each one stands. -#}
+{% macro heures_rejected_seen_ddl(schema_name) -%}
+create table if not exists {{ adapter.quote(schema_name) }}.heures_rejected_seen (
+  id_heure varchar primary key,
+  reason varchar not null,
+  first_rejected_at timestamptz not null,
+  last_rejected_at timestamptz not null
+)
+{%- endmacro %}

@@ -44,6 +44,8 @@
                 'start_date': 'text',
                 'end_date': 'text',
                 'user__id': 'text',
+                'user__first_name': 'text',
+                'user__last_name': 'text',
                 'project__id': 'bigint',
                 'project__project_code': 'text',
                 'management_status': 'text',

@@ -81,7 +81,8 @@ def test_dry_run_then_push_then_reconcile(
     dry = cli(tmp_path, url, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "1: insert - - -> (CH1, S1, 2026-03-02 08:00:00) NbH0=1.000000" in dry.stdout
-    assert "SuiviMO (dry run, nothing written): inserted 2" in dry.stdout  # SQL not run
+    # issue 14: a dry run counts nothing as written; it says what it would write
+    assert "SuiviMO (dry run, nothing written): would insert 2," in dry.stdout  # SQL not run
     assert suivimo(batigest_engine) == []
 
     pushed = cli(tmp_path, url, "--json")
@@ -101,6 +102,8 @@ def test_dry_run_then_push_then_reconcile(
         "duplicated": [],
         "unverifiable": [],
         "repaired": 0,
+        "drift": 0,
+        "findings": [],
     }
     for result in (dry, pushed, checked):
         assert PASSWORD not in result.stdout + result.stderr

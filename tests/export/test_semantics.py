@@ -228,7 +228,12 @@ def test_dry_run_prints_the_plan_and_writes_nothing(staging_engine, batigest_eng
         "N: insert - - -> (CH1, S1, 2026-03-02 11:00:00) NbH0=1.000000 NbH3=0 NbH4=0",
     ]
     real = run_export(staging_engine, batigest_engine, **options)
-    assert counts(real) == counts(dry)
+    # issue 14: a dry run counts nothing as written; what it would write is under `would`
+    assert counts(dry) == dict(inserted=0, updated=0, moved=0, unchanged=0, retracted=0, rejected=0)
+    assert counts(dry) | dry.to_dict()["would"] == counts(real)
+    assert [p["id_heure"] for p in dry.to_dict()["planned_writes"]] == [
+        p.id_heure for p in dry.plans
+    ]
     assert sorted((p.id_heure, p.action) for p in real.plans) == sorted(
         (p.id_heure, p.action) for p in dry.plans
     )
@@ -289,21 +294,30 @@ def test_retract_policy(staging_engine, batigest_engine) -> None:
 
 
 def test_reconcile_reports_drift_and_repairs_it(staging_engine, batigest_engine) -> None:
-    run(staging_engine, batigest_engine, [push(str(i), *K(i)) for i in range(5)])
+    run(staging_engine, batigest_engine, [push(str(i), *K(i)) for i in range(6)])
     with batigest_engine.begin() as conn:
         conn.exec_driver_sql(f'delete from dbo."SuiviMO" where "Date" = \'{K(1)[2]}\'')
         conn.exec_driver_sql(f'update dbo."SuiviMO" set "NbH4" = 1 where "Date" = \'{K(2)[2]}\'')
-    insert_suivimo(batigest_engine, [(*K(3), 1, 0, 0)])  # a copy of row 3
+        conn.exec_driver_sql(f'update dbo."SuiviMO" set "NbH3" = 1 where "Date" = \'{K(5)[2]}\'')
+    insert_suivimo(batigest_engine, [(*K(3), 1, 0, 0)])  # a copy of row 3: ours is known
+    insert_suivimo(batigest_engine, [(*K(5), 2, 0, 0)])  # two rows at 5, neither ours
     report = reconcile(staging_engine, batigest_engine)
-    assert (report.missing, report.changed, report.duplicated) == (["1"], ["2"], ["3"])
-    assert report.ok == 3 and report.repaired == 0
-    assert len(suivimo(batigest_engine)) == 5  # only read
+    assert (report.missing, report.changed, report.duplicated) == (["1"], ["2"], ["3", "5"])
+    # issue 14: each mapped row lands in one class only, so the counts add up
+    assert report.ok == 2 and report.checked == 6 and report.repaired == 0 and report.drift == 4
+    assert len(suivimo(batigest_engine)) == 7  # only read
+    missing = next(f for f in report.findings if f.kind == "missing")
+    assert missing.key == K(1) and missing.found == () and "(CH1, S1, " in missing.describe()
+    stuck = next(f for f in report.findings if f.id_heure == "5")
+    assert not stuck.resolvable and len(stuck.statements) == 2
+    assert stuck.statements[0].startswith('DELETE FROM dbo."SuiviMO" WHERE')
 
     repaired = reconcile(staging_engine, batigest_engine, repair=True)
-    assert repaired.repaired == 2
-    expected = sorted([row(*K(i)) for i in range(5)] + [row(*K(3))])
-    assert suivimo(batigest_engine) == expected
-    assert reconcile(staging_engine, batigest_engine).drift == 1  # the duplicate stays
+    assert repaired.repaired == 3 and repaired.drift == 1  # 5: nothing says which is ours
+    expected = sorted([row(*K(i)) for i in range(5)])
+    assert sorted(r for r in suivimo(batigest_engine) if r[2] != K(5)[2]) == expected
+    left = reconcile(staging_engine, batigest_engine)
+    assert (left.duplicated, left.drift, left.ok) == (["5"], 1, 5)
 
 
 @pytest.mark.parametrize("size", [10, 100, 1000])

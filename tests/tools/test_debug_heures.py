@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -120,6 +121,12 @@ def test_recette_lists_plans_and_applies_one_slot(
     assert new_first in keys and old_first not in keys
     assert before[second] in keys  # not applied: still at its old key
     assert len(keys) == len(suivimo_before)
+    # issue 14: an --apply write is in the run history, with its counts
+    with psycopg.connect(**conninfo_of(staging_url)) as conn:
+        history = conn.execute(
+            "select status, dry_run, moved, inserted from sync_runs where command = 'debug-heures'"
+        ).fetchall()
+    assert history == [("success", False, 1, 0)]
 
     # 4. an unknown slot, and a sync holding the lock
     assert script.main(["--id-heure", "999999"]) == 1

@@ -36,7 +36,7 @@ from tests.transform.helpers import (
 
 pytestmark = pytest.mark.slow
 PARIS = ZoneInfo("Europe/Paris")
-N_UNIT_TESTS = 12
+N_UNIT_TESTS = 13  # 10, issue 11: two, issue 14: heures_rejected says who, when, …
 
 
 def local_minute(utc: datetime) -> datetime:
@@ -424,6 +424,12 @@ MUTATIONS = [
         "models/marts/heures_rejected.sql",
         "and is_in_window\n        and resolution_status = 'unresolved'",
         "and resolution_status = 'unresolved'",
+    ),
+    (
+        "heures_rejected_says_who_when_which_project_and_what_is_new",
+        "models/marts/heures_rejected.sql",
+        "on rejected.id_heure = seen.id_heure\n        and rejected.reason = seen.reason",
+        "on rejected.id_heure = seen.id_heure",  # another reason would not count as new
     ),
     (
         "heures_gone_deleted_and_unvalidated",

@@ -91,6 +91,9 @@ class Settings:
     on_gone: str = "keep"
     retract_max_share: float = 0.1
     dbt_schema: str = "public"
+    # a webhook URL may carry its token (path or query): a Secret, never printed
+    alert_webhook_url: Secret | None = field(default=None, repr=False)
+    alert_rejected_threshold: int | None = None
     # where each variable's value came from ("environment", ".env", "credentials.json
     # `timezone`", "default", "derived from …"), for doctor
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -150,7 +153,12 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Every secret value, so the log filter masks it wherever it shows up."""
-        values = [self.client_secret, self.password, self.staging.password]
+        values = [
+            self.client_secret,
+            self.password,
+            self.staging.password,
+            self.alert_webhook_url,
+        ]
         found = [v.reveal() for v in values if v]
         if self.batigest_url:
             url = self.batigest_url.reveal()

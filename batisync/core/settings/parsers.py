@@ -92,14 +92,35 @@ def flag(value: Any) -> bool:
     raise Invalid(f"expected true or false, got {value!r}")
 
 
+# Never quote the value in these messages: a URL that does not parse may hold its
+# password where the host should be.
+ESCAPE_HINT = (
+    "percent-encode the user and password in the URL: '@' as %40, ':' as %3A, '/' as %2F, "
+    "'#' as %23, '?' as %3F, '%' as %25 (e.g. mssql+mssqlpython://batisync:p%40ss@host:1433/BTG"
+    "), or set sqlserver.password in credentials.json, which needs no escaping"
+)
+
+
+def _broken_authority(url: sa.URL) -> bool:
+    """An unescaped `@`, `/`, `?` or `#` in the password leaves part of it in the host."""
+    host = url.host or ""
+    return any(c in host for c in "@/?#") or "@" in (url.username or "")
+
+
 def sqlalchemy_url(value: Any) -> Secret:
     parsed = text(value)
     try:
         parsed_url = sa.make_url(parsed)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
         raise Invalid(
-            "expected a SQLAlchemy URL such as mssql+mssqlpython://user:pass@host:1433/db"
+            "expected a SQLAlchemy URL such as mssql+mssqlpython://user:pass@host:1433/db "
+            f"(if the password holds special characters, {ESCAPE_HINT})"
         ) from None
+    if _broken_authority(parsed_url):
+        raise Invalid(
+            "the URL does not parse into user, password and host: a character of the "
+            f"password (or user) needs escaping; {ESCAPE_HINT}"
+        )
     if parsed_url.get_backend_name() not in {"mssql", "postgresql"}:
         raise Invalid(
             "expected an mssql+mssqlpython:// or mssql+pyodbc:// (or postgresql:// stand-in) "
@@ -108,13 +129,23 @@ def sqlalchemy_url(value: Any) -> Secret:
     return Secret(parsed)
 
 
+def secret_url(value: Any) -> Secret:
+    """An http(s) URL that may carry a token (a webhook): never shown, even when wrong."""
+    parsed = text(value)
+    if not parsed.startswith(("http://", "https://")):
+        raise Invalid("expected an http(s) URL (the value is not shown: it may hold a token)")
+    return Secret(parsed)
+
+
 __all__ = [
+    "ESCAPE_HINT",
     "Invalid",
     "Parser",
     "choice",
     "flag",
     "int_between",
     "secret",
+    "secret_url",
     "share",
     "sqlalchemy_url",
     "text",

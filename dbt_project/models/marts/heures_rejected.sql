@@ -1,6 +1,8 @@
 -- Every VALIDATED slot of the import window that cannot be pushed, with its reason.
 -- Nothing here is final: each run recomputes it, and a slot leaves as soon as it
--- resolves (a Salarie gets its codebs, a project its code, …).
+-- resolves (a Salarie gets its codebs, a project its code, …). Each row carries what
+-- the person fixing the data needs (who, when, which project) and whether the last
+-- sync already reported it (heures_rejected_seen, kept by the sync).
 
 with
 
@@ -19,6 +21,43 @@ pushable as (
 quarantined as (
 
     select * from {{ ref('int_time_slots_quarantined') }}
+
+),
+
+time_slots as (
+
+    select * from {{ ref('stg_batisimply__time_slots') }}
+
+),
+
+projects as (
+
+    select * from {{ ref('stg_batisimply__projects') }}
+
+),
+
+salaries as (
+
+    select * from {{ ref('stg_batigest__salaries') }}
+
+),
+
+seen as (
+
+    select * from {{ ref('stg_export__heures_rejected_seen') }}
+
+),
+
+project_names as (
+
+    -- one row per project id, even if the API listed one twice
+    select
+        project_id,
+        min(project_code) as project_code,
+        min(project_name) as project_name
+
+    from projects
+    group by project_id
 
 ),
 
@@ -78,7 +117,7 @@ candidates as (
 
 ),
 
-final as (
+rejected as (
 
     -- one row per slot: its most telling reason
     select distinct on (id_heure)
@@ -88,6 +127,41 @@ final as (
 
     from candidates
     order by id_heure, priority
+
+),
+
+final as (
+
+    select
+        rejected.id_heure,
+        rejected.reason,
+        rejected.detail,
+        coalesce(time_slots.user_name, salaries.salarie_nom) as employee_name,
+        time_slots.user_id,
+        resolved.salarie_code,
+        resolved.started_at_local::date as work_date,
+        resolved.started_at_local,
+        resolved.ended_at_local,
+        time_slots.total_hours,
+        time_slots.project_id,
+        coalesce(resolved.project_code, project_names.project_code) as project_code,
+        project_names.project_name,
+        -- the same slot and reason in the last sync's report: not new, and standing since
+        coalesce(seen.first_rejected_at, {{ current_timestamp() }}) as first_rejected_at,
+        seen.id_heure is null as is_new
+
+    from rejected
+    left join time_slots
+        on rejected.id_heure = time_slots.time_slot_id
+    left join resolved
+        on rejected.id_heure = resolved.time_slot_id
+    left join project_names
+        on time_slots.project_id = project_names.project_id
+    left join salaries
+        on resolved.salarie_code = salaries.salarie_code
+    left join seen
+        on rejected.id_heure = seen.id_heure
+        and rejected.reason = seen.reason
 
 )
 

@@ -11,6 +11,9 @@ typed as (
     select
         id::text as time_slot_id,
         user__id::text as user_id,
+        -- the employee's name as the API gives it (`user.firstName` / `user.lastName`)
+        nullif(trim(concat_ws(' ', user__first_name::text, user__last_name::text)), '')
+            as user_name,
         project__id::bigint as project_id,
         -- the slot's own `project.projectCode`, when the API embeds it
         nullif(trim(project__project_code::text), '') as embedded_project_code,
@@ -34,6 +37,7 @@ final as (
     select
         time_slot_id,
         user_id,
+        user_name,
         project_id,
         embedded_project_code,
         management_status,
