@@ -159,6 +159,9 @@ class Classifier:
                 self.tally.loaded += 1
                 if self.previous.get(record_id) == md5:
                     self.tally.unchanged_ids.append(record_id)
+                    # its project is still named by the window: looked up once per run too
+                    if isinstance(self.tally, SlotTally):
+                        self.tally.projects_without_code |= project_lookups.without_code([checked])
                     continue
                 checked["_content_hash"] = md5
                 checked.update(self.stamp)
