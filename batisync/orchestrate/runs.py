@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from batisync.core.connections import relation_exists
+from batisync.orchestrate.nochange import LastRun
 from batisync.orchestrate.summary import RunSummary
 
 TABLE = "sync_runs"
@@ -45,11 +46,16 @@ create table if not exists {table} (
     export_s             numeric(12, 3),
     summary              jsonb,  -- the whole run summary, as `--json` prints it
     command              varchar not null default 'sync',
-    rejected_new         integer
+    rejected_new         integer,
+    inputs               varchar  -- what the transform depended on (nochange.run_inputs)
 )
 """
 # columns added after the first version of the table: added to an older one in place
-_ADDED = {"command": "varchar not null default 'sync'", "rejected_new": "integer"}
+_ADDED = {
+    "command": "varchar not null default 'sync'",
+    "rejected_new": "integer",
+    "inputs": "varchar",
+}
 
 
 def _table(schema: str) -> sql.Composed:
@@ -109,7 +115,7 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             "error = %s, rows_fetched = %s, rows_changed_staging = %s, inserted = %s, "
             "updated = %s, moved = %s, unchanged = %s, retracted = %s, rejected = %s, "
             "load_s = %s, transform_s = %s, export_s = %s, summary = %s::jsonb, "
-            "rejected_new = %s where run_id = %s"
+            "rejected_new = %s, inputs = %s where run_id = %s"
         ).format(_table(schema)),
         (
             summary.finished_at,
@@ -127,9 +133,23 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             durations.get("export"),
             json.dumps(data, default=str),
             counts.get("rejected_new"),
+            summary.inputs,
             summary.run_id,
         ),
     )
+
+
+def last_complete_run(conn: psycopg.Connection[Any], schema: str) -> LastRun | None:
+    """The latest real sync that ended well and recorded its inputs."""
+    if not relation_exists(conn, f'"{schema}"."{TABLE}"'):
+        return None
+    row = conn.execute(
+        sql.SQL(
+            "select run_id, inputs from {} where command = 'sync' and status = 'success' "
+            "and not dry_run and inputs is not null order by started_at desc limit 1"
+        ).format(_table(schema))
+    ).fetchone()
+    return LastRun(row[0], row[1]) if row else None
 
 
 HISTORY_COLUMNS = (

@@ -38,6 +38,10 @@ class Stages:
     export: StageFn
     # after a successful export: refresh what reports the push (the batigest_heures mart)
     publish: StageFn | None = None
+    # after a successful load: why the rest can be skipped (nothing changed), or None
+    skip_after_load: Callable[[StageReport | None], str | None] | None = None
+    # the fingerprint of what the transform depends on, recorded by a complete run
+    inputs: Callable[[], str] | None = None
 
     def ordered(self) -> list[tuple[str, StageFn]]:
         named = [("load", self.load), ("transform", self.transform), ("export", self.export)]
@@ -50,9 +54,10 @@ def execute_stages(
     """Run the stages in order; after a failure the rest are `skipped`."""
     results: list[StageResult] = []
     failed = False
+    skip: str | None = None
     for name, stage in stages.ordered():
-        if failed:
-            results.append(StageResult(name, "skipped"))
+        if failed or skip:
+            results.append(StageResult(name, "skipped", note=skip))
             continue
         log.info("stage %s: started", name)
         began = time.monotonic()
@@ -80,6 +85,9 @@ def execute_stages(
             log.error("stage %s failed: %s", name, result.error)
             failed = True
         results.append(result)
+        ready = name == "load" and result.status == "ok" and stages.skip_after_load
+        if ready and (skip := stages.skip_after_load(result.report)):  # type: ignore[misc]
+            log.info("transform and export skipped: %s", skip)
     return results
 
 

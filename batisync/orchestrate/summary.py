@@ -40,6 +40,7 @@ class StageResult:
     report: StageReport | None = None
     error: str | None = None
     config_error: bool = False  # failed on a setting or on what Batigest must be (exit 2)
+    note: str | None = None  # why a stage was skipped when no earlier stage failed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class StageResult:
             "duration_s": round(self.duration_s, 3),
             "report": _jsonable(self.report.to_dict()) if self.report is not None else {},
             "error": self.error,
+            "note": self.note,
         }
 
 
@@ -63,6 +65,14 @@ class RunSummary:
     command: str = "sync"
     # what the alert webhook did with this run (set after the run, when one is configured)
     alert: dict[str, Any] | None = None
+    # what the transform depended on besides the loaded rows (`nochange.run_inputs`): the
+    # next run skips its transform and export when these and the rows are unchanged
+    inputs: str | None = None
+
+    @property
+    def skipped_because(self) -> str | None:
+        """Why the stages after the load were skipped (nothing changed), or None."""
+        return next((s.note for s in self.stages if s.status == "skipped" and s.note), None)
 
     @property
     def exit_code(self) -> int:
@@ -125,6 +135,7 @@ class RunSummary:
             "fetched": self.fetched(),
             "staging_changed": self.staging_changed(),
             "suivimo": self.suivimo(),
+            "skipped_because": self.skipped_because,
             "stage_durations_s": {s.name: round(s.duration_s, 3) for s in self.stages},
             "stages": [s.to_dict() for s in self.stages],
             **planned,
@@ -150,7 +161,7 @@ def _pairs(counts: dict[str, int], keys: tuple[str, ...] | None = None) -> str:
 def _stage_line(stage: StageResult) -> str:
     report = stage.report
     if stage.status == "skipped":
-        return "not run (an earlier stage failed)"
+        return f"skipped: {stage.note}" if stage.note else "not run (an earlier stage failed)"
     if stage.status == "failed":
         return f"FAILED: {stage.error}"
     if isinstance(report, LoadReport):

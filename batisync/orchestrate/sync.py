@@ -17,11 +17,12 @@ from typing import Any
 
 import psycopg
 
+from batisync.core.connections import relation_exists
 from batisync.core.errors import first_line
 from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, redact
 from batisync.core.settings import Settings
-from batisync.orchestrate import runs
+from batisync.orchestrate import nochange, runs
 from batisync.orchestrate.alerts import alert_hook
 from batisync.orchestrate.interrupt import Stop, interruptible
 from batisync.orchestrate.lock import LockBusy, sync_lock
@@ -133,6 +134,8 @@ def _locked_run(
             error=error,
             dry_run=dry_run,
         )
+        if status == "success" and not dry_run and stages.inputs is not None:
+            summary.inputs = stages.inputs()  # the next run compares its own with these
         if on_finish is not None:
             on_finish(summary)
         try:
@@ -238,12 +241,48 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
     # one inspection per run, before the transform: its lengths feed both dbt commands
     inspected = functools.cache(lambda: batigest_env(settings))
     manifests = ManifestCache()  # transform parses the project, publish reuses it
+    inputs = functools.cache(lambda: inputs_of(settings, env, inspected()))
     return Stages(
         load=load_stage(settings),
         transform=dbt_stage(list(TRANSFORM_ARGS), env, inspected, manifests),
         export=export_stage(settings, force=force),
         publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
+        skip_after_load=lambda report: nothing_to_do(settings, report, inputs()),
+        inputs=inputs,
     )
+
+
+def inputs_of(settings: Settings, env: Mapping[str, str], batigest: Mapping[str, str]) -> str:
+    """The fingerprint of what this run's transform and export depend on, loaded rows aside."""
+    from batisync.extract.window import sliding_window, utc_today
+    from batisync.transform.dbt_runner import DBT_PROJECT_DIR
+
+    read = {k: v for k, v in env.items() if not k.startswith("PG")}  # no password in it
+    read |= {
+        "HEURES_ON_GONE": settings.on_gone,
+        "HEURES_RETRACT_MAX_SHARE": str(settings.retract_max_share),
+        "EXPORT_BATCH_SIZE": str(settings.batch_size),
+    }
+    window = sliding_window(settings.window_days, utc_today())
+    return nochange.run_inputs(
+        nochange.project_version(DBT_PROJECT_DIR), read, window.start.date(), batigest
+    )
+
+
+def nothing_to_do(settings: Settings, report: StageReport | None, inputs: str) -> str | None:
+    """Why transform and export can be skipped after this load, or None (`nochange`)."""
+    from batisync.extract.report import LoadReport
+
+    with psycopg.connect(**settings.staging.conninfo()) as conn:
+        last = runs.last_complete_run(conn, settings.dbt_schema)
+        to_push = f'"{settings.dbt_schema}".to_push'
+        pending = (
+            conn.execute(f"select count(*) from {to_push}").fetchone()[0]  # type: ignore[index]
+            if relation_exists(conn, to_push)
+            else 1  # no marts yet: the transform must build them
+        )
+    load = report if isinstance(report, LoadReport) else None
+    return nochange.skip_reason(load, inputs, last, pending)
 
 
 def sync_from_settings(

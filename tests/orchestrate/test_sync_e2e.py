@@ -143,3 +143,33 @@ def test_a_failing_dbt_test_stops_the_run_before_the_export(
     assert row is not None and row[:2] == ("failed", "transform")
     assert "salarie_code" in row[2]
     batigest.dispose()
+
+
+def test_a_run_that_finds_nothing_new_skips_transform_and_export(
+    api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path
+) -> None:
+    batigest = sa.create_engine(batigest_url)
+    seed_salaries(
+        batigest, [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
+    )
+    batigest.dispose()
+    env = _env(api, staging_url, batigest_url, tmp_path)
+    first = json.loads(_sync(env, tmp_path).stdout)
+    assert first["status"] == "success" and first["skipped_because"] is None
+
+    again = json.loads(_sync(env, tmp_path).stdout)
+    assert again["status"] == "success"
+    assert again["skipped_because"] == f"nothing changed since run {first['run_id']}"
+    assert [s["status"] for s in again["stages"]] == ["ok", "skipped", "skipped", "skipped"]
+    pushed = _suivimo(batigest_url)
+
+    slot = next(
+        s
+        for s in api.dataset.validated_slots()
+        if (e := api.dataset.employee(s["user"]["id"])) is not None and e.code is not None
+    )
+    api.dataset.move_slot(slot["id"], 60)  # a change upstream: the next run must push it
+    third = json.loads(_sync(env, tmp_path).stdout)
+    assert third["skipped_because"] is None
+    assert third["suivimo"]["moved"] + third["suivimo"]["updated"] >= 1
+    assert _suivimo(batigest_url) != pushed
