@@ -117,9 +117,19 @@ def read_rejected(conn: sa.Connection, schema: str = "public") -> list[dict[str,
     return [dict(r) for r in rows]
 
 
+def mark_reported(conn: sa.Connection, schema: str, now: datetime) -> None:
+    """A run that skipped its transform reported the same rejections again: none is new
+    any more (`is_new` is "not reported by the last sync"), and they were seen `now`."""
+    remember_rejections(conn, schema, now)
+    rejected = _q(conn, schema, "heures_rejected")
+    if relation_exists(conn, rejected) and "is_new" in _columns(conn, schema, "heures_rejected"):
+        conn.execute(sa.text(f"update {rejected} set is_new = false where is_new"))
+
+
 __all__ = [
     "COLUMNS",
     "SEEN_TABLE",
+    "mark_reported",
     "read_rejected",
     "rejections_by_reason",
     "remember_rejections",

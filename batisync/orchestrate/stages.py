@@ -38,8 +38,9 @@ class Stages:
     export: StageFn
     # after a successful export: refresh what reports the push (the batigest_heures mart)
     publish: StageFn | None = None
-    # after a successful load: why the rest can be skipped (nothing changed), or None
-    skip_after_load: Callable[[StageReport | None], str | None] | None = None
+    # after a successful load (its report, dry run or not): why the rest can be skipped
+    # (nothing changed), or None
+    skip_after_load: Callable[[StageReport | None, bool], str | None] | None = None
     # the fingerprint of what the transform depends on, recorded by a complete run
     inputs: Callable[[], str] | None = None
 
@@ -86,7 +87,7 @@ def execute_stages(
             failed = True
         results.append(result)
         ready = name == "load" and result.status == "ok" and stages.skip_after_load
-        if ready and (skip := stages.skip_after_load(result.report)):  # type: ignore[misc]
+        if ready and (skip := stages.skip_after_load(result.report, dry_run)):  # type: ignore[misc]
             log.info("transform and export skipped: %s", skip)
     return results
 

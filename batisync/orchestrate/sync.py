@@ -135,7 +135,10 @@ def _locked_run(
             dry_run=dry_run,
         )
         if status == "success" and not dry_run and stages.inputs is not None:
-            summary.inputs = stages.inputs()  # the next run compares its own with these
+            try:  # the next run compares its own with these
+                summary.inputs = stages.inputs()
+            except Exception as error:  # then the next run simply runs everything
+                log.info("run inputs not recorded: %s", first_line(error))
         if on_finish is not None:
             on_finish(summary)
         try:
@@ -247,7 +250,7 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
         transform=dbt_stage(list(TRANSFORM_ARGS), env, inspected, manifests),
         export=export_stage(settings, force=force),
         publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
-        skip_after_load=lambda report: nothing_to_do(settings, report, inputs()),
+        skip_after_load=lambda report, dry_run: nothing_to_do(settings, report, inputs, dry_run),
         inputs=inputs,
     )
 
@@ -262,6 +265,8 @@ def inputs_of(settings: Settings, env: Mapping[str, str], batigest: Mapping[str,
         "HEURES_ON_GONE": settings.on_gone,
         "HEURES_RETRACT_MAX_SHARE": str(settings.retract_max_share),
         "EXPORT_BATCH_SIZE": str(settings.batch_size),
+        # what the summary must count for the alert: a new threshold recounts
+        "ALERT_REJECTED_THRESHOLD": str(settings.alert_rejected_threshold),
     }
     window = sliding_window(settings.window_days, utc_today())
     return nochange.run_inputs(
@@ -269,8 +274,33 @@ def inputs_of(settings: Settings, env: Mapping[str, str], batigest: Mapping[str,
     )
 
 
-def nothing_to_do(settings: Settings, report: StageReport | None, inputs: str) -> str | None:
-    """Why transform and export can be skipped after this load, or None (`nochange`)."""
+def nothing_to_do(
+    settings: Settings, report: StageReport | None, inputs: Callable[[], str], dry_run: bool
+) -> str | None:
+    """Why transform and export can be skipped after this load, or None (`nochange`).
+    Whatever cannot be told (Batigest unreachable or unfit, say) runs everything: the
+    transform stage then reports it as it always does."""
+    try:
+        reason = _nothing_to_do(settings, report, inputs)
+    except Exception as error:
+        log.info("no-change check skipped, running every stage: %s", first_line(error))
+        return None
+    if reason and not dry_run:  # the same rejections, reported once more: none is new
+        from batisync.core.connections import make_staging_engine
+        from batisync.export.rejections import mark_reported
+
+        engine = make_staging_engine(settings.staging.sqlalchemy_url())
+        try:
+            with engine.begin() as conn:
+                mark_reported(conn, settings.dbt_schema, datetime.now(UTC))
+        finally:
+            engine.dispose()
+    return reason
+
+
+def _nothing_to_do(
+    settings: Settings, report: StageReport | None, inputs: Callable[[], str]
+) -> str | None:
     from batisync.extract.report import LoadReport
 
     with psycopg.connect(**settings.staging.conninfo()) as conn:
@@ -282,7 +312,7 @@ def nothing_to_do(settings: Settings, report: StageReport | None, inputs: str) -
             else 1  # no marts yet: the transform must build them
         )
     load = report if isinstance(report, LoadReport) else None
-    return nochange.skip_reason(load, inputs, last, pending)
+    return nochange.skip_reason(load, inputs(), last, pending)
 
 
 def sync_from_settings(

@@ -118,8 +118,12 @@ def run_dbt(
     full_args = dbt_args(args)
     started = time.monotonic()
     with _environment({**_FIXED_ENV, **(env or {})}):
-        callbacks = [node_counter(on_node)] if on_node else []
-        runner = dbtRunner(manifest=manifest, callbacks=callbacks)
+        options: dict[str, Any] = {}
+        if manifest is not None:
+            options["manifest"] = manifest  # parsed once per run (transform.build)
+        if on_node:
+            options["callbacks"] = [node_counter(on_node)]
+        runner = dbtRunner(**options)
         outcome = runner.invoke(full_args)
     elapsed = time.monotonic() - started
     result = replace(

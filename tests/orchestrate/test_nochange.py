@@ -84,7 +84,7 @@ def test_the_runner_skips_after_an_unchanged_load(staging_url: str) -> None:
     skipping = type(stages)(
         **{
             **stages.__dict__,
-            "skip_after_load": lambda _: "nothing changed",
+            "skip_after_load": lambda *_: "nothing changed",
             "inputs": lambda: "fp",
         }
     )

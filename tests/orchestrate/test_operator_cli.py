@@ -58,7 +58,7 @@ def test_an_unescaped_at_in_the_batigest_password_is_named_without_the_password(
     env["SUMMARY_JSON"] = str(tmp_path / "last.json")
     result = run_cli(command, env, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "configuration error: BATIGEST_URL:" in result.stderr
+    assert "configuration error: BATIGEST_URL (credentials.json `sqlserver`):" in result.stderr
     assert "%40" in result.stderr and "percent-encode" in result.stderr
     written = (tmp_path / "last.json").read_text() if (tmp_path / "last.json").exists() else ""
     for text in (result.stdout, result.stderr, written):
@@ -153,11 +153,17 @@ def test_a_malformed_webhook_url_is_exit_2_without_showing_it(
     env["ALERT_WEBHOOK_URL"] = "hooks.example.com/T0KEN-abc123"
     result = run_cli(["sync"], env, tmp_path)
     assert result.returncode == 2
-    assert "configuration error: ALERT_WEBHOOK_URL: expected an http(s) URL" in result.stderr
+    assert (
+        "configuration error: ALERT_WEBHOOK_URL (credentials.json `alert_webhook_url`): "
+        "expected an http(s) URL" in result.stderr
+    )
     assert "T0KEN-abc123" not in result.stdout + result.stderr
     env["ALERT_WEBHOOK_URL"] = "https://hooks.example.com/T0KEN-abc123"
     threshold = run_cli(["sync"], {**env, "ALERT_REJECTED_THRESHOLD": "many"}, tmp_path)
     assert threshold.returncode == 2
-    assert "ALERT_REJECTED_THRESHOLD: expected a whole number" in threshold.stderr
+    assert (
+        "ALERT_REJECTED_THRESHOLD (credentials.json `alert_rejected_threshold`): expected a whole"
+        in threshold.stderr
+    )
     doctor = run_cli(["doctor"], env, tmp_path)
     assert "ALERT_WEBHOOK_URL" in doctor.stdout and "T0KEN-abc123" not in doctor.stdout

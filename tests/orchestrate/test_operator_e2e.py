@@ -116,7 +116,7 @@ def test_the_operators_day(
     staging = sa.make_url(staging_url)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": str(tmp_path / "absent.json"),
+        "CREDENTIALS_FILE": "",  # no settings file: the environment only
         **api.settings_env(),
         "PGHOST": str(staging.host),
         "PGPORT": str(staging.port),
@@ -189,10 +189,11 @@ def test_the_operators_day(
     assert from_api and all(r["employee_name"] and r["work_date"] for r in from_api)
     assert all(r["project_name"] for r in from_api if r["reason"] == "no_project_code")
 
-    # 4. the next run: nothing new, no alert; the summary says so
+    # 4. the next run: nothing new, no alert; the summary says so (nothing changed at all,
+    # so transform and export are skipped: issue 13)
     again = _cli(["sync"], env, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "new since the last run: 0; already reported:" in again.stdout
+    assert "skipped: nothing changed since run" in again.stdout
     assert len(receiver.bodies) == 1
     listed = _cli(["rejected", "--csv"], env, tmp_path)
     assert listed.returncode == 0
@@ -246,7 +247,10 @@ def test_the_operators_day(
     assert "[dry run]" in shown.stdout and "SUCCESS" in shown.stdout and "DRIFT" in shown.stdout
     last = json.loads(_cli(["runs", "--last", "--json", "--command", "sync"], env, tmp_path).stdout)
     assert last["command"] == "sync" and last["status"] == "success" and last["exit_code"] == 0
-    assert last["summary"]["suivimo"]["rejected_new"] == 0
+    # the last sync changed nothing, so it skipped transform and export (issue 13): it
+    # says why instead of counting SuiviMO rows
+    assert last["summary"]["skipped_because"].startswith("nothing changed since run")
+    assert last["summary"]["suivimo"] == {}
 
     # 7. a failing webhook never fails the sync, is reported, and its URL never shown
     receiver.status = 500

@@ -61,7 +61,9 @@ def test_the_commands_of_one_run_share_one_parse(monkeypatch: pytest.MonkeyPatch
         parses.append(env)
         return manifest
 
-    def fake_run(args: list[str], *, env: dict[str, str], manifest: Any = None) -> DbtResult:
+    def fake_run(
+        args: list[str], *, env: dict[str, str], manifest: Any = None, on_node: Any = None
+    ) -> DbtResult:
         given.append(manifest)
         return DbtResult(tuple(args), True)
 
