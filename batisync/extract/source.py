@@ -45,8 +45,12 @@ SLOT_COLUMNS: TTableSchemaColumns = {
     "has_packed_lunch": {"data_type": "bool"},
     "has_home_to_work_journey": {"data_type": "bool"},
     "_content_hash": {"data_type": "text"},
+    "_extra": {"data_type": "text", "nullable": True},
     "_fetched_at": {"data_type": "timestamp"},
     "_deleted_at": {"data_type": "timestamp", "nullable": True},
+    # set when a slot marked deleted is still absent from a later complete fetch: only
+    # then may HEURES_ON_GONE=delete retract its row (see deletions.py)
+    "_gone_confirmed_at": {"data_type": "timestamp", "nullable": True},
 }
 QUARANTINE_COLUMNS: TTableSchemaColumns = {
     "quarantine_key": {"data_type": "text", "nullable": False, "primary_key": True},
@@ -64,6 +68,7 @@ PROJECT_COLUMNS: TTableSchemaColumns = {
     "project_code": {"data_type": "text", "nullable": True},
     "project_name": {"data_type": "text", "nullable": True},
     "_content_hash": {"data_type": "text"},
+    "_extra": {"data_type": "text", "nullable": True},
 }
 SALARIE_COLUMNS: TTableSchemaColumns = {
     "code": {"data_type": "text"},
@@ -120,6 +125,7 @@ class Classifier:
         stamp: Mapping[str, Any] | None = None,
         first_seen: Mapping[str, datetime] | None = None,
         tally: Tally | None = None,
+        identity: Callable[[Mapping[str, Any]], str] | None = None,
     ) -> None:
         self.resource = resource
         self.check = check
@@ -127,10 +133,13 @@ class Classifier:
         self.stamp = dict(stamp or {})
         self.first_seen = first_seen or {}
         self.tally = tally if tally is not None else Tally()
+        # what makes two valid records "the same id": by default the id
+        self.identity = identity or (lambda row: str(row["id"]))
         self._loaded: dict[str, str] = {}  # id -> content md5
         self._quarantined: dict[str, str] = {}  # quarantine_key -> content md5
 
-    def classify(self, page: Sequence[Any]) -> Batch:
+    def classify(self, page: Sequence[Any], window: Window | None = None) -> Batch:
+        """Split `page`; with `window`, a record starting outside it is quarantined."""
         batch = Batch()
         self.tally.fetched += len(page)
         for record in page:
@@ -139,8 +148,13 @@ class Classifier:
             if isinstance(checked, records.Rejection):
                 self._quarantine(batch.bad, record, checked, md5)
                 continue
-            record_id = str(checked["id"])
+            record_id = self.identity(checked)
             known = self._loaded.get(record_id)
+            if known != md5 and window is not None:
+                outside = records.check_in_window(checked, window.start, window.end)
+                if outside is not None:
+                    self._quarantine(batch.bad, record, outside, md5)
+                    continue
             if known is None:
                 self._loaded[record_id] = md5
                 checked["_content_hash"] = md5
@@ -150,7 +164,7 @@ class Classifier:
             elif known == md5:
                 self.tally.repeated += 1
             else:
-                why = records.Rejection(records.DUPLICATE_ID, f"id {record_id} seen before")
+                why = records.Rejection(records.DUPLICATE_ID, f"id {checked['id']} seen before")
                 self._quarantine(batch.bad, record, why, md5)
         return batch
 
@@ -182,7 +196,7 @@ def slot_classifier(
     fetched_at: datetime, first_seen: Mapping[str, datetime] | None, tally: SlotTally
 ) -> Classifier:
     # _deleted_at is written null: a slot that reappears upstream is alive again
-    stamp = {"_fetched_at": fetched_at, "_deleted_at": None}
+    stamp = {"_fetched_at": fetched_at, "_deleted_at": None, "_gone_confirmed_at": None}
     return Classifier(
         SLOTS, records.check_slot, fetched_at, stamp=stamp, first_seen=first_seen, tally=tally
     )
@@ -193,8 +207,15 @@ def split_projects(
 ) -> tuple[Batch, Tally]:
     """The projects answer as rows for `projects` and rows for `quarantine`."""
     tally = Tally()
+    # a project listed again with another code is loaded too: dbt then sees the two
+    # codes and rejects its slots (`project_two_codes`) rather than picking one
     classifier = Classifier(
-        PROJECTS, records.check_project, seen_at, first_seen=first_seen, tally=tally
+        PROJECTS,
+        records.check_project,
+        seen_at,
+        first_seen=first_seen,
+        tally=tally,
+        identity=lambda row: f"{row['id']}|{row.get('projectCode')}",
     )
     return classifier.classify(answer), tally
 
@@ -245,7 +266,7 @@ def batisimply(
                 chunk_tally.fetched += len(page)
                 # small batches: dlt writes each one out before the next is classified
                 for start in range(0, len(page), BATCH_SIZE):
-                    yield classifier.classify(page[start : start + BATCH_SIZE])
+                    yield classifier.classify(page[start : start + BATCH_SIZE], chunk)
                     if progress:
                         progress(tally.fetched, f"time slots {chunk}")
                 page.clear()  # the records live on only as rows, until dlt writes them

@@ -109,6 +109,8 @@ REJECTED_AT_FIRST = {
     "badstart": "bad_record",
     "q1": "bad_record",
     "q3": "bad_record",
+    # issue 12: a status that is none of the known ones is reported, not silently skipped
+    "weird": "unknown_status",
 }
 
 
