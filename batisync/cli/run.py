@@ -11,6 +11,7 @@ from typing import Any
 
 from batisync.cli.common import config_failure, load
 from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError
+from batisync.core.file_modes import config_file_warnings
 from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, setup_logging
 from batisync.core.settings import Settings
@@ -33,6 +34,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             )
             _emit(summary, args.json, json_path)
         return config_failure(error)
+    for warning in config_file_warnings():
+        log.warning("%s", warning)
     from batisync.orchestrate.sync import sync_from_settings
 
     summary = sync_from_settings(

@@ -123,6 +123,7 @@ class Settings:
     on_gone: str = "keep"
     retract_max_share: float = 0.1
     dbt_schema: str = "public"
+    max_minutes: int = 1440  # plausibility: a slot beyond this never reaches SuiviMO
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming the first of `names` (variable names) that is unset."""
@@ -283,6 +284,7 @@ _SPEC: list[tuple[str, str, str, Callable[[Any, str], Any]]] = [
     ("HEURES_ON_GONE", "on_gone", "heures_on_gone", _choice("keep", "delete")),
     ("HEURES_RETRACT_MAX_SHARE", "retract_max_share", "heures_retract_max_share", _share),
     ("DBT_SCHEMA", "dbt_schema", "dbt_schema", _text),
+    ("HEURES_MAX_MINUTES", "max_minutes", "heures_max_minutes", _int_between(1, 100_000)),
 ]
 _BY_VARIABLE = {variable: (attribute, path) for variable, attribute, path, _ in _SPEC}
 _DESCRIPTIONS = {

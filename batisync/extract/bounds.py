@@ -45,6 +45,10 @@ def clip(value: Any, limit: int = MAX_DETAIL_LENGTH) -> str:
 def safe_text(value: Any, limit: int = MAX_TEXT_LENGTH) -> str | None:
     """`value` when it is a text PostgreSQL can store (no NUL) within `limit`, else None."""
     if isinstance(value, str) and len(value) <= limit and "\x00" not in value:
+        try:
+            value.encode("utf-8")  # a lone surrogate is no text PostgreSQL stores
+        except UnicodeEncodeError:
+            return None
         return value
     return None
 

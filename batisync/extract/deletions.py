@@ -55,7 +55,9 @@ where t._deleted_at is not null
 """
 
 
-def _confirm_deleted(conn: sa.Connection, chunk: Window, fetched_at: datetime, now: datetime) -> int:
+def _confirm_deleted(
+    conn: sa.Connection, chunk: Window, fetched_at: datetime, now: datetime
+) -> int:
     """Slots marked deleted by an earlier run and missed again by this complete fetch."""
     params = {"now": now, "fetched_at": fetched_at, "lo": chunk.start, "hi": chunk.end}
     return conn.execute(sa.text(_CONFIRM_DELETED), {**params, "resource": SLOTS}).rowcount

@@ -66,8 +66,9 @@ def payload_json(record: Any) -> str:
     """The record as JSON text, as received (key order kept)."""
     try:
         return orjson.dumps(record).decode()
-    except TypeError:  # e.g. an integer beyond 64 bits: the standard library copes
-        return json.dumps(record, ensure_ascii=False)
+    except TypeError:  # an integer beyond 64 bits, a lone surrogate: the standard library
+        # copes; ASCII escapes keep a lone surrogate storable in PostgreSQL
+        return json.dumps(record, ensure_ascii=True)
 
 
 def content_hash(record: Any) -> str:
@@ -75,7 +76,9 @@ def content_hash(record: Any) -> str:
     try:
         text = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        text = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
+        text = json.dumps(record, ensure_ascii=False, sort_keys=True).encode(
+            "utf-8", "surrogatepass"
+        )
     return hashlib.md5(text).hexdigest()
 
 
@@ -134,8 +137,7 @@ def _date(record: Mapping[str, Any], name: str, reason: str) -> datetime | Rejec
     if not bounds.in_date_range(moment):
         return Rejection(
             reason,
-            f"{name} {clip(value)} is outside {bounds.EARLIEST:%Y-%m-%d}.."
-            f"{bounds.LATEST:%Y-%m-%d}",
+            f"{name} {clip(value)} is outside {bounds.EARLIEST:%Y-%m-%d}..{bounds.LATEST:%Y-%m-%d}",
         )
     return moment
 
@@ -182,8 +184,9 @@ def check_slot(record: Any) -> dict[str, Any] | Rejection:
         if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
             return Rejection(MISSING_ID, "no id")
         return Rejection(
-            BAD_ID, f"id {clip(raw_id)} is neither an integer nor a text of at most "
-            f"{bounds.MAX_ID_LENGTH} characters"
+            BAD_ID,
+            f"id {clip(raw_id)} is neither an integer nor a text of at most "
+            f"{bounds.MAX_ID_LENGTH} characters",
         )
     for name, reason in (("startDate", BAD_START_DATE), ("endDate", BAD_END_DATE)):
         if isinstance(checked := _date(record, name, reason), Rejection):
@@ -192,8 +195,8 @@ def check_slot(record: Any) -> dict[str, Any] | Rejection:
     minutes = bounds.bounded_number(raw_minutes, 0.0, bounds.MAX_MINUTES)
     if minutes is None:
         return Rejection(
-            BAD_MINUTES, f"totalTimeMinutes {clip(raw_minutes)} is not a number in "
-            f"0..{bounds.MAX_MINUTES:.0f}"
+            BAD_MINUTES,
+            f"totalTimeMinutes {clip(raw_minutes)} is not a number in 0..{bounds.MAX_MINUTES:.0f}",
         )
     user = record.get("user")
     user_id = user.get("id") if isinstance(user, Mapping) else None
@@ -252,7 +255,8 @@ def check_project(record: Any) -> dict[str, Any] | Rejection:
     if code is not None and bounds.safe_text(code, bounds.MAX_CODE_LENGTH) is None:
         return Rejection(
             BAD_PROJECT_CODE,
-            f"projectCode {clip(code)} is not a text of at most {bounds.MAX_CODE_LENGTH} characters",
+            f"projectCode {clip(code)} is not a text of at most "
+            f"{bounds.MAX_CODE_LENGTH} characters",
         )
     row = {"id": project_id, "projectCode": code, **_kept_texts(record, {"projectName"})}
     extra = {k: v for k, v in record.items() if k not in row and k != "projectName"}

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from batisync.core.errors import first_line
+from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
 from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, redact
 from batisync.core.settings import Settings
@@ -126,14 +126,36 @@ def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
         from batisync.export.staging_io import rejected_by_reason
 
         with engines_from_settings(settings) as (staging, batigest):
-            report = export_with_settings(
-                settings, staging, batigest, force=force, dry_run=ctx.dry_run, run_id=ctx.run_id
-            )
-            with staging.connect() as conn:
-                report.rejected_by_dbt = rejected_by_reason(conn, settings.dbt_schema)
+            try:
+                report = export_with_settings(
+                    settings,
+                    staging,
+                    batigest,
+                    force=force,
+                    dry_run=ctx.dry_run,
+                    run_id=ctx.run_id,
+                )
+                with staging.connect() as conn:
+                    report.rejected_by_dbt = rejected_by_reason(conn, settings.dbt_schema)
+            except Exception as error:
+                if is_connection_loss(error):
+                    raise ConnectionLost(_unreachable(staging, batigest), error) from error
+                raise
         return report
 
     return stage
+
+
+def _unreachable(*engines: Any) -> str:
+    """Which of (staging, Batigest) does not answer now; both named when both answer."""
+    down = []
+    for name, engine in zip(("the staging PostgreSQL", "Batigest"), engines, strict=True):
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("select 1")
+        except Exception:
+            down.append(name)
+    return " and ".join(down) if down else "the staging PostgreSQL or Batigest"
 
 
 def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:

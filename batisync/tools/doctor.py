@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from batisync.core.connections import make_batigest_engine
 from batisync.core.errors import first_line
+from batisync.core.file_modes import config_file_warnings
 from batisync.core.logs import redact
 from batisync.core.settings import Settings, describe
 from batisync.extract.client import ApiError, BatiSimplyClient, RetryPolicy
@@ -35,10 +36,11 @@ class Check:
     ok: bool | None  # None: not run (a setting it needs is missing)
     detail: str
     setting: str | None = None  # set when the problem is a missing setting (exit 2)
+    warning: bool = False  # worth fixing, not a failure (exit status unchanged)
 
     @property
     def label(self) -> str:
-        return {True: "ok", False: "FAIL", None: "skip"}[self.ok]
+        return "WARN" if self.warning else {True: "ok", False: "FAIL", None: "skip"}[self.ok]
 
 
 def _guard(name: str, check: Callable[[], str]) -> Check:
@@ -190,6 +192,7 @@ def run_doctor(settings: Settings) -> list[Check]:
     checks = [
         Check(f"setting {name}", False, str(error), setting=name) for name, error in missing.items()
     ] or [Check("settings", True, "every required setting is set")]
+    checks += [Check("file permissions", True, w, warning=True) for w in config_file_warnings()]
 
     def needs(*names: str) -> str | None:
         absent = [n for n in names if n in missing]
