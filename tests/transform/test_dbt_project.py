@@ -33,7 +33,7 @@ from tests.transform.helpers import (
 
 pytestmark = pytest.mark.slow
 PARIS = ZoneInfo("Europe/Paris")
-N_UNIT_TESTS = 10
+N_UNIT_TESTS = 13
 
 
 def local_minute(utc: datetime) -> datetime:
@@ -415,6 +415,24 @@ MUTATIONS = [
         "models/marts/heures_gone.sql",
         "when time_slots.is_deleted then 'deleted_upstream'\n            else 'unvalidated'",
         "when not time_slots.is_validated then 'unvalidated'\n            else 'deleted_upstream'",
+    ),
+    (
+        "int_resolved_plausibility_rules",
+        "models/intermediate/int_time_slots_resolved.sql",
+        "when ended_at <= started_at\n                then 'end_not_after_start'",
+        "when ended_at < started_at\n                then 'end_not_after_start'",
+    ),
+    (
+        "heures_rejected_plausibility_reasons",
+        "models/marts/heures_rejected.sql",
+        "where (is_validated or unresolved_reason = 'unknown_status')",
+        "where is_validated",  # the lowercase status silently ignored again
+    ),
+    (
+        "heures_gone_retractable_and_unknown_status",
+        "models/marts/heures_gone.sql",
+        "not time_slots.is_deleted or time_slots.gone_confirmed_at is not null",
+        "true",  # retract on the first miss
     ),
     (
         "batigest_heures_seed_columns_and_sync",
