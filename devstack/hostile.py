@@ -193,6 +193,41 @@ def corpus(dataset: Dataset) -> list[Hostile]:
     return entries
 
 
+def fate_mismatches(staging_url: str, entries: list[Hostile]) -> list[str]:
+    """The entries whose fate in staging is not the expected one (empty when all are)."""
+    from devstack.verify import staging_rows
+
+    quarantined = dict(
+        staging_rows(
+            staging_url,
+            "select record_id, reason from raw_batisimply.quarantine where record_id is not null",
+        )
+    )
+    reasons = {
+        r[0] for r in staging_rows(staging_url, "select reason from raw_batisimply.quarantine")
+    }
+    rejected = dict(staging_rows(staging_url, "select id_heure, reason from heures_rejected"))
+    mapped = {r[0] for r in staging_rows(staging_url, "select id_heure from batigest_heures_map")}
+    wrong = []
+    for entry in entries:
+        fate, _, reason = entry.expect.partition(":")
+        slot_id = entry.slot_id
+        if fate == "pushed":
+            found = "pushed" if slot_id in mapped and slot_id not in rejected else "not pushed"
+            ok = found == "pushed"
+        elif fate == "rejected":
+            found, ok = f"rejected:{rejected.get(slot_id)}", rejected.get(slot_id) == reason
+            ok = ok and slot_id not in mapped
+        elif slot_id is not None:
+            found = f"quarantine:{quarantined.get(slot_id)}"
+            ok = quarantined.get(slot_id) == reason and slot_id not in mapped
+        else:  # no usable id: keyed by content
+            found, ok = f"reasons {sorted(reasons)}", reason in reasons
+        if not ok:
+            wrong.append(f"{entry.name}: expected {entry.expect}, found {found}")
+    return wrong
+
+
 def install(dataset: Dataset, entries: list[Hostile], *, projects: bool = True) -> None:
     """Serve `entries` in every time slot answer (and the corpus' projects)."""
     with dataset._lock:
@@ -209,4 +244,12 @@ def uninstall(dataset: Dataset) -> None:
         dataset.touch()
 
 
-__all__ = ["PROJECTS", "Hostile", "corpus", "install", "template", "uninstall"]
+__all__ = [
+    "PROJECTS",
+    "Hostile",
+    "corpus",
+    "fate_mismatches",
+    "install",
+    "template",
+    "uninstall",
+]

@@ -23,6 +23,8 @@ log = logging.getLogger("batisync")
 def cmd_sync(args: argparse.Namespace) -> int:
     setup = setup_logging(verbose=args.verbose)
     json_path = os.environ.get("SUMMARY_JSON")
+    for warning in config_file_warnings():  # first: a config error must not hide it
+        log.warning("%s", warning)
     try:
         settings = load(Settings.required_for_sync)
     except ConfigError as error:
@@ -34,8 +36,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
             )
             _emit(summary, args.json, json_path)
         return config_failure(error)
-    for warning in config_file_warnings():
-        log.warning("%s", warning)
     from batisync.orchestrate.sync import sync_from_settings
 
     summary = sync_from_settings(

@@ -26,7 +26,7 @@ from batisync.orchestrate.sync import sync_from_settings
 from devstack import hostile
 from devstack.batigest import seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
-from devstack.verify import healthy_keys, staging_rows, verdict
+from devstack.verify import healthy_keys, verdict
 
 pytestmark = pytest.mark.slow
 
@@ -50,27 +50,6 @@ class World:
         found = verdict(expected, self.batigest_url)
         assert len(expected) > 10
         assert found.converged, found
-
-    def quarantined(self) -> dict[str, str]:
-        rows = staging_rows(
-            self.staging_url,
-            "select record_id, reason from raw_batisimply.quarantine where record_id is not null",
-        )
-        return dict(rows)
-
-    def reasons_quarantined(self) -> set[str]:
-        rows = staging_rows(
-            self.staging_url, "select distinct reason from raw_batisimply.quarantine"
-        )
-        return {r[0] for r in rows}
-
-    def rejected(self) -> dict[str, str]:
-        return dict(staging_rows(self.staging_url, "select id_heure, reason from heures_rejected"))
-
-    def mapped(self) -> set[str]:
-        return {
-            r[0] for r in staging_rows(self.staging_url, "select id_heure from batigest_heures_map")
-        }
 
 
 @pytest.fixture
@@ -105,22 +84,7 @@ def world(
 
 
 def _check_fates(world: World, entries: list[hostile.Hostile]) -> None:
-    quarantined, rejected, mapped = world.quarantined(), world.rejected(), world.mapped()
-    reasons = world.reasons_quarantined()
-    for entry in entries:
-        fate, _, reason = entry.expect.partition(":")
-        slot_id = entry.slot_id
-        if fate == "pushed":
-            assert slot_id in mapped, entry.name
-            assert slot_id not in rejected, entry.name
-        elif fate == "rejected":
-            assert rejected.get(slot_id) == reason, (entry.name, rejected.get(slot_id))
-            assert slot_id not in mapped, entry.name
-        elif slot_id is not None:
-            assert quarantined.get(slot_id) == reason, (entry.name, quarantined.get(slot_id))
-            assert slot_id not in mapped, entry.name
-        else:  # no usable id: keyed by content
-            assert reason in reasons, entry.name
+    assert hostile.fate_mismatches(world.staging_url, entries) == []
 
 
 def _assert_ok(summary: RunSummary) -> None:
