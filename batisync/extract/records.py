@@ -18,6 +18,7 @@ import orjson
 
 from batisync.extract import bounds
 from batisync.extract.bounds import clip
+from batisync.extract.rows import kept_texts, slot_row
 
 # The API's shape (`...Z`, seconds vary); fractions and explicit offsets are tolerated.
 _ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
@@ -37,23 +38,6 @@ BAD_STATUS = "bad_status"
 BAD_FLAG = "bad_flag"
 BAD_PROJECT_CODE = "bad_project_code"
 START_OUTSIDE_WINDOW = "start_outside_window"
-
-# the fields a slot row keeps as columns; any other goes, as JSON text, to `_extra`
-_SLOT_FIELDS = {
-    "id",
-    "startDate",
-    "endDate",
-    "user",
-    "project",
-    "managementStatus",
-    "totalTimeMinutes",
-    "hasPackedLunch",
-    "hasHomeToWorkJourney",
-}
-# other fields kept as text columns when they are short texts (the fake API's shape)
-_TEXT_FIELDS = {"comment", "createdAt", "updatedAt"}
-_USER_TEXT_FIELDS = {"firstName", "lastName"}
-_PROJECT_TEXT_FIELDS = {"projectCode", "projectName"}
 
 
 @dataclass(frozen=True)
@@ -142,37 +126,6 @@ def _date(record: Mapping[str, Any], name: str, reason: str) -> datetime | Rejec
     return moment
 
 
-def _kept_texts(record: Mapping[str, Any], names: set[str]) -> dict[str, str | None]:
-    """The fields of `names` that are null or a short text (the others go to `_extra`)."""
-    return {
-        name: record[name]
-        for name in names
-        if name in record and (record[name] is None or bounds.safe_text(record[name]))
-    }
-
-
-def _slot_row(record: Mapping[str, Any], slot_id: str, minutes: float, **typed: Any) -> dict:
-    """The row loaded for a slot: its checked fields, short texts, the rest as JSON text."""
-    user, project = record["user"], record.get("project")
-    row: dict[str, Any] = {
-        "id": slot_id,
-        "startDate": record["startDate"],
-        "endDate": record["endDate"],
-        "user": {"id": user["id"], **_kept_texts(user, _USER_TEXT_FIELDS)},
-        "managementStatus": typed["status"],
-        "totalTimeMinutes": minutes,
-        "hasPackedLunch": typed["lunch"],
-        "hasHomeToWorkJourney": typed["journey"],
-        **_kept_texts(record, _TEXT_FIELDS),
-    }
-    if isinstance(project, Mapping) and typed["project_id"] is not None:
-        row["project"] = {"id": typed["project_id"], **_kept_texts(project, _PROJECT_TEXT_FIELDS)}
-    extra = {k: v for k, v in record.items() if k not in _SLOT_FIELDS and k not in row}
-    if (extra_text := bounds.extra_json(extra)) is not None:
-        row["_extra"] = extra_text
-    return row
-
-
 def check_slot(record: Any) -> dict[str, Any] | Rejection:
     """A clean, bounded copy of a time slot (id as text, minutes as float) or why it is
     rejected. Every value of the row is within `bounds`: no record can stop a load."""
@@ -216,7 +169,7 @@ def check_slot(record: Any) -> dict[str, Any] | Rejection:
         ok, flags[name] = bounds.flag(record.get(name))
         if not ok:
             return Rejection(BAD_FLAG, f"{name} {clip(record.get(name))} is not true or false")
-    return _slot_row(
+    return slot_row(
         record,
         slot_id,
         minutes,
@@ -258,7 +211,7 @@ def check_project(record: Any) -> dict[str, Any] | Rejection:
             f"projectCode {clip(code)} is not a text of at most "
             f"{bounds.MAX_CODE_LENGTH} characters",
         )
-    row = {"id": project_id, "projectCode": code, **_kept_texts(record, {"projectName"})}
+    row = {"id": project_id, "projectCode": code, **kept_texts(record, {"projectName"})}
     extra = {k: v for k, v in record.items() if k not in row and k != "projectName"}
     if (extra_text := bounds.extra_json(extra)) is not None:
         row["_extra"] = extra_text
