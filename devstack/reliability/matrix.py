@@ -86,6 +86,13 @@ class Stack:
         ]
         self.leaks: list[str] = []
         self._copies = 0
+        try:
+            self._make_templates()
+        except BaseException:
+            self.close()
+            raise
+
+    def _make_templates(self) -> None:
         self.pg.create_database("tpl_batigest", replace=True)
         standin = create_standin(self.pg.url("tpl_batigest"))
         rows = self.dataset.salarie_rows()

@@ -120,6 +120,8 @@ resolved as (
                 then 'code_too_long'
             when salarie_code is null or n_salaries > 1
                 then 'unknown_salarie'
+            when length(salarie_code) > {{ var('code_salarie_max_length') | int }}
+                then 'code_too_long'
         end as unresolved_reason,
         case
             when quarantine_reason is not null
@@ -161,6 +163,10 @@ resolved as (
                 then 'no Salarie has codebs = ' || user_id
             when n_salaries > 1
                 then 'several Salarie have codebs = ' || user_id || ': ' || salarie_codes
+            when length(salarie_code) > {{ var('code_salarie_max_length') | int }}
+                then 'Salarie.Code ' || left(salarie_code, 20) || ' is longer than '
+                    || 'SuiviMO.CodeSalarie (' || {{ var('code_salarie_max_length') | int }}
+                    || ' characters)'
         end as unresolved_detail
 
     from joined
