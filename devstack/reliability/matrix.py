@@ -331,7 +331,9 @@ def run_matrix(
     try:
         for scenario in scenarios:
             try:
-                outcomes += scenario(stack, quick)
+                for outcome in scenario(stack, quick):
+                    outcomes.append(outcome)
+                    print(f"done: {render([outcome]).splitlines()[2]}", file=sys.stderr, flush=True)
             except Exception as error:  # a harness failure is a row, not a lost table
                 failed = Outcome(scenario.__name__.replace("_", " "))
                 failed.notes.append(f"harness error: {type(error).__name__}: {error}"[:200])
