@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)/$(DBT_DIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint format demo sync doctor debug-heures reconcile pg-start pg-stop docs bench clean
+.PHONY: help setup test lint format demo sync doctor debug-heures reconcile pg-start pg-stop docs bench reliability clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -67,6 +67,10 @@ pg-stop: setup  ## stop it
 
 docs: setup  ## build dbt's docs site (dbt_project/target/index.html) from the staging PG*
 	@$(BATISYNC) dbt docs generate
+
+reliability: setup  ## the fault matrix (crashes, API faults, restarts, hostile corpus, lock, secrets) as a table
+	@BATISYNC_RELIABILITY=1 $(PY) -m pytest tests/orchestrate/test_hostile.py -q -p no:cacheprovider
+	@$(PY) -m devstack.reliability
 
 bench: setup  ## speed and memory benchmarks
 	$(PY) -m pytest benchmarks -s --benchmark-only $(PYTEST_ARGS)

@@ -12,6 +12,7 @@ from typing import Any
 
 from batisync.cli.common import check_output_path, config_failure, load
 from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, ConfigErrors
+from batisync.core.file_modes import config_file_warnings
 from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, setup_logging
 from batisync.core.settings import Settings
@@ -25,6 +26,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     json_path = os.environ.get("SUMMARY_JSON") or None
     errors: list[ConfigError] = []
     settings = None
+    for warning in config_file_warnings():  # first: a config error must not hide it
+        log.warning("%s", warning)
     try:
         settings = load(Settings.required_for_sync)
     except ConfigError as error:

@@ -64,6 +64,80 @@ def first_line(error: BaseException, *, limit: int = 300, with_type: bool = True
     return text[:limit]
 
 
+# How drivers word a lost or refused connection (libpq, ODBC SQLSTATE 08xxx, sockets):
+# matched in the text of an error and of its causes, whatever library wrapped it.
+_CONNECTION_MARKERS = (
+    "terminating connection",
+    "server closed the connection",
+    "connection refused",
+    "could not connect",
+    "connection reset",
+    "connection is closed",
+    "connection already closed",
+    "connection timed out",
+    "consuming input failed",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "ssl syscall error",
+    "communication link failure",
+    "[08s01]",
+    "[08001]",
+    "tcp provider",
+)
+
+
+class ConnectionLost(RuntimeError):
+    """A system stopped answering mid-run; `system` names it for the one-line cause."""
+
+    def __init__(self, system: str, cause: BaseException) -> None:
+        super().__init__(f"{system}: {first_line(cause)}")
+        self.system = system
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error, its causes and contexts, and the DBAPI errors under wrappers."""
+    seen: list[BaseException] = []
+    todo = [error]
+    while todo and len(seen) < 20:
+        each = todo.pop()
+        if each is None or any(each is s for s in seen):
+            continue
+        seen.append(each)
+        todo += [each.__cause__, each.__context__, getattr(each, "orig", None)]
+        todo += [getattr(each, "exception", None)]  # dlt's PipelineStepFailed
+    return [e for e in seen if isinstance(e, BaseException)]
+
+
+def is_connection_loss(error: BaseException) -> bool:
+    """True when the error (or one of its causes) is a lost or refused connection."""
+    for each in _chain(error):
+        if isinstance(each, ConnectionLost | ConnectionError):
+            return True
+        text = str(each).lower()
+        if any(marker in text for marker in _CONNECTION_MARKERS):
+            return True
+    return False
+
+
+def lost_system(error: BaseException, default: str) -> str:
+    """Which system a connection loss concerns: a `ConnectionLost` says; else `default`."""
+    for each in _chain(error):
+        if isinstance(each, ConnectionLost):
+            return each.system
+    return default
+
+
+def connection_lost_line(system: str, error: BaseException) -> str:
+    """The one line a run ends with when a system went away mid-run."""
+    cause = first_line(error)
+    if isinstance(error, ConnectionLost):
+        cause = str(error).removeprefix(f"{error.system}: ")
+    return (
+        f"connection to {system} lost ({cause}); the run stopped cleanly, "
+        "the next run resumes from what was committed"
+    )
+
+
 __all__ = [
     "EXIT_BUSY",
     "EXIT_CODES",
@@ -72,6 +146,10 @@ __all__ = [
     "EXIT_OK",
     "ConfigError",
     "ConfigErrors",
+    "ConnectionLost",
     "StageError",
+    "connection_lost_line",
     "first_line",
+    "is_connection_loss",
+    "lost_system",
 ]

@@ -23,6 +23,8 @@ NB_H0_QUANTUM = Decimal("0.000001")
 # Two NbH0 values closer than this are equal: the contract only promises 4 decimals
 # in Batigest, and one minute is 0.0167 h, so no real change hides under it.
 NB_H0_TOLERANCE = Decimal("0.00005")
+# what numeric(18, 6) holds; far beyond any plausible slot (dbt rejects > a day)
+NB_H0_LIMIT = Decimal(10) ** 12
 
 
 class BadRow(ValueError):
@@ -118,10 +120,18 @@ class GoneRow:
 
     id_heure: str
     reason: str
+    # HEURES_ON_GONE=delete may delete its row now (dbt's heures_gone.is_retractable);
+    # rows without the column (older marts, tests) are retractable as before
+    retractable: bool = True
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> GoneRow:
-        return cls(id_heure=_id(row), reason=str(row.get("reason") or "gone"))
+        retractable = row.get("is_retractable")
+        return cls(
+            id_heure=_id(row),
+            reason=str(row.get("reason") or "gone"),
+            retractable=retractable is None or bool(retractable),
+        )
 
 
 @dataclass(frozen=True)
@@ -170,9 +180,12 @@ def _hours(value: Any) -> Decimal:
     try:
         hours = Decimal(str(value))
     except (InvalidOperation, ValueError) as error:
-        raise BadRow(f"bad_record: nb_h0 {value!r} is not a number") from error
+        raise BadRow(f"bad_record: nb_h0 {str(value)[:40]!r} is not a number") from error
     if value is None or not hours.is_finite():
-        raise BadRow(f"bad_record: nb_h0 {value!r} is not a number")
+        raise BadRow(f"bad_record: nb_h0 {str(value)[:40]!r} is not a number")
+    # numeric(18, 6) at most: a bigger value would overflow quantize (InvalidOperation)
+    if abs(hours) >= NB_H0_LIMIT:
+        raise BadRow(f"bad_record: nb_h0 {str(value)[:40]} is beyond {NB_H0_LIMIT} hours")
     return hours.quantize(NB_H0_QUANTUM, rounding=ROUND_HALF_UP)
 
 

@@ -167,7 +167,10 @@ def export_rows(
         with staging_engine.connect() as conn:
             current_map = read_map(conn, staging_schema)
 
-    gone_ids = {g.id_heure for g in gone_rows}
+    # a deleted slot is retracted only once a later complete fetch confirmed it gone
+    gone_ids = {g.id_heure for g in gone_rows if g.retractable}
+    if on_gone == "delete" and (waiting := len(gone_rows) - len(gone_ids)):
+        log.info("%d deleted slot(s) kept until a later complete fetch confirms them", waiting)
     accepted, rejected = resolve(rows, current_map, all_gone_ids, norm)
     report.add(bad)
     report.add(rejected)

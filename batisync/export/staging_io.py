@@ -30,6 +30,10 @@ HEURES_GONE_COLUMNS = (
 )
 
 
+# read when the mart has it (dbt from issue 12 on)
+OPTIONAL_GONE_COLUMNS = ("is_retractable",)
+
+
 class ExportInputError(RuntimeError):
     """The marts the exporter reads are missing (dbt has not run)."""
 
@@ -39,7 +43,11 @@ def read_to_push(conn: sa.Connection, schema: str = "public") -> list[dict[str, 
 
 
 def read_gone(conn: sa.Connection, schema: str = "public") -> list[dict[str, Any]]:
-    return _read(conn, schema, "heures_gone", HEURES_GONE_COLUMNS)
+    columns = HEURES_GONE_COLUMNS
+    if sa.inspect(conn).has_table("heures_gone", schema=schema):
+        present = {c["name"] for c in sa.inspect(conn).get_columns("heures_gone", schema=schema)}
+        columns += tuple(c for c in OPTIONAL_GONE_COLUMNS if c in present)
+    return _read(conn, schema, "heures_gone", columns)
 
 
 def _read(

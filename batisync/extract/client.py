@@ -15,6 +15,7 @@ status, never a secret.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -246,6 +247,20 @@ def next_page(
 # -- the client ----------------------------------------------------------------------
 
 
+def _decode(content: bytes, path: str) -> Any:
+    """The answer's JSON. orjson refuses valid JSON that one record can hold (a number
+    beyond a double, a lone surrogate escape): the standard library reads those, and
+    the record checks then quarantine the record instead of the answer failing."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(content)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        raise ApiError(f"GET {path}: the answer is not JSON") from None
+
+
 class BatiSimplyClient:
     """GETs with a fresh token, bounded retries and every page of every answer."""
 
@@ -344,10 +359,7 @@ class BatiSimplyClient:
                 raise ApiError(f"GET {urlsplit(url).path}: pagination points back to a seen page")
             seen.add(marker)
             response = self.get_json(url, query)
-            try:
-                body = orjson.loads(response.content)
-            except orjson.JSONDecodeError:
-                raise ApiError(f"GET {urlsplit(url).path}: the answer is not JSON") from None
+            body = _decode(response.content, urlsplit(url).path)
             items = page_items(body)
             if items is None:
                 raise ApiError(

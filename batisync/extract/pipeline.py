@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batisync.core.errors import first_line
+from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
 from batisync.extract import dlt_steps, project_lookups
 from batisync.extract.chantiers import ChantierCheck, chantier_resources, read_chantiers
 from batisync.extract.client import ApiCredentials, BatiSimplyClient, RetryPolicy
@@ -70,9 +70,11 @@ def _read_salarie(
     try:
         rows = read_salarie(batigest_url, schema)
     except sa.exc.SQLAlchemyError as error:
+        # a lost connection names its system for the run's one-line cause
+        cause = ConnectionLost("Batigest", error) if is_connection_loss(error) else error
         raise LoadError(
             f"reading {schema}.Salarie from Batigest failed: {first_line(error)}"
-        ) from error
+        ) from cause
     if not rows and before.salarie:
         report.warn(
             f"Batigest Salarie is empty while {before.salarie} rows were loaded before: "

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+
+from batisync.extract import bounds
+from batisync.extract.bounds import clip
+from batisync.extract.rows import kept_texts, slot_row
 
 # The API's shape (`...Z`, seconds vary); fractions and explicit offsets are tolerated.
 _ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
@@ -30,6 +33,11 @@ BAD_MINUTES = "bad_minutes"
 MISSING_USER = "missing_user"
 BAD_PROJECT = "bad_project"
 DUPLICATE_ID = "duplicate_id"
+BAD_USER = "bad_user"
+BAD_STATUS = "bad_status"
+BAD_FLAG = "bad_flag"
+BAD_PROJECT_CODE = "bad_project_code"
+START_OUTSIDE_WINDOW = "start_outside_window"
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,9 @@ def payload_json(record: Any) -> str:
     """The record as JSON text, as received (key order kept)."""
     try:
         return orjson.dumps(record).decode()
-    except TypeError:  # e.g. an integer beyond 64 bits: the standard library copes
-        return json.dumps(record, ensure_ascii=False)
+    except TypeError:  # an integer beyond 64 bits, a lone surrogate: the standard library
+        # copes; ASCII escapes keep a lone surrogate storable in PostgreSQL
+        return json.dumps(record, ensure_ascii=True)
 
 
 def content_hash(record: Any) -> str:
@@ -51,7 +60,9 @@ def content_hash(record: Any) -> str:
     try:
         text = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        text = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
+        text = json.dumps(record, ensure_ascii=False, sort_keys=True).encode(
+            "utf-8", "surrogatepass"
+        )
     return hashlib.md5(text).hexdigest()
 
 
@@ -63,16 +74,19 @@ def record_id(record: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
+        text = str(value) if bounds.bounded_int(value) is not None else ""
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        return None
+    # a huge or NUL-holding id has no usable id: keyed by its content instead
+    return bounds.safe_text(text, bounds.MAX_ID_LENGTH) or None
 
 
 def management_status(record: Any) -> str | None:
     """Best effort, for the quarantine table."""
-    if isinstance(record, Mapping) and isinstance(record.get("managementStatus"), str):
-        return record["managementStatus"]
+    if isinstance(record, Mapping):
+        return bounds.safe_text(record.get("managementStatus"), bounds.MAX_TEXT_LENGTH)
     return None
 
 
@@ -86,20 +100,6 @@ def parse_api_timestamp(value: Any) -> datetime | None:
         return None
 
 
-def _minutes(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) and number >= 0 else None
-
-
 def _project_id(project: Any) -> tuple[bool, int | None]:
     """(acceptable, id): a slot may lack a project (dbt rejects it later), not have a bad one."""
     if project is None:
@@ -109,15 +109,26 @@ def _project_id(project: Any) -> tuple[bool, int | None]:
     value = project.get("id")
     if value is None:
         return True, None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return True, value
-    if isinstance(value, str) and value.strip().isdigit():
-        return True, int(value.strip())
-    return False, None
+    number = bounds.bounded_int(value)
+    return number is not None, number
+
+
+def _date(record: Mapping[str, Any], name: str, reason: str) -> datetime | Rejection:
+    value = record.get(name)
+    moment = parse_api_timestamp(value)
+    if moment is None:
+        return Rejection(reason, f"{name} {clip(value)}")
+    if not bounds.in_date_range(moment):
+        return Rejection(
+            reason,
+            f"{name} {clip(value)} is outside {bounds.EARLIEST:%Y-%m-%d}..{bounds.LATEST:%Y-%m-%d}",
+        )
+    return moment
 
 
 def check_slot(record: Any) -> dict[str, Any] | Rejection:
-    """A clean copy of a time slot (id as text, minutes as float) or why it is rejected."""
+    """A clean, bounded copy of a time slot (id as text, minutes as float) or why it is
+    rejected. Every value of the row is within `bounds`: no record can stop a load."""
     if not isinstance(record, Mapping):
         return Rejection(NOT_AN_OBJECT, f"expected a JSON object, got {type(record).__name__}")
     raw_id = record.get("id")
@@ -125,44 +136,86 @@ def check_slot(record: Any) -> dict[str, Any] | Rejection:
     if slot_id is None:
         if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
             return Rejection(MISSING_ID, "no id")
-        return Rejection(BAD_ID, f"id {raw_id!r} is neither an integer nor a text")
-    start = parse_api_timestamp(record.get("startDate"))
-    if start is None:
-        return Rejection(BAD_START_DATE, f"startDate {record.get('startDate')!r}")
-    if parse_api_timestamp(record.get("endDate")) is None:
-        return Rejection(BAD_END_DATE, f"endDate {record.get('endDate')!r}")
-    minutes = _minutes(record.get("totalTimeMinutes"))
+        return Rejection(
+            BAD_ID,
+            f"id {clip(raw_id)} is neither an integer nor a text of at most "
+            f"{bounds.MAX_ID_LENGTH} characters",
+        )
+    for name, reason in (("startDate", BAD_START_DATE), ("endDate", BAD_END_DATE)):
+        if isinstance(checked := _date(record, name, reason), Rejection):
+            return checked
+    raw_minutes = record.get("totalTimeMinutes")
+    minutes = bounds.bounded_number(raw_minutes, 0.0, bounds.MAX_MINUTES)
     if minutes is None:
-        return Rejection(BAD_MINUTES, f"totalTimeMinutes {record.get('totalTimeMinutes')!r}")
+        return Rejection(
+            BAD_MINUTES,
+            f"totalTimeMinutes {clip(raw_minutes)} is not a number in 0..{bounds.MAX_MINUTES:.0f}",
+        )
     user = record.get("user")
     user_id = user.get("id") if isinstance(user, Mapping) else None
     if not isinstance(user_id, str) or not user_id.strip():
         return Rejection(MISSING_USER, "no user.id")
+    if bounds.safe_text(user_id, bounds.MAX_ID_LENGTH) is None:
+        return Rejection(BAD_USER, f"user.id {clip(user_id)}")
     project = record.get("project")
     ok, project_id = _project_id(project)
     if not ok:
-        return Rejection(BAD_PROJECT, f"project {project!r}")
+        return Rejection(BAD_PROJECT, f"project {clip(project)}")
+    status = record.get("managementStatus")
+    if status is not None and bounds.safe_text(status, bounds.MAX_TEXT_LENGTH) is None:
+        return Rejection(BAD_STATUS, f"managementStatus {clip(status)}")
+    flags = {}
+    for name in ("hasPackedLunch", "hasHomeToWorkJourney"):
+        ok, flags[name] = bounds.flag(record.get(name))
+        if not ok:
+            return Rejection(BAD_FLAG, f"{name} {clip(record.get(name))} is not true or false")
+    return slot_row(
+        record,
+        slot_id,
+        minutes,
+        status=status,
+        project_id=project_id,
+        lunch=flags["hasPackedLunch"],
+        journey=flags["hasHomeToWorkJourney"],
+    )
 
-    row = dict(record)
-    row["id"] = slot_id
-    row["totalTimeMinutes"] = minutes
-    if project_id is not None and project["id"] != project_id:
-        row["project"] = {**project, "id": project_id}
-    return row
+
+def check_in_window(row: Mapping[str, Any], start: datetime, end: datetime) -> Rejection | None:
+    """A slot answered for the window [start, end] must start in it (a day of slack)."""
+    moment = parse_api_timestamp(row.get("startDate"))
+    if moment is None or start - bounds.WINDOW_SLACK <= moment <= end + bounds.WINDOW_SLACK:
+        return None
+    return Rejection(
+        START_OUTSIDE_WINDOW,
+        f"startDate {clip(row.get('startDate'))} answered for the window "
+        f"{start:%Y-%m-%d}..{end:%Y-%m-%d}",
+    )
 
 
 def check_project(record: Any) -> dict[str, Any] | Rejection:
-    """A project with an integer id (every other field kept), or why it is rejected."""
+    """A project with an integer id and a bounded code, or why it is rejected."""
     if not isinstance(record, Mapping):
         return Rejection(NOT_AN_OBJECT, f"expected a JSON object, got {type(record).__name__}")
     value = record.get("id")
     if value is None or (isinstance(value, str) and not value.strip()):
         return Rejection(MISSING_ID, "no id")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return dict(record)
-    if isinstance(value, str) and value.strip().isdigit():
-        return {**record, "id": int(value.strip())}
-    return Rejection(BAD_ID, f"id {value!r} is not an integer")
+    project_id = bounds.bounded_int(value)
+    if project_id is None:
+        return Rejection(BAD_ID, f"id {clip(value)} is not an integer")
+    code = record.get("projectCode")
+    if isinstance(code, int) and not isinstance(code, bool) and abs(code) < 10**12:
+        code = str(code)  # a numeric code is still a code
+    if code is not None and bounds.safe_text(code, bounds.MAX_CODE_LENGTH) is None:
+        return Rejection(
+            BAD_PROJECT_CODE,
+            f"projectCode {clip(code)} is not a text of at most "
+            f"{bounds.MAX_CODE_LENGTH} characters",
+        )
+    row = {"id": project_id, "projectCode": code, **kept_texts(record, {"projectName"})}
+    extra = {k: v for k, v in record.items() if k not in row and k != "projectName"}
+    if (extra_text := bounds.extra_json(extra)) is not None:
+        row["_extra"] = extra_text
+    return row
 
 
 def quarantine_key(resource: str, record_id: str | None, payload_md5: str) -> str:
@@ -188,7 +241,7 @@ def quarantine_row(
         "resource": resource,
         "record_id": rid,
         "reason": reason,
-        "detail": detail,
+        "detail": None if detail is None else detail[:1000],
         "payload": payload,
         "management_status": management_status(record),
         "first_seen_at": first_seen_at or seen_at,
@@ -198,15 +251,21 @@ def quarantine_row(
 
 __all__ = [
     "BAD_END_DATE",
+    "BAD_FLAG",
     "BAD_ID",
     "BAD_MINUTES",
     "BAD_PROJECT",
+    "BAD_PROJECT_CODE",
     "BAD_START_DATE",
+    "BAD_STATUS",
+    "BAD_USER",
     "DUPLICATE_ID",
     "MISSING_ID",
     "MISSING_USER",
     "NOT_AN_OBJECT",
+    "START_OUTSIDE_WINDOW",
     "Rejection",
+    "check_in_window",
     "check_project",
     "check_slot",
     "content_hash",

@@ -50,8 +50,12 @@ SLOT_COLUMNS: TTableSchemaColumns = {
     "has_packed_lunch": {"data_type": "bool"},
     "has_home_to_work_journey": {"data_type": "bool"},
     "_content_hash": {"data_type": "text"},
+    "_extra": {"data_type": "text", "nullable": True},
     "_fetched_at": {"data_type": "timestamp"},
     "_deleted_at": {"data_type": "timestamp", "nullable": True},
+    # set when a slot marked deleted is still absent from a later complete fetch: only
+    # then may HEURES_ON_GONE=delete retract its row (see deletions.py)
+    "_gone_confirmed_at": {"data_type": "timestamp", "nullable": True},
 }
 QUARANTINE_COLUMNS: TTableSchemaColumns = {
     "quarantine_key": {"data_type": "text", "nullable": False, "primary_key": True},
@@ -69,6 +73,7 @@ PROJECT_COLUMNS: TTableSchemaColumns = {
     "project_code": {"data_type": "text", "nullable": True},
     "project_name": {"data_type": "text", "nullable": True},
     "_content_hash": {"data_type": "text"},
+    "_extra": {"data_type": "text", "nullable": True},
 }
 SALARIE_COLUMNS: TTableSchemaColumns = {
     "code": {"data_type": "text"},
@@ -132,6 +137,7 @@ class Classifier:
         first_seen: Mapping[str, datetime] | None = None,
         tally: Tally | None = None,
         previous: Mapping[str, str] | None = None,
+        identity: Callable[[Mapping[str, Any]], str] | None = None,
     ) -> None:
         self.resource = resource
         self.check = check
@@ -140,10 +146,13 @@ class Classifier:
         self.first_seen = first_seen or {}
         self.tally = tally if tally is not None else Tally()
         self.previous = previous or {}
+        # what makes two valid records "the same id": by default the id
+        self.identity = identity or (lambda row: str(row["id"]))
         self._loaded: dict[str, str] = {}  # id -> content md5
         self._quarantined: dict[str, str] = {}  # quarantine_key -> content md5
 
-    def classify(self, page: Sequence[Any]) -> Batch:
+    def classify(self, page: Sequence[Any], window: Window | None = None) -> Batch:
+        """Split `page`; with `window`, a record starting outside it is quarantined."""
         batch = Batch()
         self.tally.fetched += len(page)
         for record in page:
@@ -152,8 +161,13 @@ class Classifier:
             if isinstance(checked, records.Rejection):
                 self._quarantine(batch.bad, record, checked, md5)
                 continue
-            record_id = str(checked["id"])
+            record_id = self.identity(checked)
             known = self._loaded.get(record_id)
+            if known != md5 and window is not None:
+                outside = records.check_in_window(checked, window.start, window.end)
+                if outside is not None:
+                    self._quarantine(batch.bad, record, outside, md5)
+                    continue
             if known is None:
                 self._loaded[record_id] = md5
                 self.tally.loaded += 1
@@ -169,7 +183,7 @@ class Classifier:
             elif known == md5:
                 self.tally.repeated += 1
             else:
-                why = records.Rejection(records.DUPLICATE_ID, f"id {record_id} seen before")
+                why = records.Rejection(records.DUPLICATE_ID, f"id {checked['id']} seen before")
                 self._quarantine(batch.bad, record, why, md5)
         return batch
 
@@ -205,7 +219,7 @@ def slot_classifier(
 ) -> Classifier:
     # _deleted_at is written null: a slot that reappears upstream is alive again
     # (`previous` holds live slots only, so a deleted one is always merged again)
-    stamp = {"_fetched_at": fetched_at, "_deleted_at": None}
+    stamp = {"_fetched_at": fetched_at, "_deleted_at": None, "_gone_confirmed_at": None}
     return Classifier(
         SLOTS,
         records.check_slot,
@@ -222,8 +236,15 @@ def split_projects(
 ) -> tuple[Batch, Tally]:
     """The projects answer as rows for `projects` and rows for `quarantine`."""
     tally = Tally()
+    # a project listed again with another code is loaded too: dbt then sees the two
+    # codes and rejects its slots (`project_two_codes`) rather than picking one
     classifier = Classifier(
-        PROJECTS, records.check_project, seen_at, first_seen=first_seen, tally=tally
+        PROJECTS,
+        records.check_project,
+        seen_at,
+        first_seen=first_seen,
+        tally=tally,
+        identity=lambda row: f"{row['id']}|{row.get('projectCode')}",
     )
     return classifier.classify(answer), tally
 
@@ -276,7 +297,7 @@ def batisimply(
                 chunk_tally.fetched += len(page)
                 # small batches: dlt writes each one out before the next is classified
                 for start in range(0, len(page), BATCH_SIZE):
-                    batch = classifier.classify(page[start : start + BATCH_SIZE])
+                    batch = classifier.classify(page[start : start + BATCH_SIZE], chunk)
                     tally.projects_without_code |= project_lookups.without_code(batch.rows)
                     yield batch
                     if progress:

@@ -12,7 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from batisync.core.errors import ConfigError, StageError, first_line
+from batisync.core.errors import (
+    ConfigError,
+    StageError,
+    connection_lost_line,
+    first_line,
+    is_connection_loss,
+    lost_system,
+)
 from batisync.core.logs import ProgressDisplay, StageTask, redact
 from batisync.orchestrate.summary import StageReport, StageResult
 
@@ -49,6 +56,24 @@ class Stages:
         return named + ([("publish", self.publish)] if self.publish else [])
 
 
+# the system a stage talks to when a lost connection does not say which (the export
+# stage and the Salarie read name theirs with `ConnectionLost`)
+_STAGE_SYSTEM = {
+    "load": "the staging PostgreSQL",
+    "transform": "the staging PostgreSQL",
+    "publish": "the staging PostgreSQL",
+    "export": "the staging PostgreSQL or Batigest",
+}
+
+
+def _lost_line(stage: str, error: Exception) -> str | None:
+    """One clear line when a stage failed because a system went away, else None."""
+    if not is_connection_loss(error):
+        return None
+    system = lost_system(error, _STAGE_SYSTEM.get(stage, "a database"))
+    return connection_lost_line(system, error)
+
+
 def execute_stages(
     stages: Stages, run_id: str, display: ProgressDisplay, *, dry_run: bool = False
 ) -> list[StageResult]:
@@ -72,15 +97,16 @@ def execute_stages(
                 name, "failed", time.monotonic() - began, None, redact(str(error)), True
             )
         except StageError as error:
+            cause = _lost_line(name, error) or str(error)
             result = StageResult(
-                name, "failed", time.monotonic() - began, error.report, redact(str(error))
+                name, "failed", time.monotonic() - began, error.report, redact(cause)
             )
         except (Exception, KeyboardInterrupt) as error:
             log.debug("stage %s raised", name, exc_info=True)
             if isinstance(error, KeyboardInterrupt):
                 cause = f"interrupted by {error}" if str(error) else "interrupted"
             else:
-                cause = first_line(error)
+                cause = _lost_line(name, error) or first_line(error)
             result = StageResult(name, "failed", time.monotonic() - began, None, redact(cause))
         if result.status == "failed":
             log.error("stage %s failed: %s", name, result.error)

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from batisync.core.connections import relation_exists
-from batisync.core.errors import first_line
+from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
 from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, redact
 from batisync.core.settings import Settings
@@ -217,24 +217,41 @@ def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
         from batisync.export.rejections import remember_rejections
 
         with engines_from_settings(settings) as (staging, batigest):
-            report = export_with_settings(
-                settings,
-                staging,
-                batigest,
-                force=force,
-                dry_run=ctx.dry_run,
-                run_id=ctx.run_id,
-                with_dbt_rejections=True,
-                progress=lambda done, total: ctx.task.update(
-                    completed=done, total=total, detail="rows"
-                ),
-            )
-            if not ctx.dry_run:  # the next run tells its new rejections from these
-                with staging.begin() as conn:
-                    remember_rejections(conn, settings.dbt_schema, datetime.now(UTC))
+            try:
+                report = export_with_settings(
+                    settings,
+                    staging,
+                    batigest,
+                    force=force,
+                    dry_run=ctx.dry_run,
+                    run_id=ctx.run_id,
+                    with_dbt_rejections=True,
+                    progress=lambda done, total: ctx.task.update(
+                        completed=done, total=total, detail="rows"
+                    ),
+                )
+                if not ctx.dry_run:  # the next run tells its new rejections from these
+                    with staging.begin() as conn:
+                        remember_rejections(conn, settings.dbt_schema, datetime.now(UTC))
+            except Exception as error:
+                if is_connection_loss(error):
+                    raise ConnectionLost(_unreachable(staging, batigest), error) from error
+                raise
         return report
 
     return stage
+
+
+def _unreachable(*engines: Any) -> str:
+    """Which of (staging, Batigest) does not answer now; both named when both answer."""
+    down = []
+    for name, engine in zip(("the staging PostgreSQL", "Batigest"), engines, strict=True):
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("select 1")
+        except Exception:
+            down.append(name)
+    return " and ".join(down) if down else "the staging PostgreSQL or Batigest"
 
 
 def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:

@@ -11,6 +11,7 @@ import logging
 import psycopg
 import sqlalchemy as sa
 
+from batisync.core.file_modes import config_file_warnings
 from batisync.core.logs import redact
 from batisync.core.settings import Settings, describe
 from batisync.extract.chantiers import read_chantiers
@@ -104,6 +105,7 @@ def run_doctor(settings: Settings) -> list[Check]:
     checks = [
         Check(f"setting {name}", False, str(error), setting=name) for name, error in missing.items()
     ] or [Check("settings", True, "every required setting is set")]
+    checks += [Check("file permissions", True, w, level="warning") for w in config_file_warnings()]
 
     def needs(*names: str) -> str | None:
         absent = [n for n in names if n in missing]

@@ -38,6 +38,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "HEURES_TIMEZONE": settings.timezone,
         "HEURES_WINDOW_DAYS": str(settings.window_days),
         "BATIGEST_SCHEMA": settings.batigest_schema,
+        "HEURES_MAX_MINUTES": str(settings.max_minutes),
     }
 
 

@@ -54,6 +54,7 @@
                 'has_home_to_work_journey': 'boolean',
                 '_fetched_at': 'timestamp with time zone',
                 '_deleted_at': 'timestamp with time zone',
+                '_gone_confirmed_at': 'timestamp with time zone',
             },
             'projects': {
                 'id': 'bigint',

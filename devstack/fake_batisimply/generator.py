@@ -110,7 +110,7 @@ def paris_offset_hours(day: date) -> int:
     return 2 if _last_sunday(day.year, 3) < day < _last_sunday(day.year, 10) else 1
 
 
-def _encode(record: Mapping[str, Any]) -> bytes:
+def _encode(record: Any) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -128,6 +128,9 @@ class Dataset:
     slots: dict[str, dict[str, Any]]
     # Bad or duplicate records, appended to API answers (kept apart so slots stays a dict).
     malformed: list[dict[str, Any]] = field(default_factory=list)
+    # Any JSON values, served in every time slot answer whatever the window (a hostile
+    # API: dates far outside the window, non-objects, …); see devstack/hostile.py.
+    served_always: list[Any] = field(default_factory=list)
     dst_slot_ids: list[str] = field(default_factory=list)
     # the real API's shapes (issue 11): slots whose `project` carries its `projectCode`,
     # and projects missing from `GET /project` but served by `GET /project/{id}`
@@ -338,6 +341,7 @@ class Dataset:
                     body = cache[key] = _encode(record)
                 slots.append((record.get("startDate"), body))
             bad = [(r.get("startDate"), _encode(r)) for r in self.malformed]
+            bad += [(None, _encode(r)) for r in self.served_always]
             return self.version, slots, bad
 
     # -- helpers ---------------------------------------------------------------------

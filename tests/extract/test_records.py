@@ -191,8 +191,14 @@ def test_projects_are_split_like_slots() -> None:
         "nonsense",
     ]
     batch, tally = split_projects(answer, SEEN)
-    assert [r["id"] for r in batch.rows] == [4100, 4103]
+    # issue 12: a project listed again with another code is loaded too, so that dbt sees
+    # both codes (`project_two_codes`) instead of the loader picking the first
+    assert [(r["id"], r["projectCode"]) for r in batch.rows] == [
+        (4100, "C26001"),
+        (4103, None),
+        (4100, "C26999"),
+    ]
     assert all("_content_hash" in r for r in batch.rows)
-    assert sorted(q["reason"] for q in batch.bad) == ["duplicate_id", "missing_id", "not_an_object"]
+    assert sorted(q["reason"] for q in batch.bad) == ["missing_id", "not_an_object"]
     assert {q["resource"] for q in batch.bad} == {"projects"}
-    assert (tally.fetched, tally.loaded) == (5, 2)
+    assert (tally.fetched, tally.loaded) == (5, 3)

@@ -112,6 +112,9 @@ class Oracle:
     collided: set[str] = field(default_factory=set)
     refused: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)  # mapped slots gone upstream, still mapped
+    # slots the previous sync did not find upstream: under `delete`, a deleted slot's row
+    # is retracted only when a second complete fetch misses it too (issue 12)
+    absent_before: set[str] = field(default_factory=set)
     seen: Counter[str] = field(default_factory=Counter)  # what happened, for `event`
 
     def row_of(self, record: dict[str, Any]) -> Row | None:
@@ -192,16 +195,21 @@ class Oracle:
         self.seen["refused by the exporter"] += bool(refused)
         self.seen["gone"] += bool(self.gone)
         self.seen["a hand-deleted row stays missing"] += None in self.rows.values()
+        absent = {i for i in self.loaded if i not in upstream}
         if self.on_gone == "delete":
-            for i in self.gone:
+            retracted = {i for i in self.gone if i not in absent or i in self.absent_before}
+            self.seen["deletion awaiting confirmation"] += bool(self.gone - retracted)
+            for i in retracted:
                 del self.pushed[i], self.rows[i]
-            self.gone = set()
+            self.gone -= retracted
+        self.absent_before = absent
 
     def copy(self, on_gone: str) -> Oracle:
         return replace(
             self,
             on_gone=on_gone,
             loaded=set(self.loaded),
+            absent_before=set(self.absent_before),
             pushed=dict(self.pushed),
             rows=dict(self.rows),
             foreign=dict(self.foreign),

@@ -36,7 +36,7 @@ from tests.transform.helpers import (
 
 pytestmark = pytest.mark.slow
 PARIS = ZoneInfo("Europe/Paris")
-N_UNIT_TESTS = 13  # 10, issue 11: two, issue 14: heures_rejected says who, when, …
+N_UNIT_TESTS = 16  # 10, issue 11: two, issue 12: three, issue 14: one
 
 
 def local_minute(utc: datetime) -> datetime:
@@ -112,6 +112,8 @@ REJECTED_AT_FIRST = {
     "badstart": "bad_record",
     "q1": "bad_record",
     "q3": "bad_record",
+    # issue 12: a status that is none of the known ones is reported, not silently skipped
+    "weird": "unknown_status",
 }
 
 
@@ -449,6 +451,22 @@ MUTATIONS = [
         "models/intermediate/int_time_slots_resolved.sql",
         "select coalesce(bool_or(is_on), false) as is_chantier_check_on",
         "select true as is_chantier_check_on",
+        "int_resolved_plausibility_rules",
+        "models/intermediate/int_time_slots_resolved.sql",
+        "when ended_at <= started_at\n                then 'end_not_after_start'",
+        "when ended_at < started_at\n                then 'end_not_after_start'",
+    ),
+    (
+        "heures_rejected_plausibility_reasons",
+        "models/marts/heures_rejected.sql",
+        "where (is_validated or unresolved_reason = 'unknown_status')",
+        "where is_validated",  # the lowercase status silently ignored again
+    ),
+    (
+        "heures_gone_retractable_and_unknown_status",
+        "models/marts/heures_gone.sql",
+        "not time_slots.is_deleted or time_slots.gone_confirmed_at is not null",
+        "true",  # retract on the first miss
     ),
     (
         "batigest_heures_seed_columns_and_sync",

@@ -91,6 +91,7 @@ class Settings:
     on_gone: str = "keep"
     retract_max_share: float = 0.1
     dbt_schema: str = "public"
+    max_minutes: int = 1440  # plausibility: a slot beyond this never reaches SuiviMO
     # a webhook URL may carry its token (path or query): a Secret, never printed
     alert_webhook_url: Secret | None = field(default=None, repr=False)
     alert_rejected_threshold: int | None = None

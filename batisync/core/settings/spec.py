@@ -60,6 +60,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("HEURES_ON_GONE", "on_gone", "heures_on_gone", p.choice("keep", "delete")),
     Spec("HEURES_RETRACT_MAX_SHARE", "retract_max_share", "heures_retract_max_share", p.share),
     Spec("DBT_SCHEMA", "dbt_schema", "dbt_schema", p.text),
+    Spec("HEURES_MAX_MINUTES", "max_minutes", "heures_max_minutes", p.int_between(1, 100_000),
+         "the longest plausible slot, in minutes"),
     Spec("ALERT_WEBHOOK_URL", "alert_webhook_url", "alert_webhook_url", p.secret_url,
          "a URL that receives the run summary when a run fails or finds new rejections"),
     Spec("ALERT_REJECTED_THRESHOLD", "alert_rejected_threshold", "alert_rejected_threshold",

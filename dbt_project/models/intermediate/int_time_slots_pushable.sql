@@ -33,7 +33,7 @@ gone as (
     select time_slot_id
     from resolved
     where is_deleted
-        or not is_validated
+        or (not is_validated and not coalesce(has_unknown_status, false))
 
 ),
 

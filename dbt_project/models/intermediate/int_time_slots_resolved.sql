@@ -54,6 +54,8 @@ project_codes as (
         project_id,
         min(project_code) as project_code,
         count(distinct project_code) as n_project_codes,
+        string_agg(distinct left(project_code, 20), ', ' order by left(project_code, 20))
+            as listed_codes,
         count(*) as n_listings
 
     from projects
@@ -106,12 +108,19 @@ joined as (
         project_lookups.lookup_status as project_lookup_status,
         chantier_check_state.is_chantier_check_on,
         chantiers.chantier_key is not null as is_known_chantier,
+        project_codes.listed_codes,
         coalesce(project_codes.n_project_codes, 0) as n_project_codes,
         coalesce(project_codes.n_listings, 0) as n_project_listings,
         salaries_by_user.salarie_code,
         coalesce(salaries_by_user.n_salaries, 0) as n_salaries,
         salaries_by_user.salarie_codes,
         quarantined.quarantine_reason,
+        -- far from year 1 and year 10,000 (the loader bounds new records the same way)
+        coalesce(
+            time_slots.started_at >= '2000-01-01'::timestamptz
+            and time_slots.started_at < '2100-01-01'::timestamptz,
+            true
+        ) as is_date_in_range,
         coalesce(
             time_slots.started_at_local >= {{ window_start_date() }},
             time_slots.fetched_at >= now() - interval '1 day' * {{ var('window_days') | int }},
@@ -143,16 +152,30 @@ resolved as (
         case
             when quarantine_reason is not null
                 or started_at_local is null
+                or not is_date_in_range
                 or total_minutes is null
                 or total_minutes < 0
                 or user_id is null
                 then 'bad_record'
+            -- plausibility rules: what may reach the payroll (README)
+            when has_unknown_status
+                then 'unknown_status'
+            when total_minutes > {{ var('max_minutes') | float }}
+                then 'too_many_minutes'
+            when ended_at <= started_at
+                then 'end_not_after_start'
+            when project_code is null and n_project_codes > 1
+                then 'project_two_codes'
             when project_code is null
                 then 'no_project_code'
+            when length(project_code) > {{ var('code_chantier_max_length') | int }}
+                then 'code_too_long'
             when is_chantier_check_on and not is_known_chantier
                 then 'unknown_chantier'
             when salarie_code is null or n_salaries > 1
                 then 'unknown_salarie'
+            when length(salarie_code) > {{ var('code_salarie_max_length') | int }}
+                then 'code_too_long'
         end as unresolved_reason,
         case
             when quarantine_reason is not null
@@ -160,16 +183,27 @@ resolved as (
             when started_at_local is null
                 then 'start_date is not an ISO-8601 UTC timestamp: '
                     || coalesce(start_date_utc, 'null')
+            when not is_date_in_range
+                then 'start_date is outside 2000..2099: ' || left(start_date_utc, 40)
             when total_minutes is null
                 then 'total_time_minutes is missing'
             when total_minutes < 0
                 then 'total_time_minutes is negative: ' || total_minutes::text
             when user_id is null
                 then 'user.id is missing'
+            when has_unknown_status
+                then 'managementStatus ' || left(management_status, 40)
+                    || ' is none of {{ known_statuses_list() | replace("'", "") }}'
+            when total_minutes > {{ var('max_minutes') | float }}
+                then 'totalTimeMinutes ' || left(total_minutes::text, 40)
+                    || ' is more than {{ var("max_minutes") }} (HEURES_MAX_MINUTES)'
+            when ended_at <= started_at
+                then 'endDate ' || end_date_utc || ' is not after startDate ' || start_date_utc
+            when project_code is null and n_project_codes > 1
+                then 'project ' || project_id::text || ' is listed with several projectCode: '
+                    || left(listed_codes, 80)
             when project_code is null and project_id is null
                 then 'the slot has no project'
-            when project_code is null and n_project_codes > 1
-                then 'project ' || project_id::text || ' is listed with several projectCode'
             when project_code is null and n_project_listings = 0
                 then 'project ' || project_id::text || ' is not in the BatiSimply project list'
                     || case project_lookup_status
@@ -181,6 +215,11 @@ resolved as (
                     end
             when project_code is null
                 then 'project ' || project_id::text || ' has no projectCode'
+            when length(project_code) > {{ var('code_chantier_max_length') | int }}
+                then 'projectCode ' || left(project_code, 20)
+                    || case when length(project_code) > 20 then '…' else '' end
+                    || ' of project ' || project_id::text || ' is longer than SuiviMO.CodeChantier ('
+                    || {{ var('code_chantier_max_length') | int }} || ' characters)'
             when is_chantier_check_on and not is_known_chantier
                 then 'projectCode ' || project_code || ' of project ' || project_id::text
                     || ' is not a Batigest chantier (ChantierDef.Code)'
@@ -188,6 +227,10 @@ resolved as (
                 then 'no Salarie has codebs = ' || user_id
             when n_salaries > 1
                 then 'several Salarie have codebs = ' || user_id || ': ' || salarie_codes
+            when length(salarie_code) > {{ var('code_salarie_max_length') | int }}
+                then 'Salarie.Code ' || left(salarie_code, 20) || ' is longer than '
+                    || 'SuiviMO.CodeSalarie (' || {{ var('code_salarie_max_length') | int }}
+                    || ' characters)'
         end as unresolved_detail
 
     from joined
@@ -202,6 +245,7 @@ final as (
         project_id,
         management_status,
         is_validated,
+        has_unknown_status,
         is_deleted,
         deleted_at,
         fetched_at,

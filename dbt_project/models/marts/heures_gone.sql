@@ -30,13 +30,17 @@ gone as (
         case
             when time_slots.is_deleted then time_slots.deleted_at
             else time_slots.fetched_at
-        end as gone_since
+        end as gone_since,
+        -- HEURES_ON_GONE=delete retracts a deleted slot's row only once a later complete
+        -- fetch confirmed it is gone (extract/deletions.py); an un-validated one was seen
+        not time_slots.is_deleted or time_slots.gone_confirmed_at is not null as is_retractable
 
     from batigest_heures_map
     inner join time_slots
         on batigest_heures_map.id_heure = time_slots.time_slot_id
     where time_slots.is_deleted
-        or not time_slots.is_validated
+        -- an unknown status is no un-validation: the row stays (heures_rejected says why)
+        or (not time_slots.is_validated and not coalesce(time_slots.has_unknown_status, false))
 
 )
 

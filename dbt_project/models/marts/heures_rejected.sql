@@ -70,7 +70,8 @@ unresolved as (
         2 as priority
 
     from resolved
-    where is_validated
+    -- a status that is not exactly a known one is reported too, whatever it looks like
+    where (is_validated or unresolved_reason = 'unknown_status')
         and not is_deleted
         and is_in_window
         and resolution_status = 'unresolved'
@@ -97,7 +98,11 @@ refused_by_loader as (
     -- from the refused payload when possible, and an unknown one may well be VALIDATED
     select
         time_slot_id as id_heure,
-        'bad_record' as reason,
+        -- the loader's plausibility refusals keep their own name
+        case
+            when quarantine_reason = 'start_outside_window' then quarantine_reason
+            else 'bad_record'
+        end as reason,
         'refused by the loader: ' || quarantine_reason as detail,
         1 as priority
 

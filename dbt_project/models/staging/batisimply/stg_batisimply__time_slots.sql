@@ -26,7 +26,8 @@ typed as (
         coalesce(has_packed_lunch, false) as has_packed_lunch,
         coalesce(has_home_to_work_journey, false) as has_home_to_work_journey,
         _fetched_at as fetched_at,
-        _deleted_at as deleted_at
+        _deleted_at as deleted_at,
+        _gone_confirmed_at as gone_confirmed_at
 
     from source
 
@@ -42,6 +43,10 @@ final as (
         embedded_project_code,
         management_status,
         coalesce(management_status = 'VALIDATED', false) as is_validated,
+        -- a status outside the known values (exactly, case included) is reported, and
+        -- taken neither as VALIDATED nor as an un-validation
+        coalesce(management_status not in ({{ known_statuses_list() }}), false)
+            as has_unknown_status,
         start_date_utc,
         end_date_utc,
         started_at,
@@ -54,7 +59,8 @@ final as (
         has_home_to_work_journey,
         fetched_at,
         deleted_at,
-        deleted_at is not null as is_deleted
+        deleted_at is not null as is_deleted,
+        gone_confirmed_at
 
     from typed
 

@@ -1,0 +1,23 @@
+"""`python -m devstack.reliability [--quick]`: run the fault matrix, print its table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from devstack.reliability.matrix import passed, render, run_matrix
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one case per fault (as make test)")
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    outcomes = run_matrix(quick=args.quick)
+    print(render(outcomes, started))
+    return 0 if passed(outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
