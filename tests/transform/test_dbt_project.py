@@ -451,6 +451,8 @@ MUTATIONS = [
         "models/intermediate/int_time_slots_resolved.sql",
         "select coalesce(bool_or(is_on), false) as is_chantier_check_on",
         "select true as is_chantier_check_on",
+    ),
+    (
         "int_resolved_plausibility_rules",
         "models/intermediate/int_time_slots_resolved.sql",
         "when ended_at <= started_at\n                then 'end_not_after_start'",
