@@ -119,7 +119,7 @@ def _environment(
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(work)),
-        "CREDENTIALS_FILE": str(work / "absent.json"),
+        "CREDENTIALS_FILE": "",  # no settings file: the environment only
         **api.settings_env(),
         **pg.env(database),
         "BATIGEST_URL": batigest_url,

@@ -23,7 +23,7 @@ class Check:
     @property
     def label(self) -> str:
         if self.ok and self.level:
-            return {"warning": "warn", "info": "note"}.get(self.level, "ok")
+            return {"warning": "WARN", "info": "note"}.get(self.level, "ok")
         return {True: "ok", False: "FAIL", None: "skip"}[self.ok]
 
 

@@ -112,7 +112,7 @@ class Stack:
         batigest_url = sa.make_url(self.pg.url(batigest)).set(password=BATIGEST_PASSWORD)
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "CREDENTIALS_FILE": str(self.workdir / "absent.json"),
+            "CREDENTIALS_FILE": "",  # no settings file: the environment only
             **self.api.settings_env(),
             **self.pg.env(staging),
             "PGPASSWORD": STAGING_PASSWORD,

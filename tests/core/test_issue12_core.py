@@ -83,7 +83,7 @@ def test_a_lost_connection_names_its_system_in_one_line() -> None:
 
 
 def test_max_minutes_is_a_setting_passed_to_dbt(tmp_path: Path) -> None:
-    absent = str(tmp_path / "absent.json")
+    absent = ""  # no settings file: the environment only
     assert load_settings({"CREDENTIALS_FILE": absent}, dotenv_path=None).max_minutes == 1440
     settings = load_settings(
         {"CREDENTIALS_FILE": absent, "HEURES_MAX_MINUTES": "720"}, dotenv_path=None

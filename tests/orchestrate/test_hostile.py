@@ -71,7 +71,7 @@ def world(
     with FakeBatiSimply(dataset) as api:
         env = {
             **api.settings_env(),
-            "CREDENTIALS_FILE": str(tmp_path / "absent.json"),
+            "CREDENTIALS_FILE": "",  # no settings file: the environment only
             "PGHOST": str(staging.host),
             "PGPORT": str(staging.port),
             "PGUSER": str(staging.username),
