@@ -242,7 +242,7 @@ def database_restarts(stack: Stack, quick: bool) -> Iterator[Outcome]:
             if any(f"stage {stage}: started" in line for line in list(lines)):
                 break
             time.sleep(0.05)
-        _restart(stack.pg)
+        stack.pg.restart()
         stdout = process.communicate(timeout=900)[0]
         reader.join(timeout=10)
         run = Run(process.returncode, stdout, "".join(lines))
@@ -252,20 +252,6 @@ def database_restarts(stack: Stack, quick: bool) -> Iterator[Outcome]:
             outcome.notes.append(f"unclear failure at {stage}: {error[:120]}")
         stack.settle(env, batigest, outcome)
     yield outcome
-
-
-def _restart(pg: EmbeddedPostgres) -> None:
-    """Stop the cluster and start it again on the same port (the runs' settings name it);
-    the port may stay busy for a moment after the stop, hence the bounded retries."""
-    port = pg.port
-    pg.stop()
-    for _ in range(100):
-        pg.start(port)
-        if pg.port == port:
-            return
-        pg.stop()
-        time.sleep(0.2)
-    raise RuntimeError(f"PostgreSQL did not come back on port {port}")
 
 
 def _read_lines(process: subprocess.Popen[str], lines: list[str]) -> None:
