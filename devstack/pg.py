@@ -157,6 +157,29 @@ class EmbeddedPostgres:
             last_error = result.stdout + result.stderr + self._log_tail()
         raise EmbeddedPostgresError(f"could not start PostgreSQL in {self.datadir}:\n{last_error}")
 
+    def restart(self) -> None:
+        """Stop, then start again on the same port, as a server restart does: clients
+        keep their settings. PostgreSQL binds with SO_REUSEADDR, so the port being in
+        TIME_WAIT after the stop does not matter (`start` would pick another one)."""
+        port = self.port
+        self.stop()
+        result = self._run(
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.logfile),
+            "-o",
+            self._server_options(port or free_port()),
+            check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedPostgresError(f"could not restart PostgreSQL:\n{self._log_tail()}")
+
     def stop(self) -> None:
         if self.is_running():
             self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.datadir))

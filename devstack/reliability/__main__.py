@@ -6,15 +6,19 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from devstack.reliability.matrix import passed, render, run_matrix
+from devstack.reliability.matrix import SCENARIOS, passed, render, run_matrix
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one case per fault (as make test)")
+    parser.add_argument(
+        "--only", nargs="+", choices=[s.__name__ for s in SCENARIOS], help="these faults only"
+    )
     args = parser.parse_args()
     started = datetime.now(UTC)
-    outcomes = run_matrix(quick=args.quick)
+    chosen = tuple(s for s in SCENARIOS if not args.only or s.__name__ in args.only)
+    outcomes = run_matrix(quick=args.quick, scenarios=chosen)
     print(render(outcomes, started))
     return 0 if passed(outcomes) else 1
 

@@ -63,8 +63,8 @@ class Run:
     @property
     def summary(self) -> dict:
         try:
-            return json.loads(self.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
+            return json.loads(self.stdout)  # `sync --json` prints one (indented) document
+        except ValueError:
             return {}
 
 
@@ -231,6 +231,7 @@ def api_faults(stack: Stack, quick: bool) -> Iterator[Outcome]:
 def database_restarts(stack: Stack, quick: bool) -> Iterator[Outcome]:
     """The cluster (staging and the stand-in) restarts while a stage runs."""
     outcome = Outcome("database restart mid-run")
+    clear = 0
     for stage in () if quick else ("load", "transform", "export"):
         env, batigest = stack.copy()
         process = stack.start(env)
@@ -242,30 +243,22 @@ def database_restarts(stack: Stack, quick: bool) -> Iterator[Outcome]:
             if any(f"stage {stage}: started" in line for line in list(lines)):
                 break
             time.sleep(0.05)
-        _restart(stack.pg)
+        stack.pg.restart()
         stdout = process.communicate(timeout=900)[0]
         reader.join(timeout=10)
         run = Run(process.returncode, stdout, "".join(lines))
         stack.leaks += [s for s in stack.secrets if s in run.stdout or s in run.stderr]
         error = run.summary.get("error") or ""
-        if run.code == 1 and "the next run resumes" not in error:
-            outcome.notes.append(f"unclear failure at {stage}: {error[:120]}")
+        if run.code == 1 and "the next run resumes" in error:
+            clear += 1
+        elif run.code == 1:
+            outcome.notes.append(f"unclear failure at {stage}: {error[:160]}")
+        elif run.code != 0:
+            outcome.notes.append(f"exit {run.code} at {stage}")
         stack.settle(env, batigest, outcome)
+    if outcome.runs:
+        outcome.notes.append(f"{clear} run(s) stopped with the one-line cause")
     yield outcome
-
-
-def _restart(pg: EmbeddedPostgres) -> None:
-    """Stop the cluster and start it again on the same port (the runs' settings name it);
-    the port may stay busy for a moment after the stop, hence the bounded retries."""
-    port = pg.port
-    pg.stop()
-    for _ in range(100):
-        pg.start(port)
-        if pg.port == port:
-            return
-        pg.stop()
-        time.sleep(0.2)
-    raise RuntimeError(f"PostgreSQL did not come back on port {port}")
 
 
 def _read_lines(process: subprocess.Popen[str], lines: list[str]) -> None:

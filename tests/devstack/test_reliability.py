@@ -27,3 +27,21 @@ def test_the_table_says_what_failed() -> None:
     bad = Outcome("a fault", runs=2, converged=1, lost=3, duplicated=0, notes=["run 2: exit 1"])
     assert not passed([bad])
     assert "| a fault (run 2: exit 1) | 2 | 1 | 3 | 0 |" in render([bad])
+
+
+def test_a_restart_keeps_the_port_and_ends_the_old_sessions() -> None:
+    import psycopg
+
+    from batisync.core.errors import is_connection_loss
+    from devstack.pg import EmbeddedPostgres
+
+    with EmbeddedPostgres.temporary() as cluster:
+        port = cluster.port
+        with psycopg.connect(cluster.dsn()) as conn:
+            cluster.restart()
+            assert cluster.port == port
+            with pytest.raises(psycopg.OperationalError) as lost:
+                conn.execute("select 1")
+        assert is_connection_loss(lost.value)
+        with psycopg.connect(cluster.dsn()) as again:
+            assert again.execute("select 1").fetchone() == (1,)
