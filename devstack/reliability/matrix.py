@@ -77,7 +77,13 @@ class Stack:
         self.pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="batisync-rel-pg-")))
         self.pg.start()
         self.dataset = generate(n_employees=4, n_projects=3, days=20, seed=12)
-        self.api = FakeBatiSimply(self.dataset).start()
+        # secrets long enough to be searched for: the fake's default "pw" turns up in
+        # any hash or base64 text, and the scan would flag it as printed
+        self.api = FakeBatiSimply(
+            self.dataset,
+            client_secret="reliability-client-secret-7f3a",
+            password="reliability-api-password-9c1e",
+        ).start()
         self.secrets = [
             STAGING_PASSWORD,
             BATIGEST_PASSWORD,
