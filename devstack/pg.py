@@ -138,32 +138,15 @@ class EmbeddedPostgres:
         last_error = ""
         for _ in range(3):  # a free port can be taken between our probe and the bind
             chosen = port if port and port_is_free(port) else free_port()
-            result = self._run(
-                "pg_ctl",
-                "start",
-                "-w",
-                "-t",
-                "60",
-                "-D",
-                str(self.datadir),
-                "-l",
-                str(self.logfile),
-                "-o",
-                self._server_options(chosen),
-                check=False,
-            )
+            result = self._pg_ctl_start(chosen)
             if result.returncode == 0:
                 return self
             last_error = result.stdout + result.stderr + self._log_tail()
         raise EmbeddedPostgresError(f"could not start PostgreSQL in {self.datadir}:\n{last_error}")
 
-    def restart(self) -> None:
-        """Stop, then start again on the same port, as a server restart does: clients
-        keep their settings. PostgreSQL binds with SO_REUSEADDR, so the port being in
-        TIME_WAIT after the stop does not matter (`start` would pick another one)."""
-        port = self.port
-        self.stop()
-        result = self._run(
+    def _pg_ctl_start(self, port: int) -> subprocess.CompletedProcess[str]:
+        """`pg_ctl start` on `port`, waiting for the server to accept connections."""
+        return self._run(
             "pg_ctl",
             "start",
             "-w",
@@ -174,9 +157,17 @@ class EmbeddedPostgres:
             "-l",
             str(self.logfile),
             "-o",
-            self._server_options(port or free_port()),
+            self._server_options(port),
             check=False,
         )
+
+    def restart(self) -> None:
+        """Stop, then start again on the same port, as a server restart does: clients
+        keep their settings. PostgreSQL binds with SO_REUSEADDR, so the port being in
+        TIME_WAIT after the stop does not matter (`start` would pick another one)."""
+        port = self.port
+        self.stop()
+        result = self._pg_ctl_start(port or free_port())
         if result.returncode != 0:
             raise EmbeddedPostgresError(f"could not restart PostgreSQL:\n{self._log_tail()}")
 
