@@ -16,20 +16,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from batisync.core.connections import relation_exists
+
 # tables.RAW_BATISIMPLY, not imported: the run summary imports this module, and
 # `tables` would bring dlt into commands that never load
 RAW_BATISIMPLY = "raw_batisimply"
 GENERATION_TABLE = f"{RAW_BATISIMPLY}.staging_generation"
 
-_DDL = (
-    f"create schema if not exists {RAW_BATISIMPLY}",
-    f"""create table if not exists {GENERATION_TABLE} (
-        singleton boolean primary key default true check (singleton),
-        generation bigint not null,
-        written_at timestamptz not null,
-        written_by text
-    )""",
-)
+_SCHEMA_EXISTS = "select 1 from pg_namespace where nspname = :schema"
+_CREATE_SCHEMA = f"create schema {RAW_BATISIMPLY}"
+_CREATE_TABLE = f"""
+create table if not exists {GENERATION_TABLE} (
+    singleton boolean primary key default true check (singleton),
+    generation bigint not null,
+    written_at timestamptz not null,
+    written_by text
+)"""
 _CURRENT = f"select generation from {GENERATION_TABLE} for update"
 _ADVANCE = f"""
 insert into {GENERATION_TABLE} as g (generation, written_at, written_by)
@@ -53,12 +55,21 @@ class Generation:
 
 def advance(conn: sa.Connection, written_by: str) -> Generation:
     """Increase the generation and commit, before the caller writes any raw table."""
-    for statement in _DDL:
-        conn.execute(sa.text(statement))
+    _ensure_table(conn)
     before = conn.execute(sa.text(_CURRENT)).scalar_one_or_none()
     after = conn.execute(sa.text(_ADVANCE), {"by": written_by[:200]}).scalar_one()
     conn.commit()
     return Generation(before, after)
+
+
+def _ensure_table(conn: sa.Connection) -> None:
+    # DDL only when missing: a role without CREATE on the database may run the sync on a
+    # schema made for it (CREATE SCHEMA IF NOT EXISTS checks that privilege first)
+    if relation_exists(conn, GENERATION_TABLE):
+        return
+    if conn.execute(sa.text(_SCHEMA_EXISTS), {"schema": RAW_BATISIMPLY}).first() is None:
+        conn.execute(sa.text(_CREATE_SCHEMA))
+    conn.execute(sa.text(_CREATE_TABLE))
 
 
 __all__ = ["GENERATION_TABLE", "Generation", "advance"]

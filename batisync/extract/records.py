@@ -22,9 +22,10 @@ from batisync.extract.rows import kept_texts, slot_row
 
 # The version of the checks below and of the bounds they apply (`bounds.py`, `rows.py`):
 # bump it with any change to what they accept or to the row they make. It is part of the
-# hash a raw row is stored with (`stored_hash`), which the loader compares to skip slots
-# unchanged since the last load: after a bump, every slot already in staging goes
-# through the new checks once more, on the next load.
+# hash a raw row is stored with (`stored_hash`), which the loader compares to keep the
+# raw row of a slot unchanged since the last load: after a bump, no hash matches, so
+# every slot already in staging is stored again as the new checks make it (and counted
+# changed: the sync then runs its transform), on the next load.
 CHECKS_VERSION = 1
 
 # The API's shape (`...Z`, seconds vary); fractions and explicit offsets are tolerated.
