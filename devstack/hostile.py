@@ -73,8 +73,9 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("status_padded", _set("managementStatus", " VALIDATED"), "rejected:unknown_status"),
     ("status_other", _set("managementStatus", "ARCHIVED"), "rejected:unknown_status"),
     ("code_too_long", _project(LONG_CODE), "rejected:code_too_long"),
-    # its project list record is refused, so GET /project/{id} (issue 11) gives the code
-    ("code_1mb", _project(HUGE_CODE), "rejected:code_too_long"),
+    # its project list record is refused, and so is GET /project/{id}'s answer (issue 17:
+    # the same bounds): quarantined bad_project_code both times, its slots have no code
+    ("code_1mb", _project(HUGE_CODE), "rejected:no_project_code"),
     # plausibility
     ("minutes_1441", _set("totalTimeMinutes", 1441), "rejected:too_many_minutes"),
     ("minutes_100000", _set("totalTimeMinutes", 100_000), "rejected:too_many_minutes"),

@@ -27,9 +27,14 @@ def credentials_from_settings(settings: Settings) -> ApiCredentials:
 
 
 def load_with_settings(
-    settings: Settings, window: Window, *, progress: Callable[[int, str], None] | None = None
+    settings: Settings,
+    window: Window,
+    *,
+    progress: Callable[[int, str], None] | None = None,
+    written_by: str = "load",
 ) -> LoadReport:
-    """`run_load` of `window` on the configured API, staging and Batigest."""
+    """`run_load` of `window` on the configured API, staging and Batigest; `written_by`
+    names the command with the staging generation the load commits."""
     return run_load(
         staging_url=settings.staging.sqlalchemy_url().render_as_string(hide_password=False),
         credentials=credentials_from_settings(settings),
@@ -39,4 +44,5 @@ def load_with_settings(
         batigest_url=settings.batigest_url.reveal() if settings.batigest_url else None,
         batigest_schema=settings.batigest_schema,
         progress=progress,
+        written_by=written_by,
     )

@@ -91,7 +91,7 @@ def mark_deletions(
         if not any(chunk.guarded for chunk in report.chunks):
             # a complete picture: every chunk answered in full
             for chunk in report.chunks:
-                _confirm_deleted(conn, chunk.window, fetched_at, now)
+                chunk.confirmed = _confirm_deleted(conn, chunk.window, fetched_at, now)
 
 
 __all__ = ["deletion_guarded", "mark_deletions"]

@@ -1,14 +1,18 @@
 """One load: BatiSimply and Batigest into the staging PostgreSQL, then deletion marking.
 
 Order, so that a failure leaves the raw tables untouched:
-1. snapshot what raw holds (temp tables on our own connection: keys and content hashes);
+0. increase the staging generation and commit (`generation.py`): whatever follows, a
+   sync knows raw may have changed since its last complete run;
+1. snapshot what raw holds (temp tables on our own connection: keys and content hashes,
+   digests of the small reference tables);
 2. read `Salarie`, fetch and check the projects (short lists, fail fast);
 3. extract the time slots (dlt streams them chunk by chunk) — any API failure stops here;
-   a slot identical to its raw row (same md5) is not handed to dlt, only its id kept;
+   a slot identical to its raw row (same md5 under the same version of the checks) is
+   not handed to dlt, only its id kept;
 4. normalize and load both dlt pipelines, then stamp `_fetched_at` on those unchanged
    slots in one statement;
 5. mark deleted the slots a fetched chunk no longer returns (guarded), in one transaction;
-6. count new / changed / deleted against the snapshot.
+6. count new / changed / deleted (and deletions confirmed) against the snapshot.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
-from batisync.extract import dlt_steps, project_lookups
+from batisync.extract import dlt_steps, generation, project_lookups
 from batisync.extract.chantiers import ChantierCheck, chantier_resources, read_chantiers
 from batisync.extract.client import ApiCredentials, BatiSimplyClient, RetryPolicy
 from batisync.extract.deletions import deletion_guarded, mark_deletions
@@ -36,6 +40,7 @@ from batisync.extract.source import (
     SlotTally,
     Tally,
     batisimply,
+    quarantine_resource,
     read_salarie,
     salarie_resource,
     split_projects,
@@ -43,6 +48,7 @@ from batisync.extract.source import (
 from batisync.extract.staging_state import (
     Before,
     read_before,
+    reference_changes,
     replaced_counts,
     slot_counts,
     touch_unchanged,
@@ -117,6 +123,7 @@ def run_load(
     client: BatiSimplyClient | None = None,
     progress: Callable[[int, str], None] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    written_by: str = "load",
 ) -> LoadReport:
     """Load `window` of time slots, the projects and (with `batigest_url`) `Salarie`.
 
@@ -124,6 +131,8 @@ def run_load(
     leaves every raw table untouched; a failure in dlt's load step itself may leave one
     dataset loaded and not the other, which the next run repairs (it fetches the whole
     window again). `progress(records_fetched, detail)` is called as slots arrive.
+    `written_by` (the command) is kept with the staging generation this load commits
+    before anything else.
     """
     began = time.monotonic()
     fetched_at = now()
@@ -135,6 +144,7 @@ def run_load(
     engine = sa.create_engine(staging_url)
     try:
         with engine.connect() as conn:
+            report.generation = generation.advance(conn, written_by)
             before = read_before(conn, chunks)
             # short lists first: a Batigest or API failure shows before the long fetch
             salarie = None
@@ -166,10 +176,14 @@ def run_load(
             dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
             # projects the slots name without a code the list gives: asked by id
             unknown = tally.projects_without_code - project_lookups.coded_ids(projects.rows)
-            lookups = project_lookups.look_up(client, unknown, fetched_at)
+            lookups = project_lookups.look_up(
+                client, unknown, fetched_at, before.quarantine_first_seen
+            )
+            for bad in lookups.bad:  # counted with the projects they are
+                project_tally.quarantined[bad["reason"]] += 1
             dlt_steps.extract(
                 api_pipeline,
-                project_lookups.lookups_source(lookups),
+                project_lookups.lookups_source(lookups.rows, quarantine_resource(lookups.bad)),
                 "BatiSimply project lookups failed",
             )
             erp_resources = [] if salarie is None else [salarie_resource(salarie)]
@@ -203,6 +217,7 @@ def run_load(
                     "code",
                     "prev_salarie",
                 )
+            report.reference_changed = reference_changes(conn, before)
             conn.commit()
     finally:
         engine.dispose()

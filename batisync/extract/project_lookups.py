@@ -2,12 +2,19 @@
 on a page not read): asked one by one with `GET {API}/project/{id}`, as the old
 connector did, each id once per run. The answers go to `raw_batisimply.project_lookups`
 (merged on id, so a slot outside this run's window keeps the code found earlier); a 404
-is kept too, so `heures_rejected` can say so."""
+is kept too, so `heures_rejected` can say so.
+
+An answer is checked like a project of the list (`records.check_project`: the bounds of
+every API value): one the checks refuse (a code of more than 64 characters, one with a
+NUL, one not a text...) is quarantined with its reason (resource `project_lookups`) and
+kept as `refused`, without its code, so its slots are rejected `no_project_code`, saying
+why."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +22,13 @@ import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
+from batisync.extract import records
 from batisync.extract.client import BatiSimplyClient
 
 log = logging.getLogger("loader.project_lookups")
 
 PROJECT_LOOKUPS = "project_lookups"
-FOUND, NOT_FOUND = "found", "not_found"
+FOUND, NOT_FOUND, REFUSED = "found", "not_found", "refused"
 LOOKUP_COLUMNS: TTableSchemaColumns = {
     "id": {"data_type": "bigint", "nullable": False, "primary_key": True},
     "project_code": {"data_type": "text", "nullable": True},
@@ -52,32 +60,82 @@ def coded_ids(projects: Sequence[Mapping[str, Any]]) -> set[int]:
     }
 
 
-def look_up(
-    client: BatiSimplyClient, project_ids: Iterable[int], looked_up_at: datetime
-) -> list[dict[str, Any]]:
-    """One `GET /project/{id}` per id (sorted, so a run is reproducible)."""
-    rows = []
-    for project_id in sorted(set(project_ids)):
-        record = client.project(project_id)
-        code = record.get("projectCode") if record else None
-        rows.append(
-            {
-                "id": project_id,
-                "project_code": str(code).strip() if code is not None else None,
-                "project_name": record.get("projectName") if record else None,
-                "lookup_status": FOUND if record is not None else NOT_FOUND,
-                "looked_up_at": looked_up_at,
-            }
+@dataclass
+class Lookups:
+    """The rows for `project_lookups`, and the answers refused, as quarantine rows."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    bad: list[dict[str, Any]] = field(default_factory=list)
+
+
+def lookup_row(
+    project_id: int,
+    record: Mapping[str, Any] | None,
+    looked_up_at: datetime,
+    first_seen: Mapping[str, datetime] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The `project_lookups` row of one answer (None: a 404), and its quarantine row
+    when the checks refuse it."""
+    row: dict[str, Any] = {
+        "id": project_id,
+        "project_code": None,
+        "project_name": None,
+        "lookup_status": NOT_FOUND,
+        "looked_up_at": looked_up_at,
+    }
+    if record is None:
+        return row, None
+    # the answer is that of the id asked for: checked (and quarantined) as that project
+    answer = {**record, "id": project_id}
+    checked = records.check_project(answer)
+    if isinstance(checked, records.Rejection):
+        key = records.quarantine_key(PROJECT_LOOKUPS, str(project_id), "")
+        bad = records.quarantine_row(
+            PROJECT_LOOKUPS,
+            answer,
+            checked.reason,
+            looked_up_at,
+            detail=f"GET /project/{project_id}: {checked.detail}",
+            key=key,
+            first_seen_at=(first_seen or {}).get(key),
         )
-    if rows:
-        found = sum(r["lookup_status"] == FOUND for r in rows)
-        log.info("projects asked by id: %d (%d found)", len(rows), found)
-    return rows
+        return row | {"lookup_status": REFUSED}, bad
+    code = checked.get("projectCode")
+    return row | {
+        "project_code": str(code).strip() if code is not None else None,
+        "project_name": checked.get("projectName"),
+        "lookup_status": FOUND,
+    }, None
+
+
+def look_up(
+    client: BatiSimplyClient,
+    project_ids: Iterable[int],
+    looked_up_at: datetime,
+    first_seen: Mapping[str, datetime] | None = None,
+) -> Lookups:
+    """One `GET /project/{id}` per id (sorted, so a run is reproducible), checked."""
+    lookups = Lookups()
+    for project_id in sorted(set(project_ids)):
+        row, bad = lookup_row(project_id, client.project(project_id), looked_up_at, first_seen)
+        lookups.rows.append(row)
+        if bad is not None:
+            lookups.bad.append(bad)
+    if lookups.rows:
+        found = sum(r["lookup_status"] == FOUND for r in lookups.rows)
+        log.info(
+            "projects asked by id: %d (%d found, %d refused)",
+            len(lookups.rows),
+            found,
+            len(lookups.bad),
+        )
+    return lookups
 
 
 @dlt.source(name="batisimply")  # the time slots' source name: one dlt schema for the dataset
-def lookups_source(rows: Sequence[Mapping[str, Any]]) -> DltResource:
-    return lookups_resource(rows)
+def lookups_source(rows: Sequence[Mapping[str, Any]], *others: DltResource) -> list[DltResource]:
+    """The lookups, and `others` (the quarantine of the refused answers)."""
+    return [lookups_resource(rows), *others]
 
 
 def lookups_resource(rows: Sequence[Mapping[str, Any]]) -> DltResource:
@@ -94,8 +152,10 @@ def lookups_resource(rows: Sequence[Mapping[str, Any]]) -> DltResource:
 
 __all__ = [
     "PROJECT_LOOKUPS",
+    "Lookups",
     "coded_ids",
     "look_up",
+    "lookup_row",
     "lookups_resource",
     "lookups_source",
     "without_code",

@@ -20,6 +20,14 @@ from batisync.extract import bounds
 from batisync.extract.bounds import clip
 from batisync.extract.rows import kept_texts, slot_row
 
+# The version of the checks below and of the bounds they apply (`bounds.py`, `rows.py`):
+# bump it with any change to what they accept or to the row they make. It is part of the
+# hash a raw row is stored with (`stored_hash`), which the loader compares to keep the
+# raw row of a slot unchanged since the last load: after a bump, no hash matches, so
+# every slot already in staging is stored again as the new checks make it (and counted
+# changed: the sync then runs its transform), on the next load.
+CHECKS_VERSION = 1
+
 # The API's shape (`...Z`, seconds vary); fractions and explicit offsets are tolerated.
 _ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
 
@@ -64,6 +72,11 @@ def content_hash(record: Any) -> str:
             "utf-8", "surrogatepass"
         )
     return hashlib.md5(text).hexdigest()
+
+
+def stored_hash(content_md5: str) -> str:
+    """A raw row's `_content_hash`: its record's md5 under this version of the checks."""
+    return hashlib.md5(f"checks {CHECKS_VERSION}:{content_md5}".encode()).hexdigest()
 
 
 def record_id(record: Any) -> str | None:
@@ -259,6 +272,7 @@ __all__ = [
     "BAD_START_DATE",
     "BAD_STATUS",
     "BAD_USER",
+    "CHECKS_VERSION",
     "DUPLICATE_ID",
     "MISSING_ID",
     "MISSING_USER",
@@ -275,4 +289,5 @@ __all__ = [
     "quarantine_key",
     "quarantine_row",
     "record_id",
+    "stored_hash",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from batisync.extract.generation import Generation
 from batisync.extract.window import Window
 
 log = logging.getLogger("batisync.extract")
@@ -49,6 +50,9 @@ class ChunkReport:
     live_before: int
     guarded: bool = False
     deleted: int = 0
+    # slots marked deleted before and missed again by this complete fetch: from now on
+    # HEURES_ON_GONE=delete may retract their rows (a change for the marts)
+    confirmed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,7 +62,17 @@ class ChunkReport:
             "live_before": self.live_before,
             "guarded": self.guarded,
             "deleted": self.deleted,
+            "confirmed": self.confirmed,
         }
+
+
+_CHANGE_WORDS = (
+    ("new", "new"),
+    ("changed", "changed"),
+    ("deleted", "deleted"),
+    ("quarantined", "quarantined"),
+    ("confirmed", "deletions confirmed"),
+)
 
 
 @dataclass
@@ -69,6 +83,11 @@ class LoadReport:
     chunks: list[ChunkReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    # the staging generation this load found and the one it committed (generation.py)
+    generation: Generation | None = None
+    # the small tables dbt reads that the resources above do not count (chantiers, the
+    # chantier check, the project lookups) and whose content this load changed
+    reference_changed: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
         log.warning("%s", message)
@@ -82,6 +101,8 @@ class LoadReport:
             "chunks": [c.to_dict() for c in self.chunks],
             "warnings": list(self.warnings),
             "duration_s": round(self.duration_s, 3),
+            "generation": self.generation.to_dict() if self.generation else None,
+            "reference_changed": list(self.reference_changed),
         }
 
     def fetched(self) -> dict[str, int]:
@@ -90,13 +111,24 @@ class LoadReport:
         return {**fetched, "total": sum(fetched.values())}
 
     def changed(self) -> dict[str, int]:
-        """Rows that changed in staging (new + changed + deleted), quarantined apart."""
+        """Rows that changed in staging (new + changed + deleted), quarantined apart, and
+        the deletions this load confirmed."""
         totals = dict.fromkeys(("new", "changed", "deleted", "quarantined"), 0)
         for counts in self.resources.values():
             for key in totals:
                 totals[key] += getattr(counts, key)
         totals["total"] = totals["new"] + totals["changed"] + totals["deleted"]
+        totals["confirmed"] = sum(chunk.confirmed for chunk in self.chunks)
         return totals
+
+    def changes(self) -> list[str]:
+        """What this load changed that the transform reads, in words; empty when it
+        changed nothing (the marts built before it are still what dbt would build)."""
+        changed = self.changed()
+        found = [f"{changed[key]} {words}" for key, words in _CHANGE_WORDS if changed[key]]
+        # a suspicious answer kept a table as it was: let dbt test it
+        found += [f"{name} kept as it was" for name, c in self.resources.items() if not c.refreshed]
+        return found + [f"{name} changed" for name in self.reference_changed]
 
 
 __all__ = ["ChunkReport", "LoadError", "LoadReport", "ResourceCounts"]

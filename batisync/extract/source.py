@@ -122,9 +122,10 @@ class Classifier:
     The first valid record of an id is loaded; a later one with other content is a
     `duplicate_id`, and one with identical content (an API that returns a record in two
     answers) is counted as `repeated`, not loaded twice. Rows get `_content_hash` (md5 of
-    the record as received) plus the `stamp` columns. A record whose id and md5 are in
-    `previous` (the raw rows before this run) goes to `tally.unchanged_ids` instead of
-    the batch: dlt's normaliser and merge would only rewrite the same row.
+    the record as received, under this version of the checks: `records.stored_hash`)
+    plus the `stamp` columns. A record whose id and stored hash are in `previous` (the
+    raw rows before this run) goes to `tally.unchanged_ids` instead of the batch: dlt's
+    normaliser and merge would only rewrite the same row.
     """
 
     def __init__(
@@ -171,13 +172,14 @@ class Classifier:
             if known is None:
                 self._loaded[record_id] = md5
                 self.tally.loaded += 1
-                if self.previous.get(record_id) == md5:
+                stored = records.stored_hash(md5)
+                if self.previous.get(record_id) == stored:
                     self.tally.unchanged_ids.append(record_id)
                     # its project is still named by the window: looked up once per run too
                     if isinstance(self.tally, SlotTally):
                         self.tally.projects_without_code |= project_lookups.without_code([checked])
                     continue
-                checked["_content_hash"] = md5
+                checked["_content_hash"] = stored
                 checked.update(self.stamp)
                 batch.rows.append(checked)
             elif known == md5:
@@ -327,6 +329,23 @@ def batisimply(
     return resources
 
 
+def quarantine_resource(rows: Sequence[Mapping[str, Any]]) -> DltResource:
+    """More rows for `raw_batisimply.quarantine` (merged on `quarantine_key`), such as
+    the refused project lookups."""
+
+    @dlt.resource(
+        name=QUARANTINE,
+        write_disposition="merge",
+        primary_key="quarantine_key",
+        columns=QUARANTINE_COLUMNS,
+    )
+    def quarantine_rows() -> Iterator[Any]:
+        if rows:
+            yield list(rows)
+
+    return quarantine_rows()
+
+
 def with_hash(record: Mapping[str, Any]) -> dict[str, Any]:
     return {**record, "_content_hash": records.content_hash(record)}
 
@@ -381,6 +400,7 @@ __all__ = [
     "Tally",
     "batisimply",
     "projects_resource",
+    "quarantine_resource",
     "read_salarie",
     "salarie_resource",
     "slot_classifier",

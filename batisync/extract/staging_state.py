@@ -11,7 +11,14 @@ import sqlalchemy as sa
 from batisync.core.connections import relation_exists
 from batisync.extract.report import ChunkReport, ResourceCounts
 from batisync.extract.source import SlotTally, Tally
-from batisync.extract.tables import PROJECTS_TABLE, QUARANTINE_TABLE, SALARIE_TABLE, SLOTS_TABLE
+from batisync.extract.tables import (
+    PROJECTS_TABLE,
+    QUARANTINE_TABLE,
+    RAW_BATIGEST,
+    RAW_BATISIMPLY,
+    SALARIE_TABLE,
+    SLOTS_TABLE,
+)
 from batisync.extract.window import Window
 
 # temp table -> (query filling it from a raw table, the raw table)
@@ -27,6 +34,17 @@ _SNAPSHOTS = {
 
 _LIVE_HASHES = "select id, h from prev_slots where not gone"
 
+# the small tables dbt reads besides the counted resources: (table, the columns that
+# matter, never a timestamp of the load). One digest each, before and after a load.
+REFERENCE_TABLES = {
+    "chantiers": (f"{RAW_BATIGEST}.chantiers", "code"),
+    "chantier_check": (f"{RAW_BATIGEST}.chantier_check", "is_on, detail"),
+    "project_lookups": (
+        f"{RAW_BATISIMPLY}.project_lookups",
+        "id, project_code, project_name, lookup_status",
+    ),
+}
+
 
 @dataclass
 class Before:
@@ -37,6 +55,8 @@ class Before:
     projects: int
     salarie: int
     slot_hashes: dict[str, str] = field(default_factory=dict)  # live slots: id -> md5
+    # REFERENCE_TABLES: name -> digest of the content (None: no such table yet)
+    references: dict[str, str | None] = field(default_factory=dict)
 
 
 def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
@@ -55,9 +75,30 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
         projects=conn.execute(sa.text("select count(*) from prev_projects")).scalar_one(),
         salarie=conn.execute(sa.text("select count(*) from prev_salarie")).scalar_one(),
         slot_hashes={i: h for i, h in conn.execute(sa.text(_LIVE_HASHES))},
+        references=reference_digests(conn),
     )
     conn.commit()  # keep no lock on the raw tables while dlt alters them
     return before
+
+
+def reference_digests(conn: sa.Connection) -> dict[str, str | None]:
+    """One md5 per table of REFERENCE_TABLES over its rows' columns that matter."""
+    digests: dict[str, str | None] = {}
+    for name, (table, columns) in REFERENCE_TABLES.items():
+        query = (
+            "select md5(coalesce(string_agg(r::text, ',' order by r::text), '')) "
+            f"from (select {columns} from {table}) r"
+        )
+        digests[name] = (
+            conn.execute(sa.text(query)).scalar() if relation_exists(conn, table) else None
+        )
+    return digests
+
+
+def reference_changes(conn: sa.Connection, before: Before) -> list[str]:
+    """The tables of REFERENCE_TABLES whose content differs from the snapshot."""
+    after = reference_digests(conn)
+    return [name for name, digest in after.items() if digest != before.references.get(name)]
 
 
 def _live_slots(conn: sa.Connection, chunk: Window) -> int:
@@ -146,4 +187,13 @@ def replaced_counts(
     return counts
 
 
-__all__ = ["Before", "read_before", "replaced_counts", "slot_counts", "touch_unchanged"]
+__all__ = [
+    "REFERENCE_TABLES",
+    "Before",
+    "read_before",
+    "reference_changes",
+    "reference_digests",
+    "replaced_counts",
+    "slot_counts",
+    "touch_unchanged",
+]

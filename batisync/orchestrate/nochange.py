@@ -1,11 +1,23 @@
-"""A sync that costs what changed: when the load found nothing new and nothing else the
-transform depends on has moved since the last complete run, transform, export and
-publish are skipped (they would rebuild the same marts and write nothing).
+"""A sync that costs what changed: transform, export and publish are skipped when they
+could only rebuild the marts they built before and write nothing. Never when work is
+unfinished. A run may skip only when, all at once:
 
-`skip_reason` is pure; `run_inputs` fingerprints what the transform depends on besides
-the loaded rows: the project's own version (package and dbt project files), the
-settings dbt and the exporter read, the window's first day, and the Batigest column
-lengths from the inspection. The last complete run's fingerprint is in `sync_runs`.
+- its inputs (below) are those of the last complete run (`LastRun`);
+- the staging generation its own load found is the one that run's transform read
+  (`extract/generation.py`): nobody wrote raw since, not a run interrupted or killed
+  after its load, not `batisync load`, not `debug-heures --update-codes`;
+- no `sync_runs` row of any status or command is newer than that run (`LaterRun`: a
+  failed, interrupted or abandoned run, a dry run, a reconcile, a debug-heures write);
+- its own load changed nothing the transform reads (`LoadReport.changes`, deletions
+  confirmed included: they make rows retractable);
+- nothing is pending in the marts that run left (`Pending`: rows to push, rows
+  HEURES_ON_GONE=delete may retract now).
+
+A run that skips is itself complete: it records its inputs and the generation its load
+committed, so the next run may skip too. `decide` is pure; `run_inputs` fingerprints
+what the transform depends on besides the loaded rows: the project's own version
+(package and dbt project files), the settings dbt and the exporter read, the window's
+first day, and the Batigest column lengths from the inspection.
 """
 
 from __future__ import annotations
@@ -26,8 +38,39 @@ DBT_SOURCES = ("dbt_project.yml", "models", "macros", "tests")
 
 @dataclass(frozen=True)
 class LastRun:
+    """The latest complete sync: its inputs and the staging generation it transformed."""
+
     run_id: str
     inputs: str
+    generation: int | None = None  # None: recorded before generations were counted
+
+
+@dataclass(frozen=True)
+class LaterRun:
+    """A `sync_runs` row newer than the last complete run (any command, any status)."""
+
+    run_id: str
+    command: str
+    status: str
+    dry_run: bool = False
+
+    def describe(self) -> str:
+        kind = f"{self.command} (dry run)" if self.dry_run else self.command
+        return f"run {self.run_id} ({kind}, {self.status})"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What the marts say is still to do."""
+
+    to_push: int  # rows the next export writes (a retry, a row refused before)
+    retractable: int = 0  # rows HEURES_ON_GONE=delete retracts now (0 under keep)
+
+
+@dataclass(frozen=True)
+class Decision:
+    skip: bool
+    reason: str  # why the stages after the load are skipped, or why they run
 
 
 def project_version(dbt_project_dir: Path) -> str:
@@ -60,20 +103,46 @@ def run_inputs(
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def skip_reason(
-    load: LoadReport | None, inputs: str, last: LastRun | None, pending: int
-) -> str | None:
-    """Why the rest of the run can be skipped, or None when it must run."""
-    if load is None or last is None or last.inputs != inputs:
-        return None  # first run, or the project, a setting, the window or Batigest moved
-    changed = load.changed()
-    if changed["total"] or changed["quarantined"]:
-        return None
-    if any(not counts.refreshed for counts in load.resources.values()):
-        return None  # a suspicious answer kept a table as it was: let dbt test it
-    if pending:
-        return None  # the last export left rows to write (a retry, a refused retraction)
-    return f"nothing changed since run {last.run_id}"
+def decide(
+    load: LoadReport | None,
+    inputs: str,
+    last: LastRun | None,
+    later: LaterRun | None,
+    pending: Pending,
+) -> Decision:
+    """Whether the stages after the load can be skipped; the reason names the run trusted."""
+    if load is None:
+        return Decision(False, "no load report")
+    if last is None:
+        return Decision(False, "no complete run yet")
+    if changes := load.changes():
+        return Decision(False, f"this load changed staging: {', '.join(changes)}")
+    since = f"since run {last.run_id}"
+    if last.inputs != inputs:
+        return Decision(False, f"the project, a setting, the window or Batigest changed {since}")
+    if last.generation is None or load.generation is None:
+        return Decision(False, f"no staging generation recorded {since}")
+    if load.generation.before != last.generation:
+        return Decision(
+            False,
+            f"staging was written {since} (generation {last.generation} -> "
+            f"{load.generation.before})",
+        )
+    if later is not None:
+        return Decision(False, f"{later.describe()} came after run {last.run_id}")
+    if pending.to_push:
+        return Decision(False, f"{pending.to_push} row(s) still to push")
+    if pending.retractable:
+        return Decision(False, f"{pending.retractable} row(s) to retract (HEURES_ON_GONE=delete)")
+    return Decision(True, f"nothing changed {since}")
 
 
-__all__ = ["LastRun", "project_version", "run_inputs", "skip_reason"]
+__all__ = [
+    "Decision",
+    "LastRun",
+    "LaterRun",
+    "Pending",
+    "decide",
+    "project_version",
+    "run_inputs",
+]

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from batisync.core.connections import relation_exists
-from batisync.orchestrate.nochange import LastRun
+from batisync.orchestrate.nochange import LastRun, LaterRun
 from batisync.orchestrate.summary import RunSummary
 
 TABLE = "sync_runs"
@@ -47,7 +47,9 @@ create table if not exists {table} (
     summary              jsonb,  -- the whole run summary, as `--json` prints it
     command              varchar not null default 'sync',
     rejected_new         integer,
-    inputs               varchar  -- what the transform depended on (nochange.run_inputs)
+    inputs               varchar,  -- what the transform depended on (nochange.run_inputs)
+    -- a complete sync: the staging generation its transform read (extract/generation.py)
+    generation           bigint
 )
 """
 # columns added after the first version of the table: added to an older one in place
@@ -55,6 +57,7 @@ _ADDED = {
     "command": "varchar not null default 'sync'",
     "rejected_new": "integer",
     "inputs": "varchar",
+    "generation": "bigint",
 }
 
 
@@ -115,7 +118,7 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             "error = %s, rows_fetched = %s, rows_changed_staging = %s, inserted = %s, "
             "updated = %s, moved = %s, unchanged = %s, retracted = %s, rejected = %s, "
             "load_s = %s, transform_s = %s, export_s = %s, summary = %s::jsonb, "
-            "rejected_new = %s, inputs = %s where run_id = %s"
+            "rejected_new = %s, inputs = %s, generation = %s where run_id = %s"
         ).format(_table(schema)),
         (
             summary.finished_at,
@@ -134,6 +137,7 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             json.dumps(data, default=str),
             counts.get("rejected_new"),
             summary.inputs,
+            summary.generation,
             summary.run_id,
         ),
     )
@@ -145,11 +149,28 @@ def last_complete_run(conn: psycopg.Connection[Any], schema: str) -> LastRun | N
         return None
     row = conn.execute(
         sql.SQL(
-            "select run_id, inputs from {} where command = 'sync' and status = 'success' "
-            "and not dry_run and inputs is not null order by started_at desc limit 1"
+            "select run_id, inputs, generation from {} where command = 'sync' "
+            "and status = 'success' and not dry_run and inputs is not null "
+            "order by started_at desc limit 1"
         ).format(_table(schema))
     ).fetchone()
-    return LastRun(row[0], row[1]) if row else None
+    return LastRun(row[0], row[1], row[2]) if row else None
+
+
+def later_run(conn: psycopg.Connection[Any], schema: str, last: LastRun) -> LaterRun | None:
+    """The newest row, of any command and status, started after the run `last`. A row
+    still `running` is the caller's own: under the lock, every other one was marked
+    `abandoned` when the caller started."""
+    row = conn.execute(
+        sql.SQL(
+            "select run_id, command, status, dry_run from {t} where run_id <> %(last)s "
+            "and status <> 'running' "
+            "and started_at >= (select started_at from {t} where run_id = %(last)s) "
+            "order by started_at desc limit 1"
+        ).format(t=_table(schema)),
+        {"last": last.run_id},
+    ).fetchone()
+    return LaterRun(*row) if row else None
 
 
 HISTORY_COLUMNS = (
@@ -221,6 +242,8 @@ __all__ = [
     "TABLE",
     "ensure_table",
     "finish_run",
+    "last_complete_run",
+    "later_run",
     "mark_abandoned",
     "recent_runs",
     "start_run",

@@ -68,6 +68,9 @@ class RunSummary:
     # what the transform depended on besides the loaded rows (`nochange.run_inputs`): the
     # next run skips its transform and export when these and the rows are unchanged
     inputs: str | None = None
+    # a complete run: the staging generation its transform read (or, when it skipped,
+    # the one its load committed: the marts are what a transform of it would build)
+    generation: int | None = None
 
     @property
     def skipped_because(self) -> str | None:
@@ -166,10 +169,12 @@ def _stage_line(stage: StageResult) -> str:
         return f"FAILED: {stage.error}"
     if isinstance(report, LoadReport):
         fetched, changed = report.fetched(), report.changed()
+        confirmed = changed.get("confirmed", 0)
         return (
             f"fetched {fetched['total']} ({_pairs(fetched)}); changed in staging "
             f"{changed['total']} ({_pairs(changed, ('new', 'changed', 'deleted'))}); "
             f"quarantined {changed['quarantined']}"
+            + (f"; deletions confirmed {confirmed}" if confirmed else "")
         )
     if isinstance(report, TransformReport):
         warned = len(report.warnings)

@@ -139,6 +139,9 @@ def _locked_run(
                 summary.inputs = stages.inputs()
             except Exception as error:  # then the next run simply runs everything
                 log.info("run inputs not recorded: %s", first_line(error))
+            # complete: its marts are those of the generation its load committed
+            load = summary.load_report()
+            summary.generation = load.generation.after if load and load.generation else None
         if on_finish is not None:
             on_finish(summary)
         try:
@@ -201,12 +204,12 @@ def load_stage(settings: Settings) -> StageFn:
         from batisync.extract.config import load_with_settings
         from batisync.extract.window import sliding_window, utc_today
 
-        report = load_with_settings(
+        return load_with_settings(
             settings,
             sliding_window(settings.window_days, utc_today()),
             progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
+            written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
         )
-        return report
 
     return stage
 
@@ -322,14 +325,30 @@ def _nothing_to_do(
 
     with psycopg.connect(**settings.staging.conninfo()) as conn:
         last = runs.last_complete_run(conn, settings.dbt_schema)
-        to_push = f'"{settings.dbt_schema}".to_push'
-        pending = (
-            conn.execute(f"select count(*) from {to_push}").fetchone()[0]  # type: ignore[index]
-            if relation_exists(conn, to_push)
-            else 1  # no marts yet: the transform must build them
-        )
+        later = runs.later_run(conn, settings.dbt_schema, last) if last else None
+        pending = _pending(conn, settings)
     load = report if isinstance(report, LoadReport) else None
-    return nochange.skip_reason(load, inputs(), last, pending)
+    decision = nochange.decide(load, inputs(), last, later, pending)
+    if not decision.skip:
+        log.info("transform and export run: %s", decision.reason)
+    return decision.reason if decision.skip else None
+
+
+def _pending(conn: psycopg.Connection[Any], settings: Settings) -> nochange.Pending:
+    """What the marts left to do: rows to push; under HEURES_ON_GONE=delete, rows to
+    retract now."""
+
+    def count(table: str, where: str = "") -> int:
+        name = f'"{settings.dbt_schema}".{table}'
+        if not relation_exists(conn, name):
+            return 1  # no marts yet: the transform must build them
+        row = conn.execute(f"select count(*) from {name} {where}").fetchone()  # type: ignore[arg-type]
+        return row[0] if row else 0
+
+    deleting = settings.on_gone == "delete"
+    return nochange.Pending(
+        count("to_push"), count("heures_gone", "where is_retractable") if deleting else 0
+    )
 
 
 def sync_from_settings(

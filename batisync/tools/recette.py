@@ -202,7 +202,8 @@ def load_window(settings: Settings, days: int) -> None:
     from batisync.extract.config import load_with_settings
     from batisync.extract.window import sliding_window, utc_today
 
-    report = load_with_settings(settings, sliding_window(days, utc_today()))
+    window = sliding_window(days, utc_today())
+    report = load_with_settings(settings, window, written_by="debug-heures --update-codes")
     for name, counts in report.to_dict()["resources"].items():
         print(
             f"reloaded {name}: fetched {counts['fetched']}, new {counts['new']}, "

@@ -140,7 +140,7 @@ def test_classifier_loads_first_occurrence_and_quarantines_later_duplicates() ->
     assert [r["totalTimeMinutes"] for r in batch.rows] == [271.0]
     assert batch.rows[0]["_fetched_at"] == SEEN
     assert batch.rows[0]["_deleted_at"] is None
-    assert batch.rows[0]["_content_hash"] == records.content_hash(first)
+    assert batch.rows[0]["_content_hash"] == records.stored_hash(records.content_hash(first))
     assert [(q["reason"], json.loads(q["payload"])) for q in batch.bad] == [("duplicate_id", other)]
     assert later.rows == [] and later.bad == []
     assert (tally.fetched, tally.loaded, tally.repeated) == (3, 1, 1)

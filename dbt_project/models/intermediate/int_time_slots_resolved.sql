@@ -211,6 +211,8 @@ resolved as (
                             || ' answered 404'
                         when 'found' then ' and GET /project/' || project_id::text
                             || ' gives no projectCode'
+                        when 'refused' then ' and the loader refused the projectCode that GET /project/'
+                            || project_id::text || ' answered (see raw_batisimply.quarantine)'
                         else ''
                     end
             when project_code is null
