@@ -1,18 +1,24 @@
-"""`batisync sync --json`, killed by SIGKILL at one point of the run.
+"""`batisync sync --json`, killed at one point of the run.
 
-    python -m devstack.reliability.crashing POINT
+    python -m devstack.reliability.crashing [sigterm/]POINT [sync options…]
 
-POINT: `none`, `before:<stage>` / `after:<stage>` (load, transform, export, publish), or
+POINT: `none`; `before:<stage>` / `after:<stage>` (load, transform, export, publish);
 `statement:N` (right after the N-th SQL statement the export stage executes, on either
-database, before its transaction commits). The hook wraps the real stages; nothing in
-`batisync` knows about it. A run whose export has fewer than N statements ends normally.
+database, before its transaction commits); `node:N` (as the N-th dbt node of the
+transform finishes: the models before it are committed, the rest not built);
+`retract:N` (once the export has committed its N-th batch of retractions). The signal
+is SIGKILL unless the point starts with `sigterm/` (then the run stops as under
+systemd: `interrupted`, exit 1). The hook wraps the real stages; nothing in `batisync`
+knows about it. A run that never reaches its point ends normally.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,49 +28,94 @@ from batisync.orchestrate import sync as sync_module
 from batisync.orchestrate.stages import StageContext, StageFn, Stages
 
 
-def _kill() -> None:
-    sys.stdout.flush()
-    os.kill(os.getpid(), signal.SIGKILL)
+def _signal(name: str) -> Callable[[], None]:
+    number = signal.SIGTERM if name == "sigterm" else signal.SIGKILL
+
+    def send() -> None:
+        sys.stdout.flush()
+        os.kill(os.getpid(), number)  # SIGTERM: the run's own handler takes it from here
+
+    return send
 
 
-def _count_statements(limit: int) -> None:
+def _count_statements(limit: int, fire: Callable[[], None]) -> None:
     seen = {"n": 0}
 
     def after(*_: Any) -> None:
         seen["n"] += 1
-        if seen["n"] >= limit:
-            _kill()
+        if seen["n"] == limit:
+            fire()
 
     sa.event.listen(sa.engine.Engine, "after_cursor_execute", after)
 
 
-def _wrap(point: str, name: str, stage: StageFn | None) -> StageFn | None:
+class _NodeWatch:
+    """The transform's progress task, firing once dbt reports its N-th finished node."""
+
+    def __init__(self, task: Any, limit: int, fire: Callable[[], None]) -> None:
+        self._task, self._limit, self._fire, self._fired = task, limit, fire, False
+
+    def update(self, **fields: Any) -> None:
+        self._task.update(**fields)
+        if not self._fired and (fields.get("completed") or 0) >= self._limit:
+            self._fired = True
+            self._fire()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._task, name)
+
+
+def _count_retractions(limit: int, fire: Callable[[], None]) -> None:
+    # the exporter's retraction batches (batisync/export/runner.py): one call, one batch
+    from batisync.export import runner
+
+    original = runner._Pusher.retract
+    seen = {"n": 0}
+
+    def retract(self: Any, mapped: Any) -> None:
+        original(self, mapped)
+        seen["n"] += 1
+        if seen["n"] == limit:
+            fire()
+
+    runner._Pusher.retract = retract  # type: ignore[method-assign]
+
+
+def _wrap(point: str, fire: Callable[[], None], name: str, stage: StageFn | None) -> StageFn | None:
     if stage is None:
         return None
+    kind, _, count = point.partition(":")
 
     def run(ctx: StageContext) -> Any:
         if point == f"before:{name}":
-            _kill()
-        if name == "export" and point.startswith("statement:"):
-            _count_statements(int(point.partition(":")[2]))
+            fire()
+        if name == "export" and kind == "statement":
+            _count_statements(int(count), fire)
+        if name == "export" and kind == "retract":
+            _count_retractions(int(count), fire)
+        if name == "transform" and kind == "node":
+            ctx = dataclasses.replace(ctx, task=_NodeWatch(ctx.task, int(count), fire))
         report = stage(ctx)
         if point == f"after:{name}":
-            _kill()
+            fire()
         return report
 
     return run
 
 
 def install(point: str) -> None:
+    how, _, where = point.rpartition("/")
+    fire = _signal(how or "sigkill")
     original = sync_module.stages_from_settings
 
     def stages_from_settings(settings: Any, *, force: bool = False) -> Stages:
         stages = original(settings, force=force)
-        return Stages(
-            load=_wrap(point, "load", stages.load),
-            transform=_wrap(point, "transform", stages.transform),
-            export=_wrap(point, "export", stages.export),
-            publish=_wrap(point, "publish", stages.publish),
+        return dataclasses.replace(
+            stages,
+            load=_wrap(where, fire, "load", stages.load),
+            transform=_wrap(where, fire, "transform", stages.transform),
+            export=_wrap(where, fire, "export", stages.export),
+            publish=_wrap(where, fire, "publish", stages.publish),
         )
 
     sync_module.stages_from_settings = stages_from_settings
