@@ -21,6 +21,24 @@ from devstack.old_connector import old_deployment_ddl
 
 Key = tuple[str, str, datetime]
 
+# What an adoption may change in `public`: every relation with its kind, owner, grants,
+# options, comment, definition and columns (type, not null), then the rules. Tests take
+# it before and after a run to show what changed (nothing, when it is refused).
+STAGING_CATALOG = """
+select c.relname, c.relkind, pg_get_userbyid(c.relowner), c.relacl::text, c.reloptions::text,
+       obj_description(c.oid, 'pg_class'),
+       case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end,
+       (select string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                          || case when a.attnotnull then ' not null' else '' end, ', '
+                          order by a.attnum)
+        from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped)
+from pg_class c where c.relnamespace = 'public'::regnamespace
+union all
+select r.rulename, 'rule', r.tablename, null, null, null, r.definition, null
+from pg_rules r where r.schemaname = 'public'
+order by 1
+"""
+
 
 @dataclass(frozen=True)
 class OldHeure:
@@ -122,4 +140,4 @@ def write_old_deployment(
     return keys
 
 
-__all__ = ["OldHeure", "old_heure", "suivimo_key", "write_old_deployment"]
+__all__ = ["STAGING_CATALOG", "OldHeure", "old_heure", "suivimo_key", "write_old_deployment"]

@@ -5,12 +5,14 @@ superuser (as README "The staging PostgreSQL" sets one up), an analyst role, and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -188,6 +190,19 @@ def build_old_site(
     )  # fmt: skip
 
 
+@contextlib.contextmanager
+def old_site(
+    dataset: Dataset, staging_url: str, batigest_url: str, tmp_path: Path
+) -> Iterator[OldSite]:
+    """`build_old_site` with the fake API serving `dataset`, for the run of a test."""
+    with FakeBatiSimply(dataset) as api:
+        site = build_old_site(api, staging_url, batigest_url, tmp_path)
+        try:
+            yield site
+        finally:
+            site.batigest.dispose()
+
+
 def _shift(row: OldHeure, by: timedelta) -> OldHeure:
     return OldHeure(
         **{**row.__dict__, "date_debut": row.date_debut + by, "date_fin": row.date_fin + by}
@@ -211,4 +226,12 @@ def _add_slots_after_the_switch(data: Dataset, user_id: str, project_id: int) ->
     }
 
 
-__all__ = ["SEED_QUERY", "WINDOW_DAYS", "OldSite", "build_old_site", "dba_sql", "summary_of"]
+__all__ = [
+    "SEED_QUERY",
+    "WINDOW_DAYS",
+    "OldSite",
+    "build_old_site",
+    "dba_sql",
+    "old_site",
+    "summary_of",
+]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from batisync.orchestrate.lock import sync_lock
-from devstack.fake_batisimply import FakeBatiSimply, generate
-from tests.orchestrate.old_site import OldSite, build_old_site
+from devstack.fake_batisimply import generate
+from tests.orchestrate.old_site import OldSite, old_site
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +26,9 @@ order by 1
 
 @pytest.fixture
 def site(staging_url: str, batigest_url: str, tmp_path: Path) -> Iterator[OldSite]:
-    with FakeBatiSimply(generate(n_employees=2, n_projects=2, days=5, seed=5)) as api:
-        old = build_old_site(api, staging_url, batigest_url, tmp_path)
-        yield old
-        old.batigest.dispose()
+    dataset = generate(n_employees=2, n_projects=2, days=5, seed=5)
+    with old_site(dataset, staging_url, batigest_url, tmp_path) as site:
+        yield site
 
 
 def _dbt(site: OldSite, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from devstack.fake_batisimply import FakeBatiSimply, generate
-from tests.orchestrate.old_site import SEED_QUERY, OldSite, build_old_site, summary_of
+from devstack.fake_batisimply import generate
+from tests.orchestrate.old_site import SEED_QUERY, OldSite, old_site, summary_of
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +26,8 @@ ADOPTED = "adopted the old connector's batigest_heures"
 @pytest.fixture
 def site(staging_url: str, batigest_url: str, tmp_path: Path) -> Iterator[OldSite]:
     dataset = generate(n_employees=4, n_projects=4, days=20, seed=17)
-    with FakeBatiSimply(dataset) as api:
-        old = build_old_site(api, staging_url, batigest_url, tmp_path)
-        yield old
-        old.batigest.dispose()
+    with old_site(dataset, staging_url, batigest_url, tmp_path) as site:
+        yield site
 
 
 def _users_objects(site: OldSite) -> None:

@@ -10,27 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from devstack.fake_batisimply import FakeBatiSimply, generate
-from tests.orchestrate.old_site import OldSite, build_old_site, dba_sql, summary_of
+from devstack.fake_batisimply import generate
+from devstack.old_deployment import STAGING_CATALOG
+from tests.orchestrate.old_site import OldSite, dba_sql, old_site, summary_of
 
 pytestmark = pytest.mark.slow
-
-# every relation of public with its columns, owner, grants, options, comment, definition;
-# the rules; the schemas (the record table must not appear)
-CATALOG = """
-select c.relname, c.relkind, pg_get_userbyid(c.relowner), c.relacl::text, c.reloptions::text,
-       obj_description(c.oid, 'pg_class'),
-       case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end,
-       (select string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
-                          || case when a.attnotnull then ' not null' else '' end, ', '
-                          order by a.attnum)
-        from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped)
-from pg_class c where c.relnamespace = 'public'::regnamespace
-union all
-select r.rulename, 'rule', r.tablename, null, null, null, r.definition, null
-from pg_rules r where r.schemaname = 'public'
-order by 1
-"""
 
 CASES = {
     "materialized_view": (
@@ -55,10 +39,8 @@ CASES = {
 @pytest.fixture
 def site(staging_url: str, batigest_url: str, tmp_path: Path) -> Iterator[OldSite]:
     dataset = generate(n_employees=3, n_projects=3, days=10, seed=23)
-    with FakeBatiSimply(dataset) as api:
-        old = build_old_site(api, staging_url, batigest_url, tmp_path)
-        yield old
-        old.batigest.dispose()
+    with old_site(dataset, staging_url, batigest_url, tmp_path) as site:
+        yield site
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -69,7 +51,7 @@ def test_an_unsafe_adoption_stops_the_run_and_changes_nothing(site: OldSite, cas
     if case == "view_of_another_role":
         with site.connect() as conn:
             conn.execute(f"alter view public.heures_compta owner to {site.other}")  # type: ignore[arg-type]
-    catalog, suivimo = site.rows(CATALOG), site.suivimo()
+    catalog, suivimo = site.rows(STAGING_CATALOG), site.suivimo()
 
     run = site.sync()
 
@@ -82,7 +64,7 @@ def test_an_unsafe_adoption_stops_the_run_and_changes_nothing(site: OldSite, cas
     assert "alter table public.batigest_heures alter column" in script
     # what was there is as it was (the run added only its own sync_runs), no adoption
     names = {row[0] for row in catalog}
-    after = site.rows(CATALOG)
+    after = site.rows(STAGING_CATALOG)
     assert [row for row in after if row[0] in names] == catalog
     assert {row[0] for row in after} - names == {"sync_runs", "sync_runs_pkey"}
     assert site.suivimo() == suivimo
@@ -93,7 +75,7 @@ def test_an_unsafe_adoption_stops_the_run_and_changes_nothing(site: OldSite, cas
     again = site.sync()
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert site.suivimo() == site.expected_suivimo()
-    kept = {r[0]: r for r in site.rows(CATALOG)}
+    kept = {r[0]: r for r in site.rows(STAGING_CATALOG)}
     for name, *rest in catalog:
         if name != "batigest_heures":
             assert kept[name][:6] == (name, *rest[:5]), name

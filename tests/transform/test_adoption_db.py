@@ -18,6 +18,7 @@ from batisync.transform.adoption import AdoptionRefused, adopt_batigest_heures
 from batisync.transform.adoption.catalog import read_table
 from batisync.transform.adoption.columns import MODEL_COLUMNS, column_changes
 from devstack.old_connector import old_deployment_ddl
+from devstack.old_deployment import STAGING_CATALOG
 from devstack.pg import EmbeddedPostgres
 from tests.transform.helpers import make_staging
 
@@ -36,17 +37,6 @@ values ('1', '2026-01-05 08:00', '2026-01-05 10:00', 'a8098c1a-f86e-11da-bd1a-00
         7, 'VALIDATED', 120, false, true, 'C1', true),
        ('2', '2026-01-06 08:00', '2026-01-06 08:30', 'a8098c1a-f86e-11da-bd1a-00112444be1e',
         7, 'VALIDATED', 30, false, false, 'C1', false)
-"""
-# the catalog the adoption may change: every relation of public, its columns, rules
-CATALOG_SQL = """
-select c.relname, c.relkind, pg_get_userbyid(c.relowner), c.relacl::text, c.reloptions::text,
-       obj_description(c.oid, 'pg_class'),
-       case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end,
-       (select string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
-                          || case when a.attnotnull then ' not null' else '' end, ', '
-                          order by a.attnum)
-        from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped)
-from pg_class c where c.relnamespace = 'public'::regnamespace order by c.relname
 """
 
 
@@ -94,13 +84,13 @@ def old(pg: EmbeddedPostgres, new_database: Any) -> Iterator[OldDatabase]:
 
 
 def test_adoption_widens_in_place_and_keeps_views_rows_grants_comments(old: OldDatabase) -> None:
-    before = {r[0]: r for r in old.rows(CATALOG_SQL)}
+    before = {r[0]: r for r in old.rows(STAGING_CATALOG)}
     rows_before = old.rows("select * from public.heures_longues order by 1", old.analyst)
 
     adoption = old.adopt(run_id="run-1")
 
     assert adoption is not None and adoption.not_loaded is None  # nothing loaded yet
-    after = {r[0]: r for r in old.rows(CATALOG_SQL)}
+    after = {r[0]: r for r in old.rows(STAGING_CATALOG)}
     assert set(after) == set(before) | {"batisync_migrations"}
     assert after["batigest_heures"][7] == (
         "id integer not null, id_heure text, date_debut timestamp without time zone, "
@@ -159,20 +149,20 @@ def test_what_is_unsafe_changes_nothing_and_the_dba_script_does_it(
     if case == "foreign_view":
         with old.connect() as conn:
             conn.execute(f"alter view public.autre owner to {old.other}")  # type: ignore[arg-type]
-    before = old.rows(CATALOG_SQL)
+    before = old.rows(STAGING_CATALOG)
 
     with pytest.raises(AdoptionRefused) as refused:
         old.adopt()
 
     assert reason in str(refused.value)
     assert "Nothing was changed" in str(refused.value)
-    assert old.rows(CATALOG_SQL) == before
+    assert old.rows(STAGING_CATALOG) == before
     # the DBA runs the script (as a superuser here), and the next run has nothing to do
     script = refused.value.plan.script()
     with old.connect() as conn:
         conn.execute(script)  # type: ignore[arg-type]
     assert old.adopt() is None
-    after = {r[0]: r for r in old.rows(CATALOG_SQL)}
+    after = {r[0]: r for r in old.rows(STAGING_CATALOG)}
     for name, *rest in before:
         if name != "batigest_heures":
             assert after[name][:6] == (name, *rest[:5]), name
@@ -184,19 +174,19 @@ def test_a_view_postgresql_cannot_create_again_changes_nothing(old: OldDatabase)
             "create view public.un_salarie as select * from public.batigest_heures "
             "where id_utilisateur = 'a8098c1a-f86e-11da-bd1a-00112444be1e'::uuid"
         )
-    before = old.rows(CATALOG_SQL)
+    before = old.rows(STAGING_CATALOG)
     with pytest.raises(AdoptionRefused, match=r"PostgreSQL refused it \(operator does not exist"):
         old.adopt()
-    assert old.rows(CATALOG_SQL) == before
+    assert old.rows(STAGING_CATALOG) == before
 
 
 def test_a_table_in_use_waits_a_while_then_fails_changing_nothing(old: OldDatabase) -> None:
-    before = old.rows(CATALOG_SQL)
+    before = old.rows(STAGING_CATALOG)
     with psycopg.connect(**old.conninfo()) as holder:  # the old connector, still running
         holder.execute("lock table public.batigest_heures in access share mode")
         with pytest.raises(RuntimeError, match="in use by another session"):
             old.adopt(lock_timeout="200ms")
-    assert old.rows(CATALOG_SQL) == before
+    assert old.rows(STAGING_CATALOG) == before
 
 
 @pytest.mark.slow
