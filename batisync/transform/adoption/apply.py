@@ -19,7 +19,7 @@ import psycopg
 from batisync.core.errors import ConfigError, first_line, is_connection_loss
 from batisync.transform.adoption.catalog import read_table
 from batisync.transform.adoption.columns import column_changes, quote_ident
-from batisync.transform.adoption.plan import AdoptionPlan, TableFacts, plan_adoption
+from batisync.transform.adoption.plan import AdoptionPlan, plan_adoption
 
 log = logging.getLogger("batisync.transform")
 
@@ -37,9 +37,9 @@ class AdoptionRefused(ConfigError):
     def __init__(self, plan: AdoptionPlan, reasons: tuple[str, ...]) -> None:
         super().__init__(
             TABLE,
-            f"{plan.table} cannot be adopted by the sync itself: {'; '.join(reasons)}. Nothing "
-            "was changed. A DBA can run this script (as the table's owner, or a superuser, "
-            "in one psql session), then run the sync again:\n" + plan.script(),
+            f"cannot be adopted by the sync itself: {'; '.join(reasons)}. Nothing was "
+            "changed. A DBA can run this script (as the table's owner, or a superuser, in "
+            "one psql session), then run the sync again:\n" + plan.script(),
             label=f"staging table {plan.table}",
         )
         self.plan = plan
@@ -72,8 +72,10 @@ def adopt_batigest_heures(
     is no such table or nothing to change (every run after the first)."""
     with psycopg.connect(**conninfo) as conn:
         facts = read_table(conn, schema, TABLE)
-        plan = plan_adoption(facts) if facts is not None else None
-        if facts is None or plan is None or not plan.needed:
+        if facts is None:
+            return None
+        plan = plan_adoption(facts)
+        if not plan.needed:
             return None
         if plan.refusals:
             raise AdoptionRefused(plan, plan.refusals)
@@ -91,7 +93,7 @@ def adopt_batigest_heures(
                 raise
             refused = f"PostgreSQL refused it ({first_line(error, with_type=False)})"
             raise AdoptionRefused(plan, (refused,)) from error
-        if differences := _differences(conn, schema, facts, plan):
+        if differences := _differences(conn, schema, plan):
             raise AdoptionRefused(plan, differences)
         not_loaded = _not_loaded(conn, plan.table)
         _record(conn, schema, plan, not_loaded, run_id)
@@ -100,9 +102,7 @@ def adopt_batigest_heures(
     return adoption
 
 
-def _differences(
-    conn: psycopg.Connection[Any], schema: str, before: TableFacts, plan: AdoptionPlan
-) -> tuple[str, ...]:
+def _differences(conn: psycopg.Connection[Any], schema: str, plan: AdoptionPlan) -> tuple[str, ...]:
     """What is not as it should be after the script (checked before the commit)."""
     after = read_table(conn, schema, TABLE)
     assert after is not None
