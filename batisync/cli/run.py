@@ -98,7 +98,8 @@ def cmd_dbt(args: argparse.Namespace) -> int:
         return config_failure(error)
     # a command that may write the marts runs under the sync lock, after the adoption of
     # the old connector's batigest_heures; `docs generate`, `parse`, `ls`… write nothing
-    writes = bool(args.dbt_args) and args.dbt_args[0] in WRITING_COMMANDS
+    # (any word naming a writing command counts: global flags may come before it)
+    writes = any(arg in WRITING_COMMANDS for arg in args.dbt_args)
     try:
         with writing(settings, "dbt", writes=writes):
             if writes:
