@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from batisync.cli.common import busy_failure, config_failure, load, writing
-from batisync.core.errors import EXIT_FAILED, ConfigError, StageError, first_line
+from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, ConfigError, StageError, first_line
 from batisync.core.logs import ProgressDisplay, redact, setup_logging
 from batisync.core.settings import Settings
 from batisync.orchestrate.lock import LockBusy
@@ -51,6 +51,9 @@ def cmd_debug_heures(args: argparse.Namespace) -> int:
     except StageError as failure:
         print(redact(f"failed: {failure}"), file=sys.stderr)
         return EXIT_FAILED
+    except ConfigError as error:  # found on the way (an old table a DBA must adopt): exit 2
+        print(redact(f"configuration error: {error}"), file=sys.stderr)
+        return EXIT_CONFIG
     except Exception as error:  # a connection, the API, a missing mart: say it plainly
         log.debug("debug-heures failed", exc_info=True)
         print(redact(f"failed: {first_line(error)}"), file=sys.stderr)

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from batisync.cli.common import check_output_path, config_failure, load
+from batisync.cli.common import busy_failure, check_output_path, config_failure, load, writing
 from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, ConfigErrors
 from batisync.core.file_modes import config_file_warnings
 from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, setup_logging
 from batisync.core.settings import Settings
+from batisync.orchestrate.lock import LockBusy
 from batisync.orchestrate.summary import RunSummary, render_json, render_text
 
 log = logging.getLogger("batisync")
@@ -84,13 +85,31 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_dbt(args: argparse.Namespace) -> int:
     setup_logging(verbose=args.verbose)
-    from batisync.transform.build import dbt_env, run_dbt_command
+    from batisync.transform.build import (
+        WRITING_COMMANDS,
+        adopt_old_table,
+        dbt_env,
+        run_dbt_command,
+    )
 
     try:
         settings = load(lambda _: ("PGHOST", "PGDATABASE"))
     except ConfigError as error:
         return config_failure(error)
-    return run_dbt_command(args.dbt_args, env=dbt_env(settings))
+    # a command that may write the marts runs under the sync lock, after the adoption of
+    # the old connector's batigest_heures; `docs generate`, `parse`, `ls`… write nothing
+    # (any word naming a writing command counts: global flags may come before it)
+    writes = any(arg in WRITING_COMMANDS for arg in args.dbt_args)
+    try:
+        with writing(settings, "dbt", writes=writes):
+            if writes:
+                adopt_old_table(settings)
+            return run_dbt_command(args.dbt_args, env=dbt_env(settings))
+    except LockBusy as busy:
+        return busy_failure(busy)
+    except ConfigError as error:  # an old table a DBA must adopt
+        print(f"configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def add_commands(commands: Any) -> None:

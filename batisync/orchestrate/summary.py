@@ -165,8 +165,9 @@ def _stage_line(stage: StageResult) -> str:
     report = stage.report
     if stage.status == "skipped":
         return f"skipped: {stage.note}" if stage.note else "not run (an earlier stage failed)"
-    if stage.status == "failed":
-        return f"FAILED: {stage.error}"
+    if stage.status == "failed":  # a long cause (a DBA's script) is printed once, below
+        first, *more = (stage.error or "").splitlines() or [""]
+        return f"FAILED: {first}" + (" (in full below)" if more else "")
     if isinstance(report, LoadReport):
         fetched, changed = report.fetched(), report.changed()
         confirmed = changed.get("confirmed", 0)

@@ -161,13 +161,17 @@ def dbt_stage(
     env: Mapping[str, str],
     more_env: Callable[[], Mapping[str, str]] | None = None,
     manifests: Any = None,
+    before: Callable[[StageContext], None] | None = None,
 ) -> StageFn:
     """A dbt command as a stage; `more_env` adds what is known only at run time (the
-    Batigest inspection); stages given one `ManifestCache` share one parse."""
+    Batigest inspection); stages given one `ManifestCache` share one parse; `before` runs
+    first (the adoption of the old connector's table)."""
 
     def stage(ctx: StageContext) -> StageReport:
         from batisync.transform.build import build
 
+        if before is not None:
+            before(ctx)
         full = {**env, **(more_env() if more_env else {})}
         return build(
             args,
@@ -258,7 +262,13 @@ def _unreachable(*engines: Any) -> str:
 
 
 def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
-    from batisync.transform.build import PUBLISH_ARGS, TRANSFORM_ARGS, ManifestCache, dbt_env
+    from batisync.transform.build import (
+        PUBLISH_ARGS,
+        TRANSFORM_ARGS,
+        ManifestCache,
+        adopt_old_table,
+        dbt_env,
+    )
 
     env = dbt_env(settings)
     # one inspection per run, before the transform: its lengths feed both dbt commands
@@ -267,7 +277,15 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
     inputs = functools.cache(lambda: inputs_of(settings, env, inspected()))
     return Stages(
         load=load_stage(settings),
-        transform=dbt_stage(list(TRANSFORM_ARGS), env, inspected, manifests),
+        # the old connector's batigest_heures is adopted before any dbt command (a refusal
+        # stops the run before the export: exit 2, nothing written to SuiviMO)
+        transform=dbt_stage(
+            list(TRANSFORM_ARGS),
+            env,
+            inspected,
+            manifests,
+            before=lambda ctx: adopt_old_table(settings, ctx.run_id),
+        ),
         export=export_stage(settings, force=force),
         publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
         skip_after_load=lambda report, dry_run: nothing_to_do(settings, report, inputs, dry_run),

@@ -34,7 +34,7 @@ from batisync.core.connections import make_batigest_engine, relation_exists
 from batisync.core.logs import ProgressDisplay
 from batisync.core.settings import Settings
 from batisync.orchestrate.record import Recording
-from batisync.transform.build import PUBLISH_SELECT, TRANSFORM_SELECT, dbt_env
+from batisync.transform.build import PUBLISH_SELECT, TRANSFORM_SELECT, adopt_old_table, dbt_env
 from batisync.transform.build import build as dbt_build
 
 log = logging.getLogger("batisync.recette")
@@ -212,6 +212,7 @@ def load_window(settings: Settings, days: int) -> None:
 
 
 def build(settings: Settings, select: Sequence[str], display: ProgressDisplay) -> None:
+    adopt_old_table(settings)  # the old connector's batigest_heures, before dbt writes it
     with display.stage("dbt") as task:
         report = dbt_build(
             ["build", "--select", *select],

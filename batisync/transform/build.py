@@ -136,13 +136,27 @@ def run_dbt_command(args: list[str], *, env: Mapping[str, str]) -> int:
     return 0 if run_dbt(list(args), env=dict(env)).success else 1
 
 
+# dbt commands that may write batigest_heures: the old connector's table is adopted first
+WRITING_COMMANDS = frozenset({"run", "build", "seed", "snapshot", "retry", "run-operation"})
+
+
+def adopt_old_table(settings: Settings, run_id: str | None = None) -> None:
+    """Adopt the old connector's batigest_heures in place before dbt writes it (raises
+    AdoptionRefused, a ConfigError, when a DBA must do it). Call it under the sync lock."""
+    from batisync.transform.adoption import adopt_batigest_heures
+
+    adopt_batigest_heures(settings.staging.conninfo(), settings.dbt_schema, run_id=run_id)
+
+
 __all__ = [
     "PUBLISH_ARGS",
     "PUBLISH_SELECT",
     "TRANSFORM_ARGS",
     "TRANSFORM_SELECT",
+    "WRITING_COMMANDS",
     "ManifestCache",
     "TransformReport",
+    "adopt_old_table",
     "build",
     "dbt_env",
     "dbt_failure",

@@ -3,9 +3,12 @@
 -- `total_heure` in minutes as the seed stored it, and `sync` telling whether SuiviMO
 -- holds exactly the slot's current values.
 --
--- Incremental, updated in place (delete+insert of the rows that changed, on id_heure):
--- the table is never dropped, so the views users build on it survive every sync. A
--- `--full-refresh` would drop it (and them): the sync never runs one.
+-- Incremental, updated in place (the rows that changed, updated or inserted on
+-- id_heure): the table is never dropped, so the views users build on it survive every
+-- sync, and a changed row is updated, not replaced, so the columns the model does not
+-- write (the old connector's `id serial`, adopted in place by
+-- batisync/transform/adoption) keep their values (macros/incremental_strategies.sql).
+-- A `--full-refresh` would drop the table (and the views): the sync never runs one.
 
 {{
     config(
@@ -13,7 +16,7 @@
             'view' if var('marts_materialized', 'table') == 'view' else 'incremental'
         ),
         unique_key='id_heure',
-        incremental_strategy='delete+insert',
+        incremental_strategy='update_insert',
         on_schema_change='append_new_columns',
     )
 }}
@@ -62,11 +65,12 @@ changed as (
     select final.*
     from final
     {% if is_incremental() %}
-    -- only the rows that differ, so a sync rewrites what changed and nothing else
+    -- only the rows that differ, so a sync rewrites what changed and nothing else (the
+    -- current row may hold more columns than the model writes: `id`, a site's own)
     left join {{ this }} as current_row
         on final.id_heure = current_row.id_heure
     where current_row.id_heure is null
-        or to_jsonb(current_row) is distinct from to_jsonb(final)
+        or not to_jsonb(current_row) @> to_jsonb(final)
     {% endif %}
 
 )

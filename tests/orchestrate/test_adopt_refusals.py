@@ -1,0 +1,81 @@
+"""Issue 17: an old deployment the sync must not adopt by itself (a materialized view on
+batigest_heures, a rule, a view another role owns). `batisync sync` exits 2 before the
+export, prints the script for a DBA and changes nothing: the staging catalog and SuiviMO
+are as they were. Once the DBA has run the script, the next sync completes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.fake_batisimply import generate
+from devstack.old_deployment import STAGING_CATALOG
+from tests.orchestrate.old_site import OldSite, dba_sql, old_site, summary_of
+
+pytestmark = pytest.mark.slow
+
+CASES = {
+    "materialized_view": (
+        "create materialized view public.minutes_par_salarie as select id_utilisateur, "
+        "sum(total_heure) as minutes from public.batigest_heures group by 1",
+        "materialized view public.minutes_par_salarie reads it",
+    ),
+    "rule": (
+        "create table public.heures_audit (id_heure text, total_heure numeric);"
+        "create rule audit_des_heures as on update to public.batigest_heures do also "
+        "insert into public.heures_audit values (new.id_heure, new.total_heure)",
+        "rule audit_des_heures on public.batigest_heures rewrites statements on it",
+    ),
+    "view_of_another_role": (
+        "create view public.heures_compta as select id_heure, id_utilisateur, total_heure "
+        "from public.batigest_heures",
+        "view public.heures_compta is owned by bs_other_",
+    ),
+}
+
+
+@pytest.fixture
+def site(staging_url: str, batigest_url: str, tmp_path: Path) -> Iterator[OldSite]:
+    dataset = generate(n_employees=3, n_projects=3, days=10, seed=23)
+    with old_site(dataset, staging_url, batigest_url, tmp_path) as site:
+        yield site
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_an_unsafe_adoption_stops_the_run_and_changes_nothing(site: OldSite, case: str) -> None:
+    sql, reason = CASES[case]
+    with site.connect(site.sync_role) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+    if case == "view_of_another_role":
+        with site.connect() as conn:
+            conn.execute(f"alter view public.heures_compta owner to {site.other}")  # type: ignore[arg-type]
+    catalog, suivimo = site.rows(STAGING_CATALOG), site.suivimo()
+
+    run = site.sync()
+
+    assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
+    summary = summary_of(run)
+    assert (summary["status"], summary["failed_stage"]) == ("config_error", "transform")
+    assert [s["status"] for s in summary["stages"]] == ["ok", "failed", "skipped", "skipped"]
+    assert reason in summary["error"] and "Nothing was changed" in summary["error"]
+    script = dba_sql(summary["error"])
+    assert "alter table public.batigest_heures alter column" in script
+    # what was there is as it was (the run added only its own sync_runs), no adoption
+    names = {row[0] for row in catalog}
+    after = site.rows(STAGING_CATALOG)
+    assert [row for row in after if row[0] in names] == catalog
+    assert {row[0] for row in after} - names == {"sync_runs", "sync_runs_pkey"}
+    assert site.suivimo() == suivimo
+
+    # the DBA runs the script (a superuser here), then the sync completes
+    with site.connect() as conn:
+        conn.execute(script)  # type: ignore[arg-type]
+    again = site.sync()
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert site.suivimo() == site.expected_suivimo()
+    kept = {r[0]: r for r in site.rows(STAGING_CATALOG)}
+    for name, *rest in catalog:
+        if name != "batigest_heures":
+            assert kept[name][:6] == (name, *rest[:5]), name
