@@ -265,7 +265,11 @@ class _Pusher:
         """Bring the map in line with what this batch committed."""
         upserts = []
         drops = {a for p in plans for a in p.adopts}
+        # a slot the plan rejected (a duplicated key) wrote nothing: its map row stays
+        rejected = {p.id_heure for p in plans if p.action is Action.REJECT}
         for r in batch:
+            if r.row.id_heure in rejected:
+                continue
             wanted = map_row_for(r.row)
             if self.map.get(r.row.id_heure) != wanted:
                 upserts.append(wanted)
