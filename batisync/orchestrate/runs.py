@@ -47,7 +47,10 @@ create table if not exists {table} (
     summary              jsonb,  -- the whole run summary, as `--json` prints it
     command              varchar not null default 'sync',
     rejected_new         integer,
-    inputs               varchar  -- what the transform depended on (nochange.run_inputs)
+    inputs               varchar,  -- what the transform depended on (nochange.run_inputs)
+    drift_restored       integer,  -- SuiviMO rows the drift stage restored
+    drift_reported       integer,  -- drift found and left as it is (moved_by_hand, …)
+    drift_new            integer   -- findings the previous run had not reported
 )
 """
 # columns added after the first version of the table: added to an older one in place
@@ -55,6 +58,9 @@ _ADDED = {
     "command": "varchar not null default 'sync'",
     "rejected_new": "integer",
     "inputs": "varchar",
+    "drift_restored": "integer",
+    "drift_reported": "integer",
+    "drift_new": "integer",
 }
 
 
@@ -115,7 +121,8 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             "error = %s, rows_fetched = %s, rows_changed_staging = %s, inserted = %s, "
             "updated = %s, moved = %s, unchanged = %s, retracted = %s, rejected = %s, "
             "load_s = %s, transform_s = %s, export_s = %s, summary = %s::jsonb, "
-            "rejected_new = %s, inputs = %s where run_id = %s"
+            "rejected_new = %s, inputs = %s, drift_restored = %s, drift_reported = %s, "
+            "drift_new = %s where run_id = %s"
         ).format(_table(schema)),
         (
             summary.finished_at,
@@ -134,6 +141,7 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             json.dumps(data, default=str),
             counts.get("rejected_new"),
             summary.inputs,
+            *(data["drift"].get(k) for k in ("restored", "reported", "new")),
             summary.run_id,
         ),
     )
@@ -173,6 +181,9 @@ HISTORY_COLUMNS = (
     "retracted",
     "rejected",
     "rejected_new",
+    "drift_restored",
+    "drift_reported",
+    "drift_new",
     "summary",
 )
 

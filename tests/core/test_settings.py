@@ -99,6 +99,7 @@ def test_defaults_without_any_source(tmp_path: Path) -> None:
         ("BATIGEST_URL", "not a url", "SQLAlchemy URL"),
         ("BATIGEST_URL", "sqlite:///x.db", "mssql+pyodbc"),
         ("HEURES_ON_GONE", "purge", "keep, delete"),
+        ("HEURES_ON_DRIFT", "fix", "repair, report"),
         ("PGPORT", "99999", "65535"),
     ],
 )
