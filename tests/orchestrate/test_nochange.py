@@ -100,3 +100,23 @@ def test_the_runner_skips_after_an_unchanged_load(staging_url: str) -> None:
         row = conn.execute("select status, inputs, summary from public.sync_runs").fetchone()
     assert row is not None and row[:2] == ("success", "fp")
     assert row[2]["skipped_because"] == "nothing changed"
+
+
+def test_the_drift_stage_runs_after_a_skip_but_never_after_a_failure(staging_url: str) -> None:
+    conninfo = conninfo_of(staging_url)
+    for outcome, expected in [
+        (load(), ["load", "drift"]),
+        (RuntimeError("API down"), ["load"]),
+    ]:
+        recorder = Recorder(load=outcome, transform=TRANSFORM_REPORT, export=EXPORT_REPORT)
+        stages = recorder.stages(publish=True)
+        with_drift = type(stages)(
+            **{
+                **stages.__dict__,
+                "skip_after_load": lambda *_: "nothing changed",
+                "drift": recorder.stage("drift"),
+            }
+        )
+        summary = run_sync(with_drift, conninfo=conninfo)
+        assert recorder.calls == expected
+        assert [s.status for s in summary.stages][-1] == ("ok" if len(expected) == 2 else "skipped")

@@ -133,6 +133,7 @@ def test_a_failing_dbt_test_stops_the_run_before_the_export(
         ("transform", "failed"),
         ("export", "skipped"),
         ("publish", "skipped"),
+        ("drift", "skipped"),
     ]
     assert _suivimo(batigest_url) == pushed  # SuiviMO untouched
     with psycopg.connect(**conninfo_of(staging_url)) as conn:
@@ -160,7 +161,17 @@ def test_a_run_that_finds_nothing_new_skips_transform_and_export(
     again = json.loads(_sync(env, tmp_path).stdout)
     assert again["status"] == "success"
     assert again["skipped_because"] == f"nothing changed since run {first['run_id']}"
-    assert [s["status"] for s in again["stages"]] == ["ok", "skipped", "skipped", "skipped"]
+    # the drift stage runs anyway: SuiviMO may have been edited by hand
+    assert [s["status"] for s in again["stages"]] == ["ok", "skipped", "skipped", "skipped", "ok"]
+    assert again["drift"] == {
+        "checked": len(_suivimo(batigest_url)),
+        "restored": 0,
+        "reported": 0,
+        "new": 0,
+        "restored_kinds": {},
+        "reported_kinds": {},
+        "new_kinds": {},
+    }
     pushed = _suivimo(batigest_url)
 
     slot = next(
