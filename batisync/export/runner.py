@@ -258,6 +258,9 @@ class _Pusher:
             self.report.add(reject(r.row.id_heure, reason) for r in batch)
             return
         self.report.batches += 1
+        for plan in plans:
+            if plan.action is Action.REJECT:  # a duplicated key: a person must look
+                log.warning("rejected %s: %s", plan.id_heure, plan.reason)
         self._record(batch, plans)
         self.report.add(plans)
 

@@ -1,9 +1,13 @@
-"""Helpers for the sync tests: psycopg keywords for a test database, recording stages."""
+"""Helpers for the sync tests: psycopg keywords for a test database, recording stages, a
+webhook receiver."""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import sqlalchemy as sa
@@ -73,6 +77,40 @@ def _export_report() -> ExportReport:
     return report
 
 
+WEBHOOK_TOKEN = "hook-token-7Kq2"  # a secret in the webhook's path: never printed
+
+
+class Receiver:
+    """A webhook on loopback: records each POSTed JSON body, answers `status`."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{WEBHOOK_TOKEN}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 LOAD_REPORT = _load_report()
 EXPORT_REPORT = _export_report()
 TRANSFORM_REPORT = TransformReport("dbt build --select +to_push", passed=40)
@@ -81,6 +119,8 @@ __all__ = [
     "EXPORT_REPORT",
     "LOAD_REPORT",
     "TRANSFORM_REPORT",
+    "WEBHOOK_TOKEN",
+    "Receiver",
     "Recorder",
     "StageFailed",
     "conninfo_of",
