@@ -5,7 +5,7 @@ Cost, whatever the number of slots: staging is read once (heures_synced, the map
 memory); SuiviMO once per 1,000 employee codes — one `SELECT` of the rows of those
 employees between the first and the last mapped day, so that a row moved by hand to
 another hour is seen too. Nothing to heal: that is all. Rows to heal go through the
-exporter's own batches (`apply.run_batch`, as `reconcile --repair` does): each batch
+exporter's own batches (`reconcile.write_back`, as `reconcile --repair`): each batch
 re-reads its keys under lock and `plan.plan_batch` decides again on what it finds (a
 key holding two rows by then is rejected, never collapsed).
 """
@@ -20,14 +20,15 @@ from datetime import UTC, datetime, time, timedelta
 import sqlalchemy as sa
 
 from batisync.core.errors import first_line
-from batisync.export.apply import BatchStatements, load_rows, run_batch
+from batisync.export.apply import BatchStatements
 from batisync.export.drift import DriftFinding, SuiviRow, decide, remember, state_of
 from batisync.export.drift_report import DriftReport
 from batisync.export.drift_store import read_memory, read_synced, synced_exists, write_memory
 from batisync.export.literals import MAX_VALUES_ROWS, literal
 from batisync.export.map_table import read_map
 from batisync.export.model import KeyNorm, MapRow, PushRow, key_norm_for, values_from_db
-from batisync.export.plan import Action, Resolved, plan_batch
+from batisync.export.plan import Action, Resolved
+from batisync.export.reconcile import write_back
 from batisync.export.runner import is_row_error
 from batisync.export.suivimo import KEY_COLUMNS, VALUE_COLUMNS
 
@@ -136,14 +137,7 @@ def _heal(
         batch = todo[start : start + batch_size]
         resolved = [Resolved(PushRow(f.id_heure, f.key, f.expected), None) for f in batch]
         try:
-            plans = run_batch(
-                target,
-                statements,
-                load_rows(resolved),
-                lambda state, resolved=resolved: plan_batch(resolved, state, norm),
-                norm,
-                write=True,
-            )
+            plans = write_back(target, statements, resolved, norm)
         except sa.exc.DBAPIError as error:
             if not is_row_error(error):
                 raise

@@ -8,7 +8,6 @@ neither staging nor the map), plus the rows people made by hand that must stay."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +24,8 @@ from batisync.extract.window import utc_today
 from devstack.batigest import seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.verify import healthy_keys
-from tests.orchestrate.helpers import Receiver, conninfo_of
+from tests.export.helpers import insert_suivimo
+from tests.orchestrate.helpers import Receiver, conninfo_of, e2e_env
 
 pytestmark = pytest.mark.slow
 
@@ -53,24 +53,6 @@ def batigest(api: FakeBatiSimply, batigest_url: str) -> Iterator[sa.Engine]:
     seed_salaries(engine, [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()])
     yield engine
     engine.dispose()
-
-
-def _env(api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path) -> dict:
-    staging = sa.make_url(staging_url)
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": "",
-        **api.settings_env(),
-        "PGHOST": str(staging.host),
-        "PGPORT": str(staging.port),
-        "PGUSER": str(staging.username),
-        "PGDATABASE": str(staging.database),
-        "BATIGEST_URL": batigest_url,
-        "HEURES_WINDOW_DAYS": str(WINDOW_DAYS),
-        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
-    }
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -124,17 +106,6 @@ def by_hand(engine: sa.Engine, sql: str, key: tuple, **values: Any) -> None:
         )
 
 
-def insert(engine: sa.Engine, row: Row, libelle: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                'insert into dbo."SuiviMO" ("CodeChantier", "CodeSalarie", "Date", "NbH0", '
-                '"NbH3", "NbH4", "Libelle") values (:cc, :cs, :d, :h0, :h3, :h4, :lib)'
-            ),
-            dict(zip(("cc", "cs", "d", "h0", "h3", "h4"), row, strict=True)) | {"lib": libelle},
-        )
-
-
 def spread(rows: dict[str, Row], n: int) -> list[str]:
     """`n` slots on distinct (employee, day) pairs, each before 18:00 local."""
     picked: list[str] = []
@@ -160,7 +131,8 @@ def test_the_sync_restores_rows_deleted_or_edited_by_hand_and_never_fights_a_per
     batigest_url: str,
     tmp_path: Path,
 ) -> None:
-    env = _env(api, staging_url, batigest_url, tmp_path) | {"ALERT_WEBHOOK_URL": receiver.url}
+    env = e2e_env(api, staging_url, batigest_url, tmp_path, WINDOW_DAYS)
+    env["ALERT_WEBHOOK_URL"] = receiver.url
     first, _ = _sync(env, tmp_path)
     expected = expected_rows(api.dataset)
     assert suivimo(batigest) == sorted(expected.values())
@@ -242,7 +214,7 @@ def test_the_sync_restores_rows_deleted_or_edited_by_hand_and_never_fights_a_per
 def test_a_move_by_hand_and_a_doubled_key_are_reported_and_never_written(
     api: FakeBatiSimply, batigest: sa.Engine, staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
-    env = _env(api, staging_url, batigest_url, tmp_path)
+    env = e2e_env(api, staging_url, batigest_url, tmp_path, WINDOW_DAYS)
     _sync(env, tmp_path)
     expected = expected_rows(api.dataset)
     assert suivimo(batigest) == sorted(expected.values())
@@ -252,13 +224,12 @@ def test_a_move_by_hand_and_a_doubled_key_are_reported_and_never_written(
     moved = (*expected[d][:2], expected[d][2] + timedelta(hours=3), *expected[d][3:])
     assert moved[:3] not in {r[:3] for r in expected.values()}
     by_hand(batigest, 'update dbo."SuiviMO" set "Date" = :to', expected[d][:3], to=moved[2])
-    insert(batigest, expected[e], "copie")
+    insert_suivimo(batigest, [expected[e]], libelle="copie")
     # two rows nobody mapped, where g is about to move
     g_to = (*expected[g][:2], expected[g][2] + timedelta(hours=2))
     assert g_to not in {r[:3] for r in expected.values()}
     foreign = [(*g_to, Decimal("2.000000"), 0, 0), (*g_to, Decimal("3.000000"), 0, 0)]
-    for row in foreign:
-        insert(batigest, row, "saisie")
+    insert_suivimo(batigest, foreign, libelle="saisie")
     by_hand_state = sorted(
         [r for i, r in expected.items() if i != d] + [moved, expected[e], *foreign]
     )

@@ -8,7 +8,6 @@ must stop at `transform`, leave SuiviMO as it was, and say so.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 
 from devstack.batigest import seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply, generate
-from tests.orchestrate.helpers import conninfo_of
+from tests.orchestrate.helpers import conninfo_of, e2e_env
 
 pytestmark = pytest.mark.slow
 
@@ -55,23 +54,7 @@ def _sync(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _env(api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path) -> dict:
-    staging = sa.make_url(staging_url)
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": "",
-        **api.settings_env(),
-        "PGHOST": str(staging.host),
-        "PGPORT": str(staging.port),
-        "PGUSER": str(staging.username),
-        "PGDATABASE": str(staging.database),
-        "BATIGEST_URL": batigest_url,
-        "HEURES_WINDOW_DAYS": "30",
-        # dbt writes its manifest and logs here, not in dbt_project/ (parallel sessions)
-        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
-    }
+_env = e2e_env
 
 
 def test_a_batigest_that_does_not_fit_stops_the_run_before_any_write(
