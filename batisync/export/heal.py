@@ -93,6 +93,8 @@ def check_drift(
     for finding in findings:
         (log.info if finding.restored or not finding.new else log.warning)("%s", finding.describe())
     log.info("%s", report.summary_line())
+    for line in report.kind_lines():
+        log.info("drift %s", line)
     return report
 
 
