@@ -87,7 +87,9 @@ def check_drift(
             findings = _heal(target, statements, findings, norm, batch_size)
     report.checked, report.findings = decision.checked, findings
     if not dry_run:
-        states = {i: state_of(m) for i, m in mapped.items()}
+        # every mapped slot's state, as heures_synced names it where it does (its hash
+        # is the map's, or computed from the map's values when the map has none)
+        states = {m.id_heure: state_of(m) for m in (*mapped.values(), *scope)}
         with staging_engine.begin() as conn:
             write_memory(conn, staging_schema, remember(memory, findings, states, now()), run_id)
     for finding in findings:
