@@ -80,12 +80,23 @@ def describe_run(run: Mapping[str, Any]) -> list[str]:
             rejected += f" ({counts.get('rejected_new')} new)"
         parts.append(rejected)
         lines.append("    " + "; ".join(parts))
+    if drift := summary.get("drift"):
+        lines.append("    " + _drift_text(drift))
     if run.get("failed_stage") or run.get("error"):
         stage = f"at {run['failed_stage']}: " if run.get("failed_stage") else ""
         lines.append(f"    {stage}{run.get('error') or ''}")
     if alert := summary.get("alert"):
         lines.append(f"    alert: {alert.get('outcome')}")
     return lines
+
+
+def _drift_text(drift: Mapping[str, Any]) -> str:
+    """`SuiviMO drift: checked N; restored N (missing 1); reported N (moved_by_hand 1); N new`."""
+    parts = [f"SuiviMO drift: checked {drift.get('checked', 0)}"]
+    for name in ("restored", "reported"):
+        kinds = ", ".join(f"{k} {n}" for k, n in (drift.get(f"{name}_kinds") or {}).items())
+        parts.append(f"{name} {drift.get(name, 0)}" + (f" ({kinds})" if kinds else ""))
+    return "; ".join(parts) + f"; {drift.get('new', 0)} new"
 
 
 def _jsonable(run: Mapping[str, Any]) -> dict[str, Any]:

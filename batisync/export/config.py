@@ -18,7 +18,9 @@ from batisync.core.connections import make_batigest_engine, make_staging_engine
 from batisync.core.errors import ConfigError
 from batisync.core.settings import Settings
 from batisync.export.catalog import read_facts
-from batisync.export.inspection import Assessment, Finding, assess
+from batisync.export.drift_report import DriftReport
+from batisync.export.heal import check_drift
+from batisync.export.inspection import Adaptation, Assessment, Finding, assess
 from batisync.export.reconcile import ReconcileReport, reconcile
 from batisync.export.rejections import rejections_by_reason
 from batisync.export.report import ExportReport
@@ -122,4 +124,30 @@ def reconcile_with_settings(
         batch_size=settings.batch_size,
         row_by_row=adapt.row_by_row,
         case_sensitive_keys=adapt.case_sensitive_keys,
+    )
+
+
+def drift_with_settings(
+    settings: Settings,
+    staging: sa.Engine,
+    batigest: sa.Engine,
+    adapt: Adaptation,
+    *,
+    dry_run: bool = False,
+    run_id: str = "",
+) -> DriftReport:
+    """`check_drift` with the configured schemas, batch size and HEURES_ON_DRIFT, adapted
+    to the run's Batigest inspection (`adapt`: the sync inspects once per run)."""
+    return check_drift(
+        staging,
+        batigest,
+        schema=settings.batigest_schema,
+        staging_schema=settings.dbt_schema,
+        policy=settings.on_drift,
+        dry_run=dry_run,
+        run_id=run_id,
+        batch_size=settings.batch_size,
+        row_by_row=adapt.row_by_row,
+        case_sensitive_keys=adapt.case_sensitive_keys,
+        accent_insensitive_keys=adapt.accent_insensitive_keys,
     )

@@ -66,6 +66,9 @@ class Adaptation:
     code_chantier_max_length: int | None = None
     code_salarie_max_length: int | None = None
     case_sensitive_keys: bool = False
+    # two codes differing only by an accent are one key for SQL Server but not for the
+    # exporter's comparison: the drift check then reports a missing row, never inserts it
+    accent_insensitive_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,11 +259,17 @@ def assess(facts: BatigestFacts) -> Assessment:
         for n in ("codechantier", "codesalarie")
         if n in columns
     )
+    key_ai = any(
+        "_AI" in (columns[n].collation or "").upper()
+        for n in ("codechantier", "codesalarie")
+        if n in columns
+    )
     adapt = Adaptation(
         row_by_row=bool(facts.triggers),
         code_chantier_max_length=_length(columns.get("codechantier")),
         code_salarie_max_length=_length(columns.get("codesalarie")),
         case_sensitive_keys=key_cs,
+        accent_insensitive_keys=key_ai,
     )
     return Assessment(tuple(findings), adapt)
 

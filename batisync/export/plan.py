@@ -244,14 +244,21 @@ def plan_batch(
     A key that another row of the batch leaves (its old row exists and moves or is
     deleted) counts as free: that is what makes swaps and chains (A: K1→K2 while
     B: K2→K3) come out right when the statements run as one set.
+
+    A slot whose old or new key holds two rows or more is rejected `duplicate_key`: which
+    of them is ours cannot be told, so the export neither moves nor updates them all
+    (`batisync reconcile --repair` collapses a key when one row holds the synced values).
+    A row then stays where it is, so a slot moving onto its key is rejected in turn, to
+    a fixed point, as `resolve` does for the map.
     """
-    leaving = {
-        old
-        for r in batch
-        if r.old_key is not None and (old := norm(r.old_key)) != norm(r.row.key) and state.at(old)
-    }
+    rejected = _rejected_in_batch(batch, state, norm)
+    active = [r for r in batch if r.row.id_heure not in rejected]
+    leaving = _leaving(active, state, norm)
     plans = []
     for r in batch:
+        if (reason := rejected.get(r.row.id_heure)) is not None:
+            plans.append(reject(r.row.id_heure, reason))
+            continue
         new = norm(r.row.key)
         moving = r.old_key is not None and norm(r.old_key) != new
         old_rows = state.at(norm(r.old_key)) if moving else []
@@ -279,3 +286,54 @@ def plan_batch(
             )
         )
     return plans
+
+
+def _leaving(batch: Sequence[Resolved], state: State, norm: KeyNorm) -> set[Key]:
+    """Old keys whose row moves away (or is deleted) in this batch."""
+    return {
+        old
+        for r in batch
+        if r.old_key is not None and (old := norm(r.old_key)) != norm(r.row.key) and state.at(old)
+    }
+
+
+def _rejected_in_batch(batch: Sequence[Resolved], state: State, norm: KeyNorm) -> dict[str, str]:
+    """id → reason for the rows of a batch that touch a duplicated key (see `plan_batch`)."""
+    rejected: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        active = [r for r in batch if r.row.id_heure not in rejected]
+        leaving = _leaving(active, state, norm)
+        # the rows of rejected movers stay at their old key: that key is not free
+        staying = {
+            norm(r.old_key): r.row.id_heure
+            for r in batch
+            if r.row.id_heure in rejected and r.old_key is not None and state.at(norm(r.old_key))
+        }
+        for r in active:
+            new = norm(r.row.key)
+            moving = r.old_key is not None and norm(r.old_key) != new
+            old_rows = state.at(norm(r.old_key)) if moving else []
+            new_rows = [] if new in leaving else state.at(new)
+            if len(old_rows) > 1:
+                reason = duplicate_reason(r.old_key, len(old_rows), "its mapped key")
+            elif len(new_rows) > 1:
+                reason = duplicate_reason(r.row.key, len(new_rows), "its key")
+            elif (holder := staying.get(new)) is not None and holder != r.row.id_heure:
+                reason = f"key_collision: key held by slot {holder}, whose write is rejected"
+            else:
+                continue
+            rejected[r.row.id_heure] = reason
+            changed = True
+    return rejected
+
+
+def duplicate_reason(key: Key | None, rows: int, which: str) -> str:
+    """Why a slot is not written at a key holding several rows (the export and the drift
+    check say it the same way)."""
+    return (
+        f"duplicate_key: {which} {format_key(key)} holds {rows} SuiviMO rows; which one is "
+        "ours cannot be told, so none is written (`batisync reconcile --repair` collapses "
+        "them when one holds the synced values)"
+    )

@@ -220,14 +220,7 @@ def _repair(
     by_id = {r.row.id_heure: r for r in checkable}
     plain = [by_id[f.id_heure] for f in findings if f.kind != "duplicated"]
     for batch in batches(([r] for r in plain), batch_size):
-        run_batch(
-            target,
-            statements,
-            load_rows(batch),
-            lambda state, batch=batch: plan_batch(batch, state, norm),
-            norm,
-            write=True,
-        )
+        write_back(target, statements, batch, norm)
     table = suivimo_table(schema)
     done = []
     for f in findings:
@@ -241,6 +234,21 @@ def _repair(
         else:
             done.append(f)
     return done
+
+
+def write_back(
+    target: sa.Connection, statements: BatchStatements, batch: list[Resolved], norm: KeyNorm
+) -> list[RowPlan]:
+    """Put each row of `batch` at its key with its values, as one exporter batch: decided
+    by `plan_batch` on the locked re-read (a key holding two rows by then is rejected)."""
+    return run_batch(
+        target,
+        statements,
+        load_rows(batch),
+        lambda state: plan_batch(batch, state, norm),
+        norm,
+        write=True,
+    )
 
 
 def _collapse(table: sa.Table, f: Finding) -> list[sa.Executable]:
@@ -267,4 +275,4 @@ def _with_statements(f: Finding, table: sa.Table, dialect: sa.Dialect) -> Findin
     return replace(f, statements=tuple(texts))
 
 
-__all__ = ["Finding", "ReconcileReport", "classify", "reconcile"]
+__all__ = ["Finding", "ReconcileReport", "classify", "reconcile", "write_back"]

@@ -258,6 +258,9 @@ class _Pusher:
             self.report.add(reject(r.row.id_heure, reason) for r in batch)
             return
         self.report.batches += 1
+        for plan in plans:
+            if plan.action is Action.REJECT:  # a duplicated key: a person must look
+                log.warning("rejected %s: %s", plan.id_heure, plan.reason)
         self._record(batch, plans)
         self.report.add(plans)
 
@@ -265,7 +268,11 @@ class _Pusher:
         """Bring the map in line with what this batch committed."""
         upserts = []
         drops = {a for p in plans for a in p.adopts}
+        # a slot the plan rejected (a duplicated key) wrote nothing: its map row stays
+        rejected = {p.id_heure for p in plans if p.action is Action.REJECT}
         for r in batch:
+            if r.row.id_heure in rejected:
+                continue
             wanted = map_row_for(r.row)
             if self.map.get(r.row.id_heure) != wanted:
                 upserts.append(wanted)

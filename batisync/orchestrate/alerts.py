@@ -1,7 +1,9 @@
 """The optional alert: the run's JSON summary POSTed to `ALERT_WEBHOOK_URL`.
 
 Sent when a run fails (or is interrupted), when it finds rejections the last run did not
-report, or when the rejections pass `ALERT_REJECTED_THRESHOLD`. The decision is pure
+report, when the rejections pass `ALERT_REJECTED_THRESHOLD`, or when the drift stage finds
+SuiviMO rows deleted or edited by hand that the last run had not reported (restored or
+not). The decision is pure
 (`alert_reasons`); a webhook that fails never fails the sync: the outcome is logged and
 kept in the summary (`alert`). The URL may hold a token: it is never printed.
 """
@@ -34,6 +36,10 @@ def alert_reasons(summary: RunSummary, threshold: int | None) -> list[str]:
         rejected = counts.get("rejected", 0)
         if threshold is not None and rejected > threshold:
             reasons.append(f"{rejected} rejections, more than ALERT_REJECTED_THRESHOLD={threshold}")
+    drift = summary.drift()
+    if drift.get("new") and not summary.dry_run:  # the same finding alerts once
+        kinds = ", ".join(f"{k} {n}" for k, n in drift["new_kinds"].items())
+        reasons.append(f"{drift['new']} new SuiviMO drift finding(s) ({kinds})")
     return reasons
 
 

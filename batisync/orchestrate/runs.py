@@ -49,7 +49,10 @@ create table if not exists {table} (
     rejected_new         integer,
     inputs               varchar,  -- what the transform depended on (nochange.run_inputs)
     -- a complete sync: the staging generation its transform read (extract/generation.py)
-    generation           bigint
+    generation           bigint,
+    drift_restored       integer,  -- SuiviMO rows the drift stage restored
+    drift_reported       integer,  -- drift found and left as it is (moved_by_hand, …)
+    drift_new            integer   -- findings the previous run had not reported
 )
 """
 # columns added after the first version of the table: added to an older one in place
@@ -58,6 +61,9 @@ _ADDED = {
     "rejected_new": "integer",
     "inputs": "varchar",
     "generation": "bigint",
+    "drift_restored": "integer",
+    "drift_reported": "integer",
+    "drift_new": "integer",
 }
 
 
@@ -118,7 +124,8 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             "error = %s, rows_fetched = %s, rows_changed_staging = %s, inserted = %s, "
             "updated = %s, moved = %s, unchanged = %s, retracted = %s, rejected = %s, "
             "load_s = %s, transform_s = %s, export_s = %s, summary = %s::jsonb, "
-            "rejected_new = %s, inputs = %s, generation = %s where run_id = %s"
+            "rejected_new = %s, inputs = %s, generation = %s, drift_restored = %s, "
+            "drift_reported = %s, drift_new = %s where run_id = %s"
         ).format(_table(schema)),
         (
             summary.finished_at,
@@ -138,6 +145,7 @@ def finish_run(conn: psycopg.Connection[Any], schema: str, summary: RunSummary) 
             counts.get("rejected_new"),
             summary.inputs,
             summary.generation,
+            *(data["drift"].get(k) for k in ("restored", "reported", "new")),
             summary.run_id,
         ),
     )
@@ -194,6 +202,9 @@ HISTORY_COLUMNS = (
     "retracted",
     "rejected",
     "rejected_new",
+    "drift_restored",
+    "drift_reported",
+    "drift_new",
     "summary",
 )
 

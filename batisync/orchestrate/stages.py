@@ -50,10 +50,18 @@ class Stages:
     skip_after_load: Callable[[StageReport | None, bool], str | None] | None = None
     # the fingerprint of what the transform depends on, recorded by a complete run
     inputs: Callable[[], str] | None = None
+    # last, even when the stages after the load were skipped (nothing changed): SuiviMO
+    # compared with the map, what a person deleted or edited restored or reported
+    drift: StageFn | None = None
 
     def ordered(self) -> list[tuple[str, StageFn]]:
         named = [("load", self.load), ("transform", self.transform), ("export", self.export)]
-        return named + ([("publish", self.publish)] if self.publish else [])
+        named += [("publish", self.publish)] if self.publish else []
+        return named + ([("drift", self.drift)] if self.drift else [])
+
+
+# stages that run after a no-change skip (never after a failure)
+RUN_AFTER_SKIP = ("drift",)
 
 
 # the system a stage talks to when a lost connection does not say which (the export
@@ -63,6 +71,7 @@ _STAGE_SYSTEM = {
     "transform": "the staging PostgreSQL",
     "publish": "the staging PostgreSQL",
     "export": "the staging PostgreSQL or Batigest",
+    "drift": "the staging PostgreSQL or Batigest",
 }
 
 
@@ -82,8 +91,8 @@ def execute_stages(
     failed = False
     skip: str | None = None
     for name, stage in stages.ordered():
-        if failed or skip:
-            results.append(StageResult(name, "skipped", note=skip))
+        if failed or (skip and name not in RUN_AFTER_SKIP):
+            results.append(StageResult(name, "skipped", note=None if failed else skip))
             continue
         log.info("stage %s: started", name)
         began = time.monotonic()

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from batisync.core.errors import EXIT_CODES
+from batisync.export.drift_report import DriftReport
 from batisync.export.report import ExportReport
 from batisync.extract.report import LoadReport
 from batisync.transform.build import TransformReport
@@ -102,6 +103,17 @@ class RunSummary:
         ok = stage is not None and stage.status == "ok"
         return stage.report if ok and isinstance(stage.report, ExportReport) else None
 
+    def drift_report(self) -> DriftReport | None:
+        """The drift stage's report, when it ran to its end."""
+        stage = self.stage("drift")
+        ok = stage is not None and stage.status == "ok"
+        return stage.report if ok and isinstance(stage.report, DriftReport) else None
+
+    def drift(self) -> dict[str, Any]:
+        """Rows of SuiviMO restored and reported by the drift stage (empty: it did not run)."""
+        report = self.drift_report()
+        return report.counts() if report else {}
+
     def fetched(self) -> dict[str, int]:
         load = self.load_report()
         return load.fetched() if load else {}
@@ -138,6 +150,7 @@ class RunSummary:
             "fetched": self.fetched(),
             "staging_changed": self.staging_changed(),
             "suivimo": self.suivimo(),
+            "drift": self.drift(),
             "skipped_because": self.skipped_because,
             "stage_durations_s": {s.name: round(s.duration_s, 3) for s in self.stages},
             "stages": [s.to_dict() for s in self.stages],
@@ -205,6 +218,8 @@ def render_text(summary: RunSummary) -> str:
         lines.append(f"  {stage.name:<9} {_seconds(stage.duration_s):>10}  {_stage_line(stage)}")
     if (export := summary.export_report()) is not None:
         lines += _export_lines(export)
+    if (drift := summary.drift_report()) is not None:
+        lines += _drift_lines(drift)
     if summary.status in {"failed", "interrupted"}:
         lines.append(f"{summary.status} at stage {summary.failed_stage}: {summary.error}")
         lines.append("  what was committed is consistent; the next run picks up from there")
@@ -242,6 +257,11 @@ def _export_lines(export: ExportReport) -> list[str]:
         lines.append(f"  would write {len(planned)} row(s):" if planned else "  nothing to write")
         lines += [f"    {plan.describe()}" for plan in planned]
     return lines
+
+
+def _drift_lines(drift: DriftReport) -> list[str]:
+    """The drift stage's line, then one per kind found (restored or reported)."""
+    return [drift.summary_line(), *(f"  {line}" for line in drift.kind_lines())]
 
 
 def render_json(summary: RunSummary) -> str:

@@ -22,6 +22,7 @@ from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
 from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, redact
 from batisync.core.settings import Settings
+from batisync.export.inspection import Adaptation
 from batisync.orchestrate import nochange, runs
 from batisync.orchestrate.alerts import alert_hook
 from batisync.orchestrate.interrupt import Stop, interruptible
@@ -184,18 +185,24 @@ def dbt_stage(
     return stage
 
 
-def batigest_env(settings: Settings) -> Mapping[str, str]:
-    """What dbt needs from the Batigest inspection (which raises BatigestUnfit, exit 2,
-    before anything is written): the key columns' lengths, for `code_too_long`."""
+def batigest_adaptation(settings: Settings) -> Adaptation:
+    """The Batigest inspection (raises BatigestUnfit, exit 2, before anything is written):
+    how the run adapts to SuiviMO; the sync caches it, once per run."""
     from batisync.core.connections import make_batigest_engine
     from batisync.export.config import checked_batigest
 
     assert settings.batigest_url is not None
     engine = make_batigest_engine(settings.batigest_url.reveal())
     try:
-        adapt = checked_batigest(settings, engine).adapt
+        return checked_batigest(settings, engine).adapt
     finally:
         engine.dispose()
+
+
+def batigest_env(settings: Settings, adapt: Adaptation | None = None) -> Mapping[str, str]:
+    """What dbt needs from the Batigest inspection: the key columns' lengths, for
+    `code_too_long` (`adapt`: an inspection already made in this run)."""
+    adapt = adapt or batigest_adaptation(settings)
     lengths = {
         "BATIGEST_CODE_CHANTIER_LENGTH": adapt.code_chantier_max_length,
         "BATIGEST_CODE_SALARIE_LENGTH": adapt.code_salarie_max_length,
@@ -249,6 +256,27 @@ def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
     return stage
 
 
+def drift_stage(settings: Settings, adaptation: Callable[[], Adaptation]) -> StageFn:
+    """After publish, and after a load that changed nothing too: SuiviMO compared with the
+    map, what was deleted or edited by hand restored or reported (`export/heal.py`)."""
+
+    def stage(ctx: StageContext) -> StageReport:
+        from batisync.export.config import drift_with_settings, engines_from_settings
+
+        adapt = adaptation()  # the run's inspection, made before the transform
+        with engines_from_settings(settings) as (staging, batigest):
+            try:
+                return drift_with_settings(
+                    settings, staging, batigest, adapt, dry_run=ctx.dry_run, run_id=ctx.run_id
+                )
+            except Exception as error:
+                if is_connection_loss(error):
+                    raise ConnectionLost(_unreachable(staging, batigest), error) from error
+                raise
+
+    return stage
+
+
 def _unreachable(*engines: Any) -> str:
     """Which of (staging, Batigest) does not answer now; both named when both answer."""
     down = []
@@ -271,8 +299,10 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
     )
 
     env = dbt_env(settings)
-    # one inspection per run, before the transform: its lengths feed both dbt commands
-    inspected = functools.cache(lambda: batigest_env(settings))
+    # one inspection per run, before the transform: its lengths feed both dbt commands,
+    # and the drift stage adapts to it
+    adaptation = functools.cache(lambda: batigest_adaptation(settings))
+    inspected = functools.cache(lambda: batigest_env(settings, adaptation()))
     manifests = ManifestCache()  # transform parses the project, publish reuses it
     inputs = functools.cache(lambda: inputs_of(settings, env, inspected()))
     return Stages(
@@ -288,6 +318,7 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
         ),
         export=export_stage(settings, force=force),
         publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
+        drift=drift_stage(settings, adaptation),
         skip_after_load=lambda report, dry_run: nothing_to_do(settings, report, inputs, dry_run),
         inputs=inputs,
     )

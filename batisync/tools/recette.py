@@ -162,7 +162,7 @@ def slot_state(row: Mapping[str, Any], suivimo: SuiviMO) -> str:
         return "not pushed yet (run the sync, or --update-codes)"
     rows = suivimo.get(key, [])
     if not rows:
-        hint = "deleted in Batigest? batisync reconcile --repair"
+        hint = "deleted in Batigest? the next sync restores it (drift stage)"
         return f"MISSING in SuiviMO at {fmt_key(key)} ({hint})"
     if len(rows) > 1:
         return f"DUPLICATED in SuiviMO: {len(rows)} rows at {fmt_key(key)}"

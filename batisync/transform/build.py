@@ -18,12 +18,19 @@ from batisync.core.errors import StageError
 from batisync.core.settings import Settings
 from batisync.transform.dbt_runner import DbtResult, parse_manifest, run_dbt
 
-# what the exporter reads, with everything upstream and its tests
-TRANSFORM_SELECT = ("+to_push", "+heures_gone", "+heures_rejected")
+# what the exporter and the drift stage read, with everything upstream and its tests
+TRANSFORM_SELECT = ("+to_push", "+heures_gone", "+heures_rejected", "+heures_synced")
 # rebuilt after the export from the map it just wrote: to_push then holds what the next
 # export will write (nothing, after a clean run) and batigest_heures.sync shows the push
-# (int_time_slots_pushable is a table that reads the map)
-PUBLISH_SELECT = ("int_time_slots_pushable", "to_push", "heures_gone", "batigest_heures")
+# (int_time_slots_pushable is a table that reads the map); heures_synced, a view on
+# to_push, is created again (rebuilding to_push drops the views on it)
+PUBLISH_SELECT = (
+    "int_time_slots_pushable",
+    "to_push",
+    "heures_gone",
+    "batigest_heures",
+    "heures_synced",
+)
 # A sync's two dbt commands. The unit tests are CI's (`make test`), not every run's; the
 # data tests run in transform, and publish only rebuilds what transform tested.
 TRANSFORM_ARGS = ("build", "--select", *TRANSFORM_SELECT, "--exclude-resource-type", "unit_test")

@@ -99,6 +99,7 @@ def test_defaults_without_any_source(tmp_path: Path) -> None:
         ("BATIGEST_URL", "not a url", "SQLAlchemy URL"),
         ("BATIGEST_URL", "sqlite:///x.db", "mssql+pyodbc"),
         ("HEURES_ON_GONE", "purge", "keep, delete"),
+        ("HEURES_ON_DRIFT", "fix", "repair, report"),
         ("PGPORT", "99999", "65535"),
     ],
 )
@@ -140,3 +141,13 @@ def test_required_api_settings_depend_on_the_grant(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         settings.require(*settings.batisimply_required())
     assert error.value.setting == "BATISIMPLY_API_URL"
+
+
+def test_heures_on_drift_defaults_to_repair_and_is_read_from_the_file(tmp_path: Path) -> None:
+    assert load_settings({"CREDENTIALS_FILE": ""}, dotenv_path=None).on_drift == "repair"
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps({"heures_on_drift": "Report"}))
+    settings = load_settings({"CREDENTIALS_FILE": str(path)}, dotenv_path=None)
+    assert settings.on_drift == "report" and settings.warnings == ()  # a known key
+    assert describe(settings)["HEURES_ON_DRIFT"] == "report"  # what doctor shows
+    assert "heures_on_drift" in settings.origins.get("HEURES_ON_DRIFT", "")

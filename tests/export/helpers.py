@@ -181,3 +181,15 @@ def duplicate_keys(rows: Iterable[SuiviRow]) -> list[tuple[str, str, datetime]]:
     for r in rows:
         seen[r[:3]] = seen.get(r[:3], 0) + 1
     return [k for k, n in seen.items() if n > 1]
+
+
+def write_synced(engine: sa.Engine, schema: str = "public") -> None:
+    """dbt's `heures_synced` (what the drift stage compares SuiviMO with) as every map row
+    with values: a table standing in for the view, refreshed on each call."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"drop table if exists {schema}.heures_synced")
+        conn.exec_driver_sql(
+            f"create table {schema}.heures_synced as select id_heure, code_chantier, "
+            "code_salarie, date_sqlserver, nb_h0, nb_h3, nb_h4, values_hash "
+            f"from {schema}.batigest_heures_map where nb_h0 is not null"
+        )

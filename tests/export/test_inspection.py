@@ -99,6 +99,13 @@ def test_a_case_sensitive_collation_is_adapted_to() -> None:
     assert assessment.adapt.case_sensitive_keys and assessment.errors == []
 
 
+def test_an_accent_insensitive_collation_is_flagged_for_the_drift_check() -> None:
+    column = Column("CodeChantier", "varchar", False, max_length=8, collation="French_CI_AI")
+    assessment = assess(_with_column(column))
+    assert assessment.adapt.accent_insensitive_keys and assessment.errors == []
+    assert not assess(FIT).adapt.accent_insensitive_keys
+
+
 def test_the_catalog_of_the_stand_in_is_read(batigest_url: str) -> None:
     engine = sa.create_engine(batigest_url)
     with engine.begin() as conn:

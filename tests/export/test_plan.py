@@ -175,3 +175,54 @@ def test_retract_candidates_and_guard() -> None:
     assert retract_refusal(1, 10, 0.1, force=False) is None
     assert "2 of 10" in (retract_refusal(2, 10, 0.1, force=False) or "")
     assert retract_refusal(2, 10, 0.1, force=True) is None
+
+
+def test_plan_rejects_a_slot_whose_key_holds_two_rows() -> None:
+    state = State(
+        {
+            K(8): [V("1"), V("1")],  # A's old key, doubled (by hand)
+            K(10): [V("2"), V("5")],  # B's key, doubled: an update would change both
+            K(12): [V("3")],  # C's old row
+            K(14): [V("4"), V("4")],  # C's new key, doubled
+            K(15): [V("6")],  # E's row: E is unchanged, its key holds one row
+        }
+    )
+    batch = [
+        Resolved(P("A", K(9), V("1")), K(8)),  # move from a doubled key
+        Resolved(P("B", K(10), V("9")), K(10)),  # update at a doubled key
+        Resolved(P("C", K(14), V("3")), K(12)),  # move onto a doubled key
+        Resolved(P("E", K(15), V("6")), K(15)),
+    ]
+    plans = by_id(plan_batch(batch, state))
+    assert {i: p.action for i, p in plans.items()} == {
+        "A": Action.REJECT,
+        "B": Action.REJECT,
+        "C": Action.REJECT,
+        "E": Action.UNCHANGED,
+    }
+    assert all(not plans[i].writes for i in "ABC")
+    reason_a = plans["A"].reason or ""
+    assert reason_a.startswith("duplicate_key: its mapped key (CH1, S1, 2026-03-02 08:00:00)")
+    assert "holds 2 SuiviMO rows" in reason_a and "reconcile --repair" in reason_a
+    assert (plans["B"].reason or "").startswith("duplicate_key: its key (CH1, S1, 2026-03-02 10")
+    assert (plans["C"].reason or "").startswith("duplicate_key: its key (CH1, S1, 2026-03-02 14")
+
+
+def test_a_slot_rejected_for_a_duplicate_keeps_its_key_held() -> None:
+    # chain: A moves 8 → 9 where B sits; B moves 9 → 10, a doubled key. B is rejected,
+    # so its row stays at 9 and A, which counted on 9 being left, is rejected in turn
+    state = State({K(8): [V("1")], K(9): [V("2")], K(10): [V("7"), V("7")]})
+    batch = [Resolved(P("A", K(9), V("1")), K(8)), Resolved(P("B", K(10), V("2")), K(9))]
+    plans = by_id(plan_batch(batch, state))
+    assert plans["B"].reason is not None and plans["B"].reason.startswith("duplicate_key")
+    assert plans["A"].action is Action.REJECT
+    assert plans["A"].reason == "key_collision: key held by slot B, whose write is rejected"
+    # without the duplicate the chain goes through
+    plans = by_id(plan_batch(batch, State({K(8): [V("1")], K(9): [V("2")]})))
+    assert [plans[i].op for i in "AB"] == [Op.MOVE, Op.MOVE]
+
+
+def test_sqlserver_keys_that_differ_by_case_are_one_doubled_key() -> None:
+    state = State({sqlserver_key(K(8)): [V("1"), V("1")]})  # 'CH1' and 'ch1 ' rows
+    [plan] = plan_batch([Resolved(P("A", K(8, cc="ch1"), V("2")), None)], state, sqlserver_key)
+    assert plan.action is Action.REJECT and "holds 2 SuiviMO rows" in (plan.reason or "")

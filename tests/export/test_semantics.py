@@ -393,3 +393,35 @@ def test_missing_marts_are_a_clear_error(staging_engine, batigest_engine) -> Non
 
     with pytest.raises(ExportInputError, match=r"public\.to_push not found in staging"):
         run_export(staging_engine, batigest_engine)
+
+
+def test_a_slot_whose_key_holds_two_rows_is_rejected_and_nothing_moves(
+    staging_engine, batigest_engine
+) -> None:
+    run(staging_engine, batigest_engine, [push("A", *K(8)), push("B", *K(10))])
+    insert_suivimo(batigest_engine, [(*K(8), 1, 0, 0)], libelle="a copy by hand")
+    insert_suivimo(batigest_engine, [(*K(12), 3, 0, 0), (*K(12), 4, 0, 0)])  # not ours
+    before, mapped = suivimo(batigest_engine), map_full(staging_engine)
+
+    report = run(
+        staging_engine,
+        batigest_engine,
+        [
+            push("A", *K(9), 90, old=K(8)),  # from a doubled key: moving both would be wrong
+            push("B", *K(12), 30, old=K(10)),  # onto a doubled key: updating both too
+        ],
+    )
+    reasons = dict(report.rejected)
+    assert set(reasons) == {"A", "B"} and report.moved == report.updated == 0
+    assert reasons["A"].startswith("duplicate_key: its mapped key (CH1, S1, 2026-03-02 08:00")
+    assert reasons["B"].startswith("duplicate_key: its key (CH1, S1, 2026-03-02 12:00")
+    assert report.rejected_reasons() == {"duplicate_key": 2}
+    assert suivimo(batigest_engine) == before  # SuiviMO untouched
+    assert map_full(staging_engine) == mapped  # the map still says where A's row is
+
+    # once a person removed the copy, A moves as usual (B stays rejected)
+    with batigest_engine.begin() as conn:
+        conn.exec_driver_sql('delete from dbo."SuiviMO" where "Libelle" = \'a copy by hand\'')
+    again = run_export(staging_engine, batigest_engine)
+    assert again.moved == 1 and [i for i, _ in again.rejected] == ["B"]
+    assert map_rows(staging_engine)["A"] == K(9)

@@ -1,9 +1,15 @@
-"""Helpers for the sync tests: psycopg keywords for a test database, recording stages."""
+"""Helpers for the sync tests: psycopg keywords for a test database, recording stages, a
+webhook receiver."""
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +20,7 @@ from batisync.extract.window import Window
 from batisync.orchestrate.summary import StageReport
 from batisync.orchestrate.sync import StageContext, StageFailed, Stages
 from batisync.transform.build import TransformReport
+from devstack.fake_batisimply import FakeBatiSimply
 
 
 def conninfo_of(url: str) -> dict[str, Any]:
@@ -24,6 +31,28 @@ def conninfo_of(url: str) -> dict[str, Any]:
         "user": parsed.username,
         "password": parsed.password,
         "dbname": parsed.database,
+    }
+
+
+def e2e_env(
+    api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path, window_days: int = 30
+) -> dict[str, str]:
+    """The environment of a `python -m batisync` process on the local stack: settings from
+    the environment only; dbt and dlt work files under `tmp_path` (parallel sessions)."""
+    staging = sa.make_url(staging_url)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CREDENTIALS_FILE": "",
+        **api.settings_env(),
+        "PGHOST": str(staging.host),
+        "PGPORT": str(staging.port),
+        "PGUSER": str(staging.username),
+        "PGDATABASE": str(staging.database),
+        "BATIGEST_URL": batigest_url,
+        "HEURES_WINDOW_DAYS": str(window_days),
+        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
+        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
+        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
     }
 
 
@@ -73,6 +102,40 @@ def _export_report() -> ExportReport:
     return report
 
 
+WEBHOOK_TOKEN = "hook-token-7Kq2"  # a secret in the webhook's path: never printed
+
+
+class Receiver:
+    """A webhook on loopback: records each POSTed JSON body, answers `status`."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{WEBHOOK_TOKEN}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 LOAD_REPORT = _load_report()
 EXPORT_REPORT = _export_report()
 TRANSFORM_REPORT = TransformReport("dbt build --select +to_push", passed=40)
@@ -81,7 +144,10 @@ __all__ = [
     "EXPORT_REPORT",
     "LOAD_REPORT",
     "TRANSFORM_REPORT",
+    "WEBHOOK_TOKEN",
+    "Receiver",
     "Recorder",
     "StageFailed",
     "conninfo_of",
+    "e2e_env",
 ]

@@ -276,3 +276,23 @@ def test_the_summary_says_how_many_deletions_the_load_confirmed() -> None:
     summary = RunSummary("r", "success", DAY, DAY, [stage])
     assert "deletions confirmed 2" in render_text(summary)
     assert summary.to_dict()["staging_changed"]["confirmed"] == 2
+
+
+def test_the_drift_stage_runs_after_a_skip_but_never_after_a_failure(staging_url: str) -> None:
+    conninfo = conninfo_of(staging_url)
+    for outcome, expected in [
+        (load(), ["load", "drift"]),
+        (RuntimeError("API down"), ["load"]),
+    ]:
+        recorder = Recorder(load=outcome, transform=TRANSFORM_REPORT, export=EXPORT_REPORT)
+        stages = recorder.stages(publish=True)
+        with_drift = type(stages)(
+            **{
+                **stages.__dict__,
+                "skip_after_load": lambda *_: "nothing changed",
+                "drift": recorder.stage("drift"),
+            }
+        )
+        summary = run_sync(with_drift, conninfo=conninfo)
+        assert recorder.calls == expected
+        assert [s.status for s in summary.stages][-1] == ("ok" if len(expected) == 2 else "skipped")

@@ -134,6 +134,7 @@ def test_a_signal_ends_the_run_cleanly(
         ("transform", "skipped"),
         ("export", "skipped"),
         ("publish", "skipped"),
+        ("drift", "skipped"),  # not after a failure
     ]
     assert json.loads((tmp_path / "last.json").read_text())["status"] == "interrupted"
     conninfo = conninfo_of(staging_url)

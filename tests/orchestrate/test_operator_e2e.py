@@ -11,11 +11,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -23,42 +20,9 @@ import sqlalchemy as sa
 
 from devstack.batigest import seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply, generate
-from tests.orchestrate.helpers import conninfo_of
+from tests.orchestrate.helpers import WEBHOOK_TOKEN, Receiver, conninfo_of
 
 pytestmark = pytest.mark.slow
-
-WEBHOOK_TOKEN = "hook-token-7Kq2"  # a secret in the webhook's path: never printed
-
-
-class Receiver:
-    """A webhook on loopback: records each POSTed JSON body, answers `status`."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{WEBHOOK_TOKEN}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ must stop at `transform`, leave SuiviMO as it was, and say so.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 
 from devstack.batigest import seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply, generate
-from tests.orchestrate.helpers import conninfo_of
+from tests.orchestrate.helpers import conninfo_of, e2e_env
 
 pytestmark = pytest.mark.slow
 
@@ -55,23 +54,7 @@ def _sync(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _env(api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path) -> dict:
-    staging = sa.make_url(staging_url)
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": "",
-        **api.settings_env(),
-        "PGHOST": str(staging.host),
-        "PGPORT": str(staging.port),
-        "PGUSER": str(staging.username),
-        "PGDATABASE": str(staging.database),
-        "BATIGEST_URL": batigest_url,
-        "HEURES_WINDOW_DAYS": "30",
-        # dbt writes its manifest and logs here, not in dbt_project/ (parallel sessions)
-        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
-    }
+_env = e2e_env
 
 
 def test_a_batigest_that_does_not_fit_stops_the_run_before_any_write(
@@ -133,6 +116,7 @@ def test_a_failing_dbt_test_stops_the_run_before_the_export(
         ("transform", "failed"),
         ("export", "skipped"),
         ("publish", "skipped"),
+        ("drift", "skipped"),
     ]
     assert _suivimo(batigest_url) == pushed  # SuiviMO untouched
     with psycopg.connect(**conninfo_of(staging_url)) as conn:
@@ -160,7 +144,17 @@ def test_a_run_that_finds_nothing_new_skips_transform_and_export(
     again = json.loads(_sync(env, tmp_path).stdout)
     assert again["status"] == "success"
     assert again["skipped_because"] == f"nothing changed since run {first['run_id']}"
-    assert [s["status"] for s in again["stages"]] == ["ok", "skipped", "skipped", "skipped"]
+    # the drift stage runs anyway: SuiviMO may have been edited by hand
+    assert [s["status"] for s in again["stages"]] == ["ok", "skipped", "skipped", "skipped", "ok"]
+    assert again["drift"] == {
+        "checked": len(_suivimo(batigest_url)),
+        "restored": 0,
+        "reported": 0,
+        "new": 0,
+        "restored_kinds": {},
+        "reported_kinds": {},
+        "new_kinds": {},
+    }
     pushed = _suivimo(batigest_url)
 
     slot = next(

@@ -22,9 +22,10 @@ each slot's SuiviMO row and applies the documented rules:
   move in this run (dbt only sees a pushable slot's current key, not its stuck row);
 - gone slots (deleted or un-validated): `keep` leaves their row as last pushed,
   `delete` retracts it (force, so the share limit never interferes);
-- rows edited or deleted by hand stay so until their slot changes, or until
-  `reconcile --repair` (README, troubleshooting) writes the mapped values back; the
-  seed's note promises more ("le connecteur réinsèrera…"), the product documents this;
+- rows edited or deleted by hand stay so, for the export alone, until their slot
+  changes, or until `reconcile --repair` writes the mapped values back; the sync's drift
+  stage, which keeps the seed's promise ("le connecteur réinsèrera…"), is not run here
+  (`tests/orchestrate/test_drift_e2e.py` tests it);
 - foreign rows are left alone unless a slot lands on their key.
 
 `tests/test_export_property.py` explores the exporter alone, faster and wider, with a

@@ -7,11 +7,16 @@ import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from batisync.core.logs import ProgressDisplay, RedactingFilter, Redactor, setup_logging
+from batisync.export.drift import DriftFinding
+from batisync.export.drift_report import DriftReport
+from batisync.export.model import Values
 from batisync.export.report import ExportReport
+from batisync.orchestrate.alerts import alert_reasons
 from batisync.orchestrate.summary import RunSummary, StageResult, render_json, render_text
 from batisync.transform.build import TransformReport
 from tests.orchestrate.helpers import EXPORT_REPORT, LOAD_REPORT
@@ -155,3 +160,45 @@ def test_dbt_rejections_add_to_the_export_ones() -> None:
     assert "rejected_rows" not in merged  # the per-row list stays out of the summary
     assert export.rejected_rows() == [{"id_heure": "7", "reason": "key_collision: 7 and 8"}]
     assert export.counts_text().endswith("rejected 7")  # the export's line and the summary agree
+
+
+def _drift_report(*, new: bool = True) -> DriftReport:
+    day = datetime(2026, 5, 4, 8, 0)
+    report = DriftReport("20260504T060000Z-abc123", checked=120)
+    values = Values(Decimal("1.5"), 0, 1)
+    report.findings = [
+        DriftFinding("11", "missing", ("CH1", "S1", day), values, (), True, new=new, restored=True),
+        DriftFinding("12", "changed", ("CH1", "S2", day), values, (), True, new=new, restored=True),
+        DriftFinding(
+            "13", "moved_by_hand", ("CH2", "S1", day), values, (), False, "moved", new=new
+        ),
+    ]
+    return report
+
+
+def test_the_drift_stage_is_counted_in_text_json_and_alerts() -> None:
+    stages = [
+        StageResult("load", "ok", 1.0, LOAD_REPORT),
+        StageResult("transform", "skipped", note="nothing changed since run x"),
+        StageResult("export", "skipped", note="nothing changed since run x"),
+        StageResult("drift", "ok", 0.4, _drift_report()),
+    ]
+    summary = _summary(stages=stages)
+    text = render_text(summary)
+    line = "SuiviMO drift: checked 120; restored 2 (missing 1, changed 1); reported 1"
+    assert f"{line} (moved_by_hand 1); 3 new" in text
+    assert "  restored missing 1 (1 new): rows deleted by hand" in text
+    assert "  reported moved_by_hand 1 (1 new): rows missing at their key" in text
+    data = json.loads(render_json(summary))
+    assert data["drift"]["restored_kinds"] == {"missing": 1, "changed": 1}
+    assert data["drift"]["reported"] == 1 and data["drift"]["new"] == 3
+    assert alert_reasons(summary, None) == [
+        "3 new SuiviMO drift finding(s) (missing 1, changed 1, moved_by_hand 1)"
+    ]
+    # the same findings again: reported, not alerted
+    stages[-1] = StageResult("drift", "ok", 0.4, _drift_report(new=False))
+    again = _summary(stages=stages)
+    assert alert_reasons(again, None) == []
+    assert "reported 1 (moved_by_hand 1); 0 new" in render_text(again)
+    stages[-1] = StageResult("drift", "ok", 0.4, _drift_report())
+    assert alert_reasons(_summary(stages=stages, dry_run=True), None) == []  # nothing written

@@ -36,7 +36,7 @@ from tests.transform.helpers import (
 
 pytestmark = pytest.mark.slow
 PARIS = ZoneInfo("Europe/Paris")
-N_UNIT_TESTS = 16  # 10, issue 11: two, issue 12: three, issue 14: one
+N_UNIT_TESTS = 17  # 10, issue 11: two, issue 12: three, issue 14: one, issue 17: one
 
 
 def local_minute(utc: datetime) -> datetime:
@@ -469,6 +469,12 @@ MUTATIONS = [
         "models/marts/heures_gone.sql",
         "not time_slots.is_deleted or time_slots.gone_confirmed_at is not null",
         "true",  # retract on the first miss
+    ),
+    (
+        "heures_synced_scope",
+        "models/marts/heures_synced.sql",
+        "where batigest_heures_map.pushed_values_hash = pushable.values_hash",
+        "where true",  # a slot changed upstream would be restored to its old values
     ),
     (
         "batigest_heures_seed_columns_and_sync",

@@ -90,6 +90,8 @@ class Settings:
     batch_size: int = 1000
     on_gone: str = "keep"
     retract_max_share: float = 0.1
+    # a SuiviMO row deleted or edited by hand: the sync's drift stage restores it or reports
+    on_drift: str = "repair"
     dbt_schema: str = "public"
     max_minutes: int = 1440  # plausibility: a slot beyond this never reaches SuiviMO
     # a webhook URL may carry its token (path or query): a Secret, never printed

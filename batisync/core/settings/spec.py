@@ -59,6 +59,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("EXPORT_BATCH_SIZE", "batch_size", "export_batch_size", p.int_between(1, 100_000)),
     Spec("HEURES_ON_GONE", "on_gone", "heures_on_gone", p.choice("keep", "delete")),
     Spec("HEURES_RETRACT_MAX_SHARE", "retract_max_share", "heures_retract_max_share", p.share),
+    Spec("HEURES_ON_DRIFT", "on_drift", "heures_on_drift", p.choice("repair", "report"),
+         "what a sync does with a SuiviMO row deleted or edited by hand: `repair` it from "
+         "the map, or only `report` it"),
     Spec("DBT_SCHEMA", "dbt_schema", "dbt_schema", p.text),
     Spec("HEURES_MAX_MINUTES", "max_minutes", "heures_max_minutes", p.int_between(1, 100_000),
          "the longest plausible slot, in minutes"),

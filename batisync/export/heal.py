@@ -1,0 +1,167 @@
+"""The drift stage's I/O: compare SuiviMO with the map after each sync, heal what the
+seed promises (a row deleted or edited by hand), report the rest (`drift.decide`).
+
+Cost, whatever the number of slots: staging is read once (heures_synced, the map, the
+memory); SuiviMO once per 1,000 employee codes — one `SELECT` of the rows of those
+employees between the first and the last mapped day, so that a row moved by hand to
+another hour is seen too. Nothing to heal: that is all. Rows to heal go through the
+exporter's own batches (`reconcile.write_back`, as `reconcile --repair`): each batch
+re-reads its keys under lock and `plan.plan_batch` decides again on what it finds (a
+key holding two rows by then is rejected, never collapsed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from batisync.core.errors import first_line
+from batisync.export.apply import BatchStatements
+from batisync.export.drift import DriftFinding, SuiviRow, decide, remember, state_of
+from batisync.export.drift_report import DriftReport
+from batisync.export.drift_store import read_memory, read_synced, synced_exists, write_memory
+from batisync.export.literals import MAX_VALUES_ROWS, literal
+from batisync.export.map_table import read_map
+from batisync.export.model import KeyNorm, MapRow, PushRow, key_norm_for, values_from_db
+from batisync.export.plan import Action, Resolved
+from batisync.export.reconcile import write_back
+from batisync.export.runner import is_row_error
+from batisync.export.suivimo import KEY_COLUMNS, VALUE_COLUMNS
+
+log = logging.getLogger("export.drift")
+
+POLICIES = ("repair", "report")
+
+
+def check_drift(
+    staging_engine: sa.Engine,
+    batigest_engine: sa.Engine,
+    *,
+    schema: str = "dbo",
+    staging_schema: str = "public",
+    policy: str = "repair",
+    dry_run: bool = False,
+    run_id: str = "",
+    batch_size: int = 1000,
+    row_by_row: bool = False,
+    case_sensitive_keys: bool = False,
+    accent_insensitive_keys: bool = False,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> DriftReport:
+    """Compare, heal (`policy='repair'`, not a dry run), remember (not a dry run)."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    report = DriftReport(run_id, policy=policy, dry_run=dry_run)
+    with staging_engine.connect() as conn:
+        if not synced_exists(conn, staging_schema):
+            report.note = "heures_synced is not built yet: the next complete run builds it"
+            log.info("%s", report.summary_line())
+            return report
+        scope = read_synced(conn, staging_schema)
+        mapped = read_map(conn, staging_schema)  # heures_synced reads it: it exists
+        memory = read_memory(conn, staging_schema)
+    norm = key_norm_for(batigest_engine.dialect.name, case_sensitive=case_sensitive_keys)
+    statements = BatchStatements(batigest_engine.dialect.name, schema, row_by_row=row_by_row)
+    report_only = "HEURES_ON_DRIFT=report" if policy == "report" else ""
+    report_only = "dry run: nothing written" if dry_run else report_only
+    rows: list[SuiviRow] = []
+    if scope:
+        with batigest_engine.connect() as target:  # read only: rolled back on return
+            rows = read_around(target, statements, scope)
+    decision = decide(
+        scope,
+        [m.key for m in mapped.values()],
+        rows,
+        memory,
+        norm,
+        report_only=report_only,
+        accent_insensitive=accent_insensitive_keys,
+    )
+    findings = list(decision.findings)
+    if decision.to_heal:
+        with batigest_engine.connect() as target:
+            findings = _heal(target, statements, findings, norm, batch_size)
+    report.checked, report.findings = decision.checked, findings
+    if not dry_run:
+        # every mapped slot's state, as heures_synced names it where it does (its hash
+        # is the map's, or computed from the map's values when the map has none)
+        states = {m.id_heure: state_of(m) for m in (*mapped.values(), *scope)}
+        with staging_engine.begin() as conn:
+            write_memory(conn, staging_schema, remember(memory, findings, states, now()), run_id)
+    for finding in findings:
+        (log.info if finding.restored or not finding.new else log.warning)("%s", finding.describe())
+    log.info("%s", report.summary_line())
+    for line in report.kind_lines():
+        log.info("drift %s", line)
+    return report
+
+
+def read_around(
+    conn: sa.Connection, statements: BatchStatements, scope: Sequence[MapRow]
+) -> list[SuiviRow]:
+    """The SuiviMO rows of the scope's employees between its first and last day (one
+    statement per 1,000 employee codes; literals, as every exporter read)."""
+    dialect = statements.dialect_name
+    quote = statements.dialect.identifier_preparer.quote
+    first = datetime.combine(min(m.key[2] for m in scope).date(), time())
+    last = datetime.combine(max(m.key[2] for m in scope).date(), time()) + timedelta(days=1)
+    codes = sorted({m.key[1] for m in scope})
+    columns = ", ".join(quote(c) for c in (*KEY_COLUMNS, *VALUE_COLUMNS))
+    table = statements.dialect.identifier_preparer.format_table(statements.s)
+    found: list[SuiviRow] = []
+    for start in range(0, len(codes), MAX_VALUES_ROWS):
+        listed = ", ".join(literal(c, dialect) for c in codes[start : start + MAX_VALUES_ROWS])
+        sql = (
+            f"select {columns} from {table} "
+            f"where {quote('Date')} >= {literal(first, dialect)} "
+            f"and {quote('Date')} < {literal(last, dialect)} "
+            f"and {quote('CodeSalarie')} in ({listed})"
+        )
+        for r in conn.exec_driver_sql(sql):
+            found.append(SuiviRow((r[0], r[1], r[2]), values_from_db(r[3], r[4], r[5])))
+    return found
+
+
+def _heal(
+    target: sa.Connection,
+    statements: BatchStatements,
+    findings: list[DriftFinding],
+    norm: KeyNorm,
+    batch_size: int,
+) -> list[DriftFinding]:
+    """Write the healable findings back, batch by batch, each decided again on its locked
+    re-read; a finding the re-read no longer confirms is dropped (someone fixed it)."""
+    todo = [f for f in findings if f.heal]
+    outcome: dict[str, DriftFinding | None] = {}
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        resolved = [Resolved(PushRow(f.id_heure, f.key, f.expected), None) for f in batch]
+        try:
+            plans = write_back(target, statements, resolved, norm)
+        except sa.exc.DBAPIError as error:
+            if not is_row_error(error):
+                raise
+            why = f"not restored: database: {first_line(error, with_type=False)}"
+            outcome |= {f.id_heure: replace(f, heal=False, why=why) for f in batch}
+            continue
+        for f, plan in zip(batch, plans, strict=True):
+            outcome[f.id_heure] = _after(f, plan.action, plan.reason)
+    healed = [outcome.get(f.id_heure, f) for f in findings]
+    return [f for f in healed if f is not None]
+
+
+def _after(f: DriftFinding, action: Action, reason: str | None) -> DriftFinding | None:
+    if action is Action.INSERT:
+        return replace(f, kind="missing", restored=True)
+    if action is Action.UPDATE:
+        return replace(f, kind="changed", restored=True)
+    if action is Action.REJECT:  # the locked re-read found two rows at the key
+        return replace(f, kind="duplicated", heal=False, why=reason or "duplicate_key")
+    return None  # unchanged: fixed meanwhile
+
+
+__all__ = ["POLICIES", "check_drift", "read_around"]
