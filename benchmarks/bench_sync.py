@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 import requests
 
-from batisync.extract.window import DEFAULT_CHUNK_DAYS, chunk_window, sliding_window, utc_today
+from batisync.loader.window import DEFAULT_CHUNK_DAYS, chunk_window, sliding_window, utc_today
 from benchmarks.results import record
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply, generate

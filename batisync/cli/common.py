@@ -16,7 +16,7 @@ from batisync.core.settings import Settings, load_settings
 from batisync.orchestrate.lock import LockBusy, application_name, sync_lock
 
 Required = Callable[[Settings], tuple[str, ...]]
-log = logging.getLogger("batisync.settings")
+log = logging.getLogger(__name__)
 
 
 def load(required: Required | None = None) -> Settings:

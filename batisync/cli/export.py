@@ -32,7 +32,7 @@ from batisync.export.staging_io import ExportInputError
 from batisync.orchestrate.lock import LockBusy
 from batisync.orchestrate.record import recorded
 
-log = logging.getLogger("batisync.export")
+log = logging.getLogger(__name__)
 NEEDED = ("PGHOST", "PGDATABASE", "BATIGEST_URL")
 
 

@@ -19,11 +19,11 @@ from batisync.cli.common import busy_failure, config_failure, load, writing
 from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, first_line
 from batisync.core.logs import redact, setup_logging
 from batisync.core.settings import Settings
-from batisync.extract.report import LoadError, LoadReport
-from batisync.extract.window import Window, chunk_window, days_window, sliding_window, utc_today
+from batisync.loader.report import LoadError, LoadReport
+from batisync.loader.window import Window, chunk_window, days_window, sliding_window, utc_today
 from batisync.orchestrate.lock import LockBusy
 
-log = logging.getLogger("batisync.load")
+log = logging.getLogger(__name__)
 COLUMNS = ("fetched", "new", "changed", "deleted", "quarantined")
 
 
@@ -89,8 +89,8 @@ def cmd_load(args: argparse.Namespace) -> int:
         print(f"bad window: {error}", file=sys.stderr)
         return EXIT_CONFIG
     # dlt is imported only when loading
-    from batisync.extract.client import ApiError
-    from batisync.extract.config import load_with_settings
+    from batisync.loader.client import ApiError
+    from batisync.loader.config import load_with_settings
 
     try:
         with writing(settings, "load"):

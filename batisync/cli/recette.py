@@ -15,7 +15,7 @@ from batisync.orchestrate.lock import LockBusy
 from batisync.orchestrate.record import recorded
 from batisync.tools.recette import Options, run_recette
 
-log = logging.getLogger("batisync.recette")
+log = logging.getLogger(__name__)
 
 
 def _needed(options: Options) -> Any:

@@ -19,7 +19,7 @@ from batisync.core.settings import Settings
 from batisync.orchestrate.lock import LockBusy
 from batisync.orchestrate.summary import RunSummary, render_json, render_text
 
-log = logging.getLogger("batisync")
+log = logging.getLogger(__name__)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -21,8 +21,22 @@ EXIT_CODES = {
 }
 
 
-class ConfigError(ValueError):
+class BatisyncError(Exception):
+    """The root of every project error that ends a command. `cli.main` maps it, once, to
+    `exit_code` and a one-line message; stages and handlers only raise.
+
+    Not under it on purpose: `Interrupted` (a `KeyboardInterrupt`, so that no `except
+    Exception` swallows SIGTERM; `cli.main` maps it to 1) and the per-row outcomes
+    (`BadRow`, `Invalid`), which are rejections reported with their reason, not exits.
+    """
+
+    exit_code = EXIT_FAILED
+
+
+class ConfigError(BatisyncError, ValueError):
     """A setting is missing or malformed. CLIs exit 2 with this message."""
+
+    exit_code = EXIT_CONFIG
 
     def __init__(self, setting: str, expected: str, *, label: str | None = None) -> None:
         # `label` names the setting everywhere it can be set, e.g.
@@ -42,7 +56,7 @@ class ConfigErrors(ConfigError):
         self.searched = ""  # the settings files looked at, said once after the errors
 
 
-class StageError(RuntimeError):
+class StageError(BatisyncError):
     """A stage that ran to its end but failed (a dbt test, say); carries its report."""
 
     def __init__(self, message: str, report: Any = None) -> None:
@@ -86,7 +100,7 @@ _CONNECTION_MARKERS = (
 )
 
 
-class ConnectionLost(RuntimeError):
+class ConnectionLost(BatisyncError):
     """A system stopped answering mid-run; `system` names it for the one-line cause."""
 
     def __init__(self, system: str, cause: BaseException) -> None:
@@ -144,6 +158,7 @@ __all__ = [
     "EXIT_CONFIG",
     "EXIT_FAILED",
     "EXIT_OK",
+    "BatisyncError",
     "ConfigError",
     "ConfigErrors",
     "ConnectionLost",

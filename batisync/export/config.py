@@ -1,5 +1,5 @@
 """The exporter run with the configured values: the one place that maps `Settings` to the
-engines and to `run_export` / `reconcile`'s parameters (the sync, `python -m export` and
+engines and to `run_export` / `reconcile`'s parameters (the sync, `batisync export` and
 `debug_heures` share it).
 
 The engines are a separate step so that a caller can tell a Batigest URL SQLAlchemy
@@ -26,7 +26,7 @@ from batisync.export.rejections import rejections_by_reason
 from batisync.export.report import ExportReport
 from batisync.export.runner import run_export
 
-log = logging.getLogger("batisync.export")
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ from batisync.export.reconcile import write_back
 from batisync.export.runner import is_row_error
 from batisync.export.suivimo import KEY_COLUMNS, VALUE_COLUMNS
 
-log = logging.getLogger("export.drift")
+log = logging.getLogger(__name__)
 
 POLICIES = ("repair", "report")
 

@@ -27,7 +27,7 @@ from batisync.export.model import Key, KeyNorm, PushRow, Values, format_key, key
 from batisync.export.plan import Resolved, RowPlan, State, batches, plan_batch
 from batisync.export.suivimo import suivimo_table
 
-log = logging.getLogger("export.reconcile")
+log = logging.getLogger(__name__)
 
 KINDS = ("duplicated", "missing", "changed")
 

@@ -34,7 +34,7 @@ from batisync.export.report import ExportReport
 from batisync.export.retract import plan_retract, retract_candidates, retract_refusal
 from batisync.export.staging_io import read_gone, read_to_push
 
-log = logging.getLogger("export")
+log = logging.getLogger(__name__)
 
 # Errors that come from the data of a row (too long, overflow, constraint): the batch is
 # retried group by group so the other rows get written. Anything else (connection lost,

@@ -6,6 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from batisync.core.errors import BatisyncError
+
 TO_PUSH_COLUMNS = (
     "id_heure",
     "code_chantier",
@@ -34,7 +36,7 @@ HEURES_GONE_COLUMNS = (
 OPTIONAL_GONE_COLUMNS = ("is_retractable",)
 
 
-class ExportInputError(RuntimeError):
+class ExportInputError(BatisyncError):
     """The marts the exporter reads are missing (dbt has not run)."""
 
 

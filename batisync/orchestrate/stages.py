@@ -23,7 +23,7 @@ from batisync.core.errors import (
 from batisync.core.logs import ProgressDisplay, StageTask, redact
 from batisync.orchestrate.summary import StageReport, StageResult
 
-log = logging.getLogger("batisync.sync")
+log = logging.getLogger(__name__)
 
 StageFailed = StageError  # the name the stages' callers have always used
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from batisync.core.errors import EXIT_CODES
 from batisync.export.drift_report import DriftReport
 from batisync.export.report import ExportReport
-from batisync.extract.report import LoadReport
+from batisync.loader.report import LoadReport
 from batisync.transform.build import TransformReport
 
 SUIVIMO_COUNTS = ("inserted", "updated", "moved", "unchanged", "retracted", "rejected")

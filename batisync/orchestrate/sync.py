@@ -36,7 +36,7 @@ from batisync.orchestrate.stages import (
 )
 from batisync.orchestrate.summary import RunSummary, StageReport, StageResult
 
-log = logging.getLogger("batisync.sync")
+log = logging.getLogger(__name__)
 
 
 def run_sync(
@@ -212,8 +212,8 @@ def batigest_env(settings: Settings, adapt: Adaptation | None = None) -> Mapping
 
 def load_stage(settings: Settings) -> StageFn:
     def stage(ctx: StageContext) -> StageReport:
-        from batisync.extract.config import load_with_settings
-        from batisync.extract.window import sliding_window, utc_today
+        from batisync.loader.config import load_with_settings
+        from batisync.loader.window import sliding_window, utc_today
 
         return load_with_settings(
             settings,
@@ -326,7 +326,7 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
 
 def inputs_of(settings: Settings, env: Mapping[str, str], batigest: Mapping[str, str]) -> str:
     """The fingerprint of what this run's transform and export depend on, loaded rows aside."""
-    from batisync.extract.window import sliding_window, utc_today
+    from batisync.loader.window import sliding_window, utc_today
     from batisync.transform.dbt_runner import DBT_PROJECT_DIR
 
     read = {k: v for k, v in env.items() if not k.startswith("PG")}  # no password in it
@@ -370,7 +370,7 @@ def nothing_to_do(
 def _nothing_to_do(
     settings: Settings, report: StageReport | None, inputs: Callable[[], str]
 ) -> str | None:
-    from batisync.extract.report import LoadReport
+    from batisync.loader.report import LoadReport
 
     with psycopg.connect(**settings.staging.conninfo()) as conn:
         last = runs.last_complete_run(conn, settings.dbt_schema)

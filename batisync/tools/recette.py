@@ -37,7 +37,7 @@ from batisync.orchestrate.record import Recording
 from batisync.transform.build import PUBLISH_SELECT, TRANSFORM_SELECT, adopt_old_table, dbt_env
 from batisync.transform.build import build as dbt_build
 
-log = logging.getLogger("batisync.recette")
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str, datetime]
 SuiviMO = dict[Key, list[tuple[Decimal, Decimal, Decimal]]]
@@ -199,8 +199,8 @@ def render(rows: Sequence[Mapping[str, Any]], suivimo: SuiviMO, verbose: bool) -
 
 def load_window(settings: Settings, days: int) -> None:
     """Projects, Salarie and the slots of the last `days` days, like the sync's load."""
-    from batisync.extract.config import load_with_settings
-    from batisync.extract.window import sliding_window, utc_today
+    from batisync.loader.config import load_with_settings
+    from batisync.loader.window import sliding_window, utc_today
 
     window = sliding_window(days, utc_today())
     report = load_with_settings(settings, window, written_by="debug-heures --update-codes")

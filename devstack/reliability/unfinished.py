@@ -29,7 +29,7 @@ POINTS = ("before:transform", f"node:{NODE}", "before:export")
 # where the cluster restarts: once the loader fetched the slots (dlt loads them next),
 # as the transform builds int_time_slots_resolved (dbt prints it with --verbose)
 RESTARTS = {
-    "load": "loader.source: time slots",
+    "load": "batisync.loader.source: time slots",
     "transform": "START sql table model intermediate.int_time_slots_resolved",
 }
 RETRACTED = 400  # slots un-validated upstream, their rows retracted by a killed run

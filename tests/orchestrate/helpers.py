@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.export.report import ExportReport
-from batisync.extract.report import LoadReport, ResourceCounts
-from batisync.extract.window import Window
+from batisync.loader.report import LoadReport, ResourceCounts
+from batisync.loader.window import Window
 from batisync.orchestrate.summary import StageReport
 from batisync.orchestrate.sync import StageContext, StageFailed, Stages
 from batisync.transform.build import TransformReport

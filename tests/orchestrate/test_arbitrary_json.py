@@ -26,15 +26,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batisync.export import run_export
-from batisync.extract.pipeline import run_load
-from batisync.extract.window import days_window
+from batisync.loader.pipeline import run_load
+from batisync.loader.window import days_window
 from batisync.transform.dbt_runner import run_dbt
 from devstack import hostile
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
 from devstack.verify import healthy_keys, verdict
-from tests.extract.helpers import FAST_RETRY, credentials_for
+from tests.loader.helpers import FAST_RETRY, credentials_for
 
 pytestmark = pytest.mark.slow
 

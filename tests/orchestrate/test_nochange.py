@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from batisync.extract.generation import Generation
-from batisync.extract.report import ChunkReport, LoadReport, ResourceCounts
-from batisync.extract.window import Window
+from batisync.loader.generation import Generation
+from batisync.loader.report import ChunkReport, LoadReport, ResourceCounts
+from batisync.loader.window import Window
 from batisync.orchestrate import runs
 from batisync.orchestrate.nochange import (
     LastRun,

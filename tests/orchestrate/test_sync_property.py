@@ -54,13 +54,13 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from batisync.export import ExportReport, reconcile, run_export
-from batisync.extract.pipeline import run_load
-from batisync.extract.window import days_window
+from batisync.loader.pipeline import run_load
+from batisync.loader.window import days_window
 from batisync.transform.dbt_runner import run_dbt
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import MALFORMED_KINDS, Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
-from tests.extract.helpers import FAST_RETRY, credentials_for
+from tests.loader.helpers import FAST_RETRY, credentials_for
 
 pytestmark = pytest.mark.slow
 
@@ -481,7 +481,7 @@ WHERE_KEY = '"CodeChantier" = :cc and "CodeSalarie" = :cs and "Date" = :d'
 
 
 def apply_hand_edit(world: World, op: tuple) -> None:
-    """Someone edits SuiviMO in Batigest (or runs `python -m export reconcile --repair`)."""
+    """Someone edits SuiviMO in Batigest (or runs `batisync reconcile --repair`)."""
     oracle, batigest, (name, *args) = world.oracle, world.chain.batigest, op
     if name == "repair":
         reconcile(world.chain.staging, batigest, repair=True)

@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from batisync.extract.pipeline import run_load
-from batisync.extract.window import sliding_window
+from batisync.loader.pipeline import run_load
+from batisync.loader.window import sliding_window
 from devstack.batigest import seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
-from tests.extract.helpers import FAST_RETRY, credentials_for
+from tests.loader.helpers import FAST_RETRY, credentials_for
 from tests.transform.helpers import Staging, simulate_export
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from batisync.export.map_table import MAP_TABLE, ensure_map
-from batisync.extract.chantiers import CHANTIER_COLUMNS, CHECK_COLUMNS
-from batisync.extract.project_lookups import LOOKUP_COLUMNS
-from batisync.extract.source import (
+from batisync.loader.chantiers import CHANTIER_COLUMNS, CHECK_COLUMNS
+from batisync.loader.project_lookups import LOOKUP_COLUMNS
+from batisync.loader.source import (
     PROJECT_COLUMNS,
     QUARANTINE_COLUMNS,
     SALARIE_COLUMNS,

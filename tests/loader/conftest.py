@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from batisync.extract.client import BatiSimplyClient
-from batisync.extract.pipeline import LoadReport, run_load
+from batisync.loader.client import BatiSimplyClient
+from batisync.loader.pipeline import LoadReport, run_load
 from devstack.fake_batisimply import Dataset, FakeBatiSimply
-from tests.extract.helpers import FAST_RETRY, Loader, credentials_for, small_dataset, window
+from tests.loader.helpers import FAST_RETRY, Loader, credentials_for, small_dataset, window
 
 
 @pytest.fixture

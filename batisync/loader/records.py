@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from batisync.extract import bounds
-from batisync.extract.bounds import clip
-from batisync.extract.rows import kept_texts, slot_row
+from batisync.loader import bounds
+from batisync.loader.bounds import clip
+from batisync.loader.rows import kept_texts, slot_row
 
 # The version of the checks below and of the bounds they apply (`bounds.py`, `rows.py`):
 # bump it with any change to what they accept or to the row they make. It is part of the

@@ -30,9 +30,10 @@ from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_STATUS
 from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
 
-from batisync.extract.window import Window
+from batisync.core.errors import BatisyncError
+from batisync.loader.window import Window
 
-log = logging.getLogger("loader.client")
+log = logging.getLogger(__name__)
 
 SLOTS_PATH = "timeSlotManagement/allUsers"
 PROJECTS_PATH = "project"
@@ -41,7 +42,7 @@ MAX_PAGES = 100_000  # per request: beyond this the pagination is looping
 GRANT_TYPES = ("password", "client_credentials")
 
 
-class ApiError(RuntimeError):
+class ApiError(BatisyncError):
     """The API (or its SSO) could not give an answer we can use."""
 
 

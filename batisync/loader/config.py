@@ -1,14 +1,14 @@
 """The loader run with the configured values: the one place that maps `Settings` to
-`run_load`'s parameters (the sync, `python -m loader` and `debug_heures` share it)."""
+`run_load`'s parameters (the sync, `batisync load` and `debug-heures` share it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from batisync.core.settings import Settings
-from batisync.extract.client import ApiCredentials
-from batisync.extract.pipeline import LoadReport, run_load
-from batisync.extract.window import Window
+from batisync.loader.client import ApiCredentials
+from batisync.loader.pipeline import LoadReport, run_load
+from batisync.loader.window import Window
 
 
 def credentials_from_settings(settings: Settings) -> ApiCredentials:

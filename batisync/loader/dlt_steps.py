@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from batisync.core.settings import dlt_credentials
-from batisync.extract.client import ApiError
-from batisync.extract.report import LoadError
+from batisync.loader.client import ApiError
+from batisync.loader.report import LoadError
 
 PIPELINES_DIR_ENV = "LOADER_PIPELINES_DIR"
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from batisync.extract.generation import Generation
-from batisync.extract.window import Window
+from batisync.core.errors import BatisyncError
+from batisync.loader.generation import Generation
+from batisync.loader.window import Window
 
-log = logging.getLogger("batisync.extract")
+log = logging.getLogger(__name__)
 
 
-class LoadError(RuntimeError):
+class LoadError(BatisyncError):
     """The load failed; raw tables hold what the previous successful load left."""
 
 

@@ -15,11 +15,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from batisync.extract.report import ChunkReport, LoadReport
-from batisync.extract.source import SLOTS, SlotTally
-from batisync.extract.staging_state import Before
-from batisync.extract.tables import QUARANTINE_TABLE, SLOTS_TABLE
-from batisync.extract.window import Window
+from batisync.loader.report import ChunkReport, LoadReport
+from batisync.loader.source import SLOTS, SlotTally
+from batisync.loader.staging_state import Before
+from batisync.loader.tables import QUARANTINE_TABLE, SLOTS_TABLE
+from batisync.loader.window import Window
 
 
 def deletion_guarded(fetched: int, live_before: int, ratio: float) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batisync.extract.source import PROJECTS, QUARANTINE, SALARIE, SLOTS
+from batisync.loader.source import PROJECTS, QUARANTINE, SALARIE, SLOTS
 
 RAW_BATISIMPLY = "raw_batisimply"
 RAW_BATIGEST = "raw_batigest"

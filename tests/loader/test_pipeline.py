@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from batisync.extract.client import SLOTS_PATH
-from batisync.extract.pipeline import LoadError, deletion_guarded, run_load
-from batisync.extract.window import chunk_window
+from batisync.loader.client import SLOTS_PATH
+from batisync.loader.pipeline import LoadError, deletion_guarded, run_load
+from batisync.loader.window import chunk_window
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import MALFORMED_KINDS, Dataset, FakeBatiSimply
-from tests.extract.helpers import (
+from tests.loader.helpers import (
     FAST_RETRY,
     TODAY,
     Loader,
@@ -374,7 +374,7 @@ def test_pipelines_dir_is_where_we_say(load: Loader, tmp_path: Path) -> None:
 def test_an_empty_window_still_creates_the_tables(
     api: FakeBatiSimply, staging_url: str, tmp_path: Path
 ) -> None:
-    from batisync.extract.window import days_window
+    from batisync.loader.window import days_window
 
     future = days_window(TODAY + timedelta(days=400), TODAY + timedelta(days=401))
     report = run_load(

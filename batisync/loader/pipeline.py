@@ -27,13 +27,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
-from batisync.extract import dlt_steps, generation, project_lookups
-from batisync.extract.chantiers import ChantierCheck, chantier_resources, read_chantiers
-from batisync.extract.client import ApiCredentials, BatiSimplyClient, RetryPolicy
-from batisync.extract.deletions import deletion_guarded, mark_deletions
-from batisync.extract.dlt_steps import PIPELINES_DIR_ENV
-from batisync.extract.report import ChunkReport, LoadError, LoadReport, ResourceCounts
-from batisync.extract.source import (
+from batisync.loader import dlt_steps, generation, project_lookups
+from batisync.loader.chantiers import ChantierCheck, chantier_resources, read_chantiers
+from batisync.loader.client import ApiCredentials, BatiSimplyClient, RetryPolicy
+from batisync.loader.deletions import deletion_guarded, mark_deletions
+from batisync.loader.dlt_steps import PIPELINES_DIR_ENV
+from batisync.loader.report import ChunkReport, LoadError, LoadReport, ResourceCounts
+from batisync.loader.source import (
     PROJECTS,
     SALARIE,
     SLOTS,
@@ -45,7 +45,7 @@ from batisync.extract.source import (
     salarie_resource,
     split_projects,
 )
-from batisync.extract.staging_state import (
+from batisync.loader.staging_state import (
     Before,
     read_before,
     reference_changes,
@@ -53,7 +53,7 @@ from batisync.extract.staging_state import (
     slot_counts,
     touch_unchanged,
 )
-from batisync.extract.tables import (
+from batisync.loader.tables import (
     PIPELINE_BATIGEST,
     PIPELINE_BATISIMPLY,
     PROJECTS_TABLE,
@@ -61,9 +61,9 @@ from batisync.extract.tables import (
     RAW_BATISIMPLY,
     SALARIE_TABLE,
 )
-from batisync.extract.window import DEFAULT_CHUNK_DAYS, Window, chunk_window
+from batisync.loader.window import DEFAULT_CHUNK_DAYS, Window, chunk_window
 
-log = logging.getLogger("batisync.extract")
+log = logging.getLogger(__name__)
 
 
 # -- the run -------------------------------------------------------------------------

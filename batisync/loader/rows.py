@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from batisync.extract import bounds
+from batisync.loader import bounds
 
 # the fields a slot row keeps as columns; any other goes, as JSON text, to `_extra`
 _SLOT_FIELDS = {

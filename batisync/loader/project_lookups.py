@@ -22,10 +22,10 @@ import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
-from batisync.extract import records
-from batisync.extract.client import BatiSimplyClient
+from batisync.loader import records
+from batisync.loader.client import BatiSimplyClient
 
-log = logging.getLogger("loader.project_lookups")
+log = logging.getLogger(__name__)
 
 PROJECT_LOOKUPS = "project_lookups"
 FOUND, NOT_FOUND, REFUSED = "found", "not_found", "refused"

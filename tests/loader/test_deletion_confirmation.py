@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from devstack.fake_batisimply import Dataset
-from tests.extract.helpers import Loader, query, window
+from tests.loader.helpers import Loader, query, window
 
 SQL = "select _deleted_at, _gone_confirmed_at from raw_batisimply.time_slots where id = :i"
 

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from batisync.extract import generation, records, tables
-from batisync.extract.project_lookups import FOUND, NOT_FOUND, REFUSED, lookup_row
+from batisync.loader import generation, records, tables
+from batisync.loader.project_lookups import FOUND, NOT_FOUND, REFUSED, lookup_row
 from devstack.batigest import create_standin, seed_chantiers, seed_salaries
 from devstack.fake_batisimply import Dataset
-from tests.extract.helpers import Loader, query
+from tests.loader.helpers import Loader, query
 
 CURRENT = f"select generation, written_by from {generation.GENERATION_TABLE}"
 NOW = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
@@ -49,7 +49,7 @@ def test_each_load_commits_a_new_generation_before_it_writes(
 def test_a_failed_load_has_committed_its_generation(
     load: Loader, dataset: Dataset, staging_url: str
 ) -> None:
-    from batisync.extract.pipeline import LoadError
+    from batisync.loader.pipeline import LoadError
 
     before = load().generation
     assert before is not None

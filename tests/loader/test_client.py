@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from batisync.extract.client import (
+from batisync.loader.client import (
     SLOTS_PATH,
     ApiError,
     BatiSimplyClient,
@@ -18,9 +18,9 @@ from batisync.extract.client import (
     next_page,
     page_items,
 )
-from batisync.extract.window import chunk_window
+from batisync.loader.window import chunk_window
 from devstack.fake_batisimply import Dataset, FakeBatiSimply
-from tests.extract.helpers import (
+from tests.loader.helpers import (
     FAST_RETRY,
     credentials_for,
     small_dataset,

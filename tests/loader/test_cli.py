@@ -1,4 +1,4 @@
-"""`python -m loader`: window in UTC whatever TZ says, the printed counts, exit statuses."""
+"""`batisync load`: window in UTC whatever TZ says, the printed counts, exit statuses."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from batisync.cli.load import main
-from batisync.extract.client import SLOTS_PATH
+from batisync.loader.client import SLOTS_PATH
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply, generate
 

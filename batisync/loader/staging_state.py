@@ -9,9 +9,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from batisync.core.connections import relation_exists
-from batisync.extract.report import ChunkReport, ResourceCounts
-from batisync.extract.source import SlotTally, Tally
-from batisync.extract.tables import (
+from batisync.loader.report import ChunkReport, ResourceCounts
+from batisync.loader.source import SlotTally, Tally
+from batisync.loader.tables import (
     PROJECTS_TABLE,
     QUARANTINE_TABLE,
     RAW_BATIGEST,
@@ -19,7 +19,7 @@ from batisync.extract.tables import (
     SALARIE_TABLE,
     SLOTS_TABLE,
 )
-from batisync.extract.window import Window
+from batisync.loader.window import Window
 
 # temp table -> (query filling it from a raw table, the raw table)
 _SNAPSHOTS = {

@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
-from batisync.extract import project_lookups, records
-from batisync.extract.client import BatiSimplyClient
-from batisync.extract.window import Window
+from batisync.loader import project_lookups, records
+from batisync.loader.client import BatiSimplyClient
+from batisync.loader.window import Window
 
-log = logging.getLogger("loader.source")
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000  # records per batch handed to dlt
 SLOTS = "time_slots"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batisync.extract.window import (
+from batisync.loader.window import (
     Window,
     chunk_window,
     days_window,

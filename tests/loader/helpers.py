@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batisync.extract.client import ApiCredentials, RetryPolicy
-from batisync.extract.pipeline import LoadReport
-from batisync.extract.window import Window, sliding_window
+from batisync.loader.client import ApiCredentials, RetryPolicy
+from batisync.loader.pipeline import LoadReport
+from batisync.loader.window import Window, sliding_window
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 
 TODAY = date(2026, 3, 10)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from batisync.extract import records
-from batisync.extract.source import Classifier, SlotTally, slot_classifier, split_projects
+from batisync.loader import records
+from batisync.loader.source import Classifier, SlotTally, slot_classifier, split_projects
 from devstack.fake_batisimply import MALFORMED_KINDS
-from tests.extract.helpers import small_dataset
+from tests.loader.helpers import small_dataset
 
 SEEN = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
