@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from devstack.batigest import create_standin, seed_chantiers, seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
-from devstack.reliability.matrix import Run
+from devstack.reliability.stack import Run
 from devstack.verify import healthy_keys
 
 pytestmark = pytest.mark.slow
