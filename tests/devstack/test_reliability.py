@@ -104,36 +104,20 @@ def test_a_restart_keeps_the_port_and_ends_the_old_sessions() -> None:
 
 
 # Issue 17's rows, one case each on the small world (`failing_dbt_test` and the large
-# world's rows in `make reliability` only), with why each fails on the main of before
-# issue 17's fixes. When a fix lands its row passes, and this test fails until its
-# reason is set to None (a strict xfail that still fails on a broken harness).
+# world's rows in `make reliability` only). Each failed on the main of before issue 17's
+# fixes (the tables are in the issue's closing note).
 ISSUE_17_ROWS = [
-    pytest.param(
-        (unfinished.killed_after_load, unfinished.load_alone),
-        None,
-        id="unfinished-work",
-    ),
-    pytest.param(
-        (takeover.old_deployment,),
-        "issue 17: publish fails on the old connector's batigest_heures",
-        id="old-deployment",
-    ),
-    pytest.param(
-        (hand_edits.hand_edits,),
-        "issue 17: a sync does not restore rows deleted or edited by hand",
-        id="hand-edits",
-    ),
+    pytest.param((unfinished.killed_after_load, unfinished.load_alone), id="unfinished-work"),
+    pytest.param((takeover.old_deployment,), id="old-deployment"),
+    pytest.param((hand_edits.hand_edits,), id="hand-edits"),
 ]
 
 
-@pytest.mark.parametrize(("scenarios", "pending"), ISSUE_17_ROWS)
-def test_issue_17_rows_converge(small_stack: Stack, scenarios: tuple, pending: str | None) -> None:
+@pytest.mark.parametrize("scenarios", ISSUE_17_ROWS)
+def test_issue_17_rows_converge(small_stack: Stack, scenarios: tuple) -> None:
     outcomes = run_matrix(quick=True, scenarios=scenarios, stack=small_stack)
     table = render(outcomes)
-    # the harness itself must work whatever the verdict: every row ran, none broke
+    # the harness itself must work: every row ran, none broke
     assert all(o.runs > 0 for o in outcomes), table
     assert not any("harness error" in note for o in outcomes for note in o.notes), table
-    if pending and not passed(outcomes):
-        pytest.xfail(f"{pending}\n{table}")
     assert passed(outcomes), table
-    assert not pending, f"passes now: set its reason to None ({pending})"

@@ -58,7 +58,8 @@ def test_an_unsafe_adoption_stops_the_run_and_changes_nothing(site: OldSite, cas
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
     summary = summary_of(run)
     assert (summary["status"], summary["failed_stage"]) == ("config_error", "transform")
-    assert [s["status"] for s in summary["stages"]] == ["ok", "failed", "skipped", "skipped"]
+    statuses = [s["status"] for s in summary["stages"]]
+    assert statuses == ["ok", "failed", "skipped", "skipped", "skipped"]
     assert reason in summary["error"] and "Nothing was changed" in summary["error"]
     script = dba_sql(summary["error"])
     assert "alter table public.batigest_heures alter column" in script
