@@ -1,4 +1,5 @@
-"""Reading the dbt marts `to_push` and `heures_gone` (columns in docs/ARCHITECTURE.md)."""
+"""Reading the dbt marts `to_push` and `heures_gone` (columns in docs/ARCHITECTURE.md),
+and counting what they hold (the sync's no-change check)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,22 @@ def _read(
         raise ExportInputError(f"{schema}.{name} not found in staging: run dbt build first")
     table = sa.table(name, *(sa.column(c) for c in columns), schema=schema)
     return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id_heure)).mappings()]
+
+
+def count_to_push(conn: sa.Connection, schema: str = "public") -> int | None:
+    """Rows the next export writes, or None when the mart is not built yet."""
+    return _count(conn, schema, "to_push")
+
+
+def count_retractable(conn: sa.Connection, schema: str = "public") -> int | None:
+    """Rows of heures_gone HEURES_ON_GONE=delete retracts now, or None when not built yet."""
+    return _count(conn, schema, "heures_gone", sa.column("is_retractable").is_(True))
+
+
+def _count(
+    conn: sa.Connection, schema: str, name: str, where: sa.ColumnElement[bool] | None = None
+) -> int | None:
+    if not sa.inspect(conn).has_table(name, schema=schema):
+        return None
+    query = sa.select(sa.func.count()).select_from(sa.table(name, schema=schema))
+    return int(conn.execute(query if where is None else query.where(where)).scalar_one())

@@ -8,8 +8,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from batisync.core.errors import StageError
 from batisync.orchestrate.lock import LockBusy, sync_lock
-from batisync.orchestrate.sync import StageFailed, run_sync
+from batisync.orchestrate.sync import run_sync
 from batisync.transform.build import TransformReport
 from tests.orchestrate.helpers import (
     EXPORT_REPORT,
@@ -55,7 +56,7 @@ def test_success_runs_the_stages_in_order_and_records_the_counts(conninfo: dict)
 
 
 def test_a_failing_transform_blocks_the_export(conninfo: dict) -> None:
-    failure = StageFailed(
+    failure = StageError(
         "dbt build failed: unique_stg_time_slots_id",
         TransformReport("dbt build", failures=("test unique_stg_time_slots_id: fail",)),
     )
