@@ -36,7 +36,7 @@ def _positive(text: str) -> int:
 
 def add_commands(commands: Any) -> None:
     parser = commands.add_parser(
-        "load", help="load BatiSimply and Batigest into the staging PostgreSQL (the extract)"
+        "load", help="load BatiSimply and Batigest into the staging PostgreSQL (the loader)"
     )
     span = parser.add_mutually_exclusive_group()
     span.add_argument("--days", type=_positive, help="window: today minus N days (recette)")

@@ -74,25 +74,24 @@ def _nothing_to_do(
         last = runs.last_complete_run(conn, settings.dbt_schema)
         later = runs.later_run(conn, settings.dbt_schema, last) if last else None
     with staging.connect() as conn:
-        pending = _pending(conn, settings)
+        work = pending(conn, settings.dbt_schema, settings.on_gone)
     load = report if isinstance(report, LoadReport) else None
-    decision = nochange.decide(load, inputs(), last, later, pending)
+    decision = nochange.decide(load, inputs(), last, later, work)
     if not decision.skip:
         log.info("transform and export run: %s", decision.reason)
     return decision.reason if decision.skip else None
 
 
-def _pending(conn: sa.Connection, settings: Settings) -> nochange.Pending:
+def pending(conn: sa.Connection, schema: str, on_gone: str) -> nochange.Pending:
     """What the marts left to do: rows to push; under HEURES_ON_GONE=delete, rows to
     retract now. A mart not built yet is work: the transform must build it."""
     from batisync.export.staging_io import count_retractable, count_to_push
 
-    to_push = count_to_push(conn, settings.dbt_schema)
-    deleting = settings.on_gone == "delete"
-    retractable = count_retractable(conn, settings.dbt_schema) if deleting else 0
+    to_push = count_to_push(conn, schema)
+    retractable = count_retractable(conn, schema) if on_gone == "delete" else 0
     return nochange.Pending(
         1 if to_push is None else to_push, 1 if retractable is None else retractable
     )
 
 
-__all__ = ["inputs_of", "nothing_to_do"]
+__all__ = ["inputs_of", "nothing_to_do", "pending"]
