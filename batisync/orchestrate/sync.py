@@ -24,10 +24,7 @@ from batisync.orchestrate import runs, wiring
 from batisync.orchestrate.alerts import alert_hook
 from batisync.orchestrate.interrupt import Stop, interruptible
 from batisync.orchestrate.lock import LockBusy, sync_lock
-from batisync.orchestrate.stages import (
-    Stages,
-    execute_stages,
-)
+from batisync.orchestrate.stages import Stages, execute_stages
 from batisync.orchestrate.summary import RunSummary, StageResult
 
 log = logging.getLogger(__name__)
