@@ -26,7 +26,7 @@ from batisync.core.errors import (
 from batisync.export.config import BatigestUnfit
 from batisync.export.inspection import Finding
 from batisync.export.staging_io import ExportInputError
-from batisync.loader.client import ApiError
+from batisync.loader.api.errors import ApiError
 from batisync.loader.report import LoadError
 from batisync.orchestrate.interrupt import Interrupted, interruptible
 from batisync.orchestrate.lock import LockBusy, LockHolder
