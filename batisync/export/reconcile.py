@@ -21,11 +21,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batisync.export.apply import BatchStatements, load_rows, run_batch
+from batisync.export.apply import run_batch
+from batisync.export.batch_table import load_rows
 from batisync.export.map_table import map_exists, read_map
-from batisync.export.model import Key, KeyNorm, PushRow, Values, format_key, key_norm_for
-from batisync.export.plan import Resolved, RowPlan, State, batches, plan_batch
-from batisync.export.suivimo import suivimo_table
+from batisync.export.model import Key, KeyNorm, PushRow, Values, format_key
+from batisync.export.options import DEFAULT_OPTIONS, ExportOptions
+from batisync.export.plan import Resolved, RowPlan, State, plan_batch
+from batisync.export.resolve import batches
+from batisync.export.statements import BatchStatements
 
 log = logging.getLogger(__name__)
 
@@ -160,21 +163,17 @@ def classify(r: Resolved, state: State, norm: KeyNorm) -> Finding | None:
 def reconcile(
     staging_engine: sa.Engine,
     batigest_engine: sa.Engine,
+    options: ExportOptions = DEFAULT_OPTIONS,
     *,
-    schema: str = "dbo",
-    staging_schema: str = "public",
     repair: bool = False,
-    batch_size: int = 1000,
-    row_by_row: bool = False,
-    case_sensitive_keys: bool = False,
 ) -> ReconcileReport:
     report = ReconcileReport()
-    if not map_exists(staging_engine, staging_schema):
+    if not map_exists(staging_engine, options.staging_schema):
         return report
     with staging_engine.connect() as conn:
-        mapped = read_map(conn, staging_schema)
-    norm = key_norm_for(batigest_engine.dialect.name, case_sensitive=case_sensitive_keys)
-    statements = BatchStatements(batigest_engine.dialect.name, schema, row_by_row=row_by_row)
+        mapped = read_map(conn, options.staging_schema)
+    norm = options.key_norm(batigest_engine.dialect.name)
+    statements = options.statements(batigest_engine.dialect.name)
     checkable = []
     for m in sorted(mapped.values(), key=lambda m: m.id_heure):
         if m.values.complete:
@@ -184,7 +183,7 @@ def reconcile(
             report.unverifiable.append(m.id_heure)
     findings: list[Finding] = []
     with batigest_engine.connect() as target:
-        for batch in batches(([r] for r in checkable), batch_size):
+        for batch in batches(([r] for r in checkable), options.batch_size):
 
             def check(state: State, batch: list[Resolved] = batch) -> list[RowPlan]:
                 findings.extend(f for r in batch if (f := classify(r, state, norm)))
@@ -196,8 +195,8 @@ def reconcile(
         report.checked = len(checkable)
         report.ok = report.checked - len(findings)
         if repair:
-            findings = _repair(target, statements, schema, checkable, findings, norm, batch_size)
-    table = suivimo_table(schema)
+            findings = _repair(target, statements, checkable, findings, norm, options.batch_size)
+    table = statements.s
     report.findings = [
         f if f.repaired or f.resolvable else _with_statements(f, table, batigest_engine.dialect)
         for f in findings
@@ -209,7 +208,6 @@ def reconcile(
 def _repair(
     target: sa.Connection,
     statements: BatchStatements,
-    schema: str,
     checkable: Sequence[Resolved],
     findings: list[Finding],
     norm: KeyNorm,
@@ -221,14 +219,13 @@ def _repair(
     plain = [by_id[f.id_heure] for f in findings if f.kind != "duplicated"]
     for batch in batches(([r] for r in plain), batch_size):
         write_back(target, statements, batch, norm)
-    table = suivimo_table(schema)
     done = []
     for f in findings:
         if f.kind != "duplicated":
             done.append(replace(f, repaired=True))
         elif f.resolvable:
             with target.begin():
-                for statement in _collapse(table, f):
+                for statement in _collapse(statements.s, f):
                     target.execute(statement)
             done.append(replace(f, repaired=True))
         else:
