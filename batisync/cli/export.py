@@ -23,7 +23,8 @@ from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError,
 from batisync.core.logs import redact, setup_logging
 from batisync.core.settings import Settings
 from batisync.export.config import checked_options, engines_from_settings
-from batisync.export.reconcile import ReconcileReport, reconcile
+from batisync.export.reconcile import reconcile
+from batisync.export.reconcile_report import ReconcileReport
 from batisync.export.runner import run_export
 from batisync.export.staging_io import ExportInputError
 from batisync.orchestrate.lock import LockBusy
