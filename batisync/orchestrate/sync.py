@@ -268,11 +268,11 @@ def drift_stage(settings: Settings, options: Callable[[], ExportOptions]) -> Sta
         from batisync.export.config import engines_from_settings
         from batisync.export.heal import check_drift
 
-        adapted = options()  # the run's inspection, made before the transform
+        run_options = options()  # the run's inspection, made before the transform
         with engines_from_settings(settings) as (staging, batigest):
             try:
                 return check_drift(
-                    staging, batigest, adapted, dry_run=ctx.dry_run, run_id=ctx.run_id
+                    staging, batigest, run_options, dry_run=ctx.dry_run, run_id=ctx.run_id
                 )
             except Exception as error:
                 if is_connection_loss(error):
@@ -305,10 +305,9 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
 
     env = dbt_env(settings)
     # one inspection per run, before the transform: its lengths feed both dbt commands,
-    # and the drift stage adapts to it
+    # and the export and drift stages adapt to it (their options, built once)
     adaptation = functools.cache(lambda: batigest_adaptation(settings))
     inspected = functools.cache(lambda: batigest_env(settings, adaptation()))
-    # the export's and the drift stage's options, built once from that inspection
     options = functools.cache(lambda: ExportOptions.from_settings(settings, adaptation()))
     manifests = ManifestCache()  # transform parses the project, publish reuses it
     inputs = functools.cache(lambda: inputs_of(settings, env, inspected()))
