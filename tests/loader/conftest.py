@@ -1,4 +1,4 @@
-"""Fixtures of the extract tests: a fake API, its client, a loader on a fresh staging."""
+"""Fixtures of the loader tests: a fake API, its client, a loader on a fresh staging."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from batisync.loader.client import BatiSimplyClient
+from batisync.loader.api.client import BatiSimplyClient
 from batisync.loader.pipeline import LoadReport, run_load
 from devstack.fake_batisimply import Dataset, FakeBatiSimply
 from tests.loader.helpers import FAST_RETRY, Loader, credentials_for, small_dataset, window

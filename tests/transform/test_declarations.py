@@ -15,9 +15,10 @@ import yaml
 from batisync.export.batch_table import BATCH_COLUMNS
 from batisync.export.map_table import MAP_TABLE, ensure_map
 from batisync.export.marts import HEURES_GONE_COLUMNS, OPTIONAL_GONE_COLUMNS, TO_PUSH_COLUMNS
-from batisync.loader.chantiers import CHANTIER_COLUMNS, CHECK_COLUMNS
-from batisync.loader.project_lookups import LOOKUP_COLUMNS
-from batisync.loader.source import (
+from batisync.loader.tables import (
+    CHANTIER_COLUMNS,
+    CHECK_COLUMNS,
+    LOOKUP_COLUMNS,
     PROJECT_COLUMNS,
     QUARANTINE_COLUMNS,
     SALARIE_COLUMNS,
