@@ -31,7 +31,8 @@ import sqlalchemy as sa
 
 from batisync.core.logs import ProgressDisplay, setup_logging
 from batisync.core.settings import load_settings
-from batisync.orchestrate.summary import RunSummary, render_text
+from batisync.orchestrate.summary import RunSummary
+from batisync.orchestrate.summary_text import render_text
 from batisync.orchestrate.sync import sync_from_settings
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, format_utc, generate, parse_utc

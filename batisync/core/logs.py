@@ -83,6 +83,39 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class OnceFilter(logging.Filter):
+    """Lets each warning through once (same logger, same text): what several stages of one
+    run find alike (the Batigest inspection, read by the no-change check and the export)
+    is said once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        key = (record.name, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+@contextlib.contextmanager
+def warnings_once() -> Iterator[None]:
+    """Within the block, each warning is written once by every handler of the root logger
+    (a run's log; the next run says it again)."""
+    filters = {handler: OnceFilter() for handler in logging.getLogger().handlers}
+    for handler, once in filters.items():
+        handler.addFilter(once)
+    try:
+        yield
+    finally:
+        for handler, once in filters.items():
+            handler.removeFilter(once)
+
+
 @dataclass
 class LogSetup:
     interactive: bool
@@ -210,6 +243,7 @@ class ProgressDisplay:
 
 __all__ = [
     "LogSetup",
+    "OnceFilter",
     "ProgressDisplay",
     "RedactingFilter",
     "Redactor",
@@ -217,4 +251,5 @@ __all__ = [
     "redact",
     "resolve_level",
     "setup_logging",
+    "warnings_once",
 ]

@@ -1,4 +1,5 @@
-"""Reading the dbt marts `to_push` and `heures_gone` (their columns: `marts.py`)."""
+"""Reading the dbt marts `to_push` and `heures_gone` (their columns: `marts.py`), and
+counting what they hold (the sync's no-change check)."""
 
 from __future__ import annotations
 
@@ -49,4 +50,31 @@ def _read(
     return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id_heure)).mappings()]
 
 
-__all__ = ["ExportInputError", "Marts", "read_gone", "read_marts", "read_to_push"]
+def count_to_push(conn: sa.Connection, schema: str = "public") -> int | None:
+    """Rows the next export writes, or None when the mart is not built yet."""
+    return _count(conn, schema, "to_push")
+
+
+def count_retractable(conn: sa.Connection, schema: str = "public") -> int | None:
+    """Rows of heures_gone HEURES_ON_GONE=delete retracts now, or None when not built yet."""
+    return _count(conn, schema, "heures_gone", sa.column("is_retractable").is_(True))
+
+
+def _count(
+    conn: sa.Connection, schema: str, name: str, where: sa.ColumnElement[bool] | None = None
+) -> int | None:
+    if not sa.inspect(conn).has_table(name, schema=schema):
+        return None
+    query = sa.select(sa.func.count()).select_from(sa.table(name, schema=schema))
+    return int(conn.execute(query if where is None else query.where(where)).scalar_one())
+
+
+__all__ = [
+    "ExportInputError",
+    "Marts",
+    "count_retractable",
+    "count_to_push",
+    "read_gone",
+    "read_marts",
+    "read_to_push",
+]

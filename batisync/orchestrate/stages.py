@@ -25,8 +25,6 @@ from batisync.orchestrate.summary import StageReport, StageResult
 
 log = logging.getLogger(__name__)
 
-StageFailed = StageError  # the name the stages' callers have always used
-
 
 @dataclass(frozen=True)
 class StageContext:
@@ -129,7 +127,6 @@ def execute_stages(
 
 __all__ = [
     "StageContext",
-    "StageFailed",
     "StageFn",
     "Stages",
     "execute_stages",

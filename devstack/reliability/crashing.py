@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.cli import main
-from batisync.orchestrate import sync as sync_module
+from batisync.orchestrate import wiring
 from batisync.orchestrate.stages import StageContext, StageFn, Stages
 
 
@@ -106,7 +106,7 @@ def _wrap(point: str, fire: Callable[[], None], name: str, stage: StageFn | None
 def install(point: str) -> None:
     how, _, where = point.rpartition("/")
     fire = _signal(how or "sigkill")
-    original = sync_module.stages_from_settings
+    original = wiring.stages_from_settings
 
     def stages_from_settings(settings: Any, *, force: bool = False) -> Stages:
         stages = original(settings, force=force)
@@ -118,7 +118,7 @@ def install(point: str) -> None:
             publish=_wrap(where, fire, "publish", stages.publish),
         )
 
-    sync_module.stages_from_settings = stages_from_settings
+    wiring.stages_from_settings = stages_from_settings
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from batisync.cli.load import main
+from batisync.cli import main as batisync
 from batisync.loader.api.client import SLOTS_PATH
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply, generate
@@ -59,7 +59,7 @@ def test_window_is_computed_in_utc_whatever_the_machine_zone(
     time.tzset()
     try:
         utc_before = datetime.now(UTC).date()
-        status = main(["--days", "3"])
+        status = batisync(["load", "--days", "3"])
         utc_after = datetime.now(UTC).date()
         local_today = date.today()
     finally:
@@ -79,7 +79,7 @@ def test_prints_what_it_did_per_resource(
     cli_env: FakeBatiSimply, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cli_env.dataset.add_malformed("bad_minutes")
-    assert main(["--days", "10"]) == 0
+    assert batisync(["load", "--days", "10"]) == 0
     out = capsys.readouterr().out
     header = re.search(r"^resource\s+fetched\s+new\s+changed\s+deleted\s+quarantined$", out, re.M)
     assert header, out
@@ -94,7 +94,7 @@ def test_prints_what_it_did_per_resource(
 
 
 def test_json_report(cli_env: FakeBatiSimply, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--start", "2020-01-01", "--end", "2020-01-31", "--json"]) == 0
+    assert batisync(["load", "--start", "2020-01-01", "--end", "2020-01-31", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["window"] == {
         "startDate": "2020-01-01T00:00:00Z",
@@ -108,16 +108,16 @@ def test_missing_setting_exits_2_naming_it(
     cli_env: FakeBatiSimply, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("BATISIMPLY_API_URL")
-    assert main([]) == 2
+    assert batisync(["load"]) == 2
     assert "BATISIMPLY_API_URL" in capsys.readouterr().err
 
 
 def test_bad_arguments_exit_2(cli_env: FakeBatiSimply) -> None:
     with pytest.raises(SystemExit) as caught:
-        main(["--end", "2026-01-01"])
+        batisync(["load", "--end", "2026-01-01"])
     assert caught.value.code == 2
     with pytest.raises(SystemExit) as caught:
-        main(["--days", "3", "--start", "2026-01-01"])
+        batisync(["load", "--days", "3", "--start", "2026-01-01"])
     assert caught.value.code == 2
 
 
@@ -125,7 +125,7 @@ def test_failure_exits_1_with_a_clear_message_and_no_secret(
     cli_env: FakeBatiSimply, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cli_env.fail_always(403, path_contains="/api/project")  # not retried: fails at once
-    assert main(["--days", "2"]) == 1
+    assert batisync(["load", "--days", "2"]) == 1
     captured = capsys.readouterr()
     assert "load failed: GET /api/project: HTTP 403" in captured.err
     for secret in (cli_env.client_secret, cli_env.password):

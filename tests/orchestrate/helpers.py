@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from batisync.export.report import ExportReport
 from batisync.loader.report import LoadReport, ResourceCounts
 from batisync.loader.window import Window
+from batisync.orchestrate.stages import StageContext, Stages
 from batisync.orchestrate.summary import StageReport
-from batisync.orchestrate.sync import StageContext, StageFailed, Stages
 from batisync.transform.build import TransformReport
 from devstack.fake_batisimply import FakeBatiSimply
 
@@ -147,7 +147,6 @@ __all__ = [
     "WEBHOOK_TOKEN",
     "Receiver",
     "Recorder",
-    "StageFailed",
     "conninfo_of",
     "e2e_env",
 ]

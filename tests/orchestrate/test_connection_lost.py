@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from batisync.orchestrate.stages import StageContext
-from batisync.orchestrate.sync import _unreachable, run_sync
+from batisync.orchestrate.sync import run_sync
+from batisync.orchestrate.wiring import _unreachable
 from tests.orchestrate.helpers import (
     EXPORT_REPORT,
     LOAD_REPORT,

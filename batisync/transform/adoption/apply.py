@@ -34,6 +34,8 @@ SAMPLE = 10  # ids named in the log
 class AdoptionRefused(ConfigError):
     """The old table cannot be adopted by the sync itself: exit 2, nothing changed."""
 
+    instruction = None  # what to do is in the message: the DBA's script
+
     def __init__(self, plan: AdoptionPlan, reasons: tuple[str, ...]) -> None:
         super().__init__(
             TABLE,
