@@ -20,6 +20,7 @@ from sqlglot import exp
 from batisync.transform.dbt_runner import DBT_PROJECT_DIR, DbtResult, run_dbt
 from devstack.batigest import create_standin, seed_salaries
 from devstack.pg import EmbeddedPostgres
+from devstack.sync_env import work_env
 from tests.transform.helpers import (
     MART_NAMES,
     RAW_DDL,
@@ -149,8 +150,7 @@ def test_batigest_target_parses_and_selects_only_the_audits(tmp_path: Path) -> N
         "BATIGEST_SQL_DATABASE": "BTG",
         "BATIGEST_SQL_USER": "reader",
         "BATIGEST_SQL_PASSWORD": "not-used",
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        **work_env(tmp_path),
     }
     parsed = run_dbt(["parse", "--target", "batigest"], env=env)
     assert parsed.success, parsed.summary()
@@ -350,8 +350,7 @@ def test_batigest_audit_on_the_standin(pg: EmbeddedPostgres, tmp_path: Path) -> 
     env = {
         **pg.env("postgres"),
         "BATIGEST_PGDATABASE": database,
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        **work_env(tmp_path),
     }
     clean = run_dbt(["build", "--target", "batigest_standin"], env=env)
     assert clean.success, clean.summary()
