@@ -29,7 +29,7 @@ TODAY = date(2026, 6, 30)
 
 
 def _load_in_child(kwargs: dict[str, Any], out: Any) -> None:
-    from batisync.loader.client import ApiCredentials
+    from batisync.loader.api.auth import ApiCredentials
     from batisync.loader.pipeline import run_load
     from batisync.loader.window import sliding_window
 

@@ -89,7 +89,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         print(f"bad window: {error}", file=sys.stderr)
         return EXIT_CONFIG
     # dlt is imported only when loading
-    from batisync.loader.client import ApiError
+    from batisync.loader.api.errors import ApiError
     from batisync.loader.config import load_with_settings
 
     try:

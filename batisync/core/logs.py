@@ -39,6 +39,7 @@ _PATTERNS = (
 NOISY_LOGGERS = ("urllib3", "requests", "dlt", "dbt", "filelock", "asyncio")
 # SQLAlchemy's INFO/DEBUG is its statement echo (with parameters): never on by itself
 QUIET_LOGGERS = ("sqlalchemy",)
+_noisy_level = logging.NOTSET  # the level setup_logging gave NOISY_LOGGERS
 
 
 class Redactor:
@@ -128,11 +129,24 @@ def setup_logging(
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    global _noisy_level
+    _noisy_level = logging.INFO if verbose else logging.WARNING
     for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+        logging.getLogger(name).setLevel(_noisy_level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     return LogSetup(interactive=interactive, level=level, console=console, handlers=[handler])
+
+
+def adopt_library_logger(name: str) -> None:
+    """Put a library logger that set itself up (dlt's runtime gives `dlt` a stderr
+    handler of its own, its own level and no propagation) back under ours: our format,
+    our redaction, the level setup_logging gives NOISY_LOGGERS."""
+    logger = logging.getLogger(name)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate = True
+    logger.setLevel(_noisy_level)
 
 
 # -- progress ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from batisync.core.settings import Settings
-from batisync.loader.client import ApiCredentials
+from batisync.loader.api.auth import ApiCredentials
 from batisync.loader.pipeline import LoadReport, run_load
 from batisync.loader.window import Window
 

@@ -15,10 +15,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from batisync.loader.classify import SlotTally
 from batisync.loader.report import ChunkReport, LoadReport
-from batisync.loader.source import SLOTS, SlotTally
 from batisync.loader.staging_state import Before
-from batisync.loader.tables import QUARANTINE_TABLE, SLOTS_TABLE
+from batisync.loader.tables import QUARANTINE_TABLE, SLOTS, SLOTS_TABLE
 from batisync.loader.window import Window
 
 

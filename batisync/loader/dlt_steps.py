@@ -1,5 +1,11 @@
 """The dlt side of a load: one pipeline per dataset, extract then normalize + load, and
-a failure turned into `LoadError` with the API's own error as its cause."""
+a failure turned into `LoadError` with the API's own error as its cause.
+
+dlt's own log lines (logger `dlt`) go through the process's logging like ours: its
+runtime gives that logger a handler of its own (raw `…|[WARNING]|pid|thread|…` lines
+to stderr, past the redaction) and stops propagation, which `make_pipeline` undoes
+(`core.logs.adopt_library_logger`).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,13 @@ import dlt
 import sqlalchemy as sa
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from batisync.core.logs import adopt_library_logger
 from batisync.core.settings import dlt_credentials
-from batisync.loader.client import ApiError
+from batisync.loader.api.errors import ApiError
 from batisync.loader.report import LoadError
 
 PIPELINES_DIR_ENV = "LOADER_PIPELINES_DIR"
+DLT_LOGGER = "dlt"  # the name dlt's runtime gives its logger (`dlt.common.logger`)
 
 
 def default_pipelines_dir(staging_url: str) -> Path:
@@ -41,6 +49,8 @@ def make_pipeline(name: str, dataset: str, staging_url: str, pipelines_dir: Path
         dataset_name=dataset,
         progress=None,
     )
+    # dlt's runtime has started by now (the source or the pipeline started it)
+    adopt_library_logger(DLT_LOGGER)
     _abort_pending(pipeline)
     return pipeline
 
@@ -83,4 +93,10 @@ def load(pipeline: dlt.Pipeline, what: str) -> None:
         raise LoadError(f"{what}: {type(cause).__name__}: {cause}") from cause
 
 
-__all__ = ["PIPELINES_DIR_ENV", "default_pipelines_dir", "extract", "load", "make_pipeline"]
+__all__ = [
+    "PIPELINES_DIR_ENV",
+    "default_pipelines_dir",
+    "extract",
+    "load",
+    "make_pipeline",
+]

@@ -17,10 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.core.connections import relation_exists
+from batisync.loader.tables import RAW_BATISIMPLY
 
-# tables.RAW_BATISIMPLY, not imported: the run summary imports this module, and
-# `tables` would bring dlt into commands that never load
-RAW_BATISIMPLY = "raw_batisimply"
 GENERATION_TABLE = f"{RAW_BATISIMPLY}.staging_generation"
 
 _SCHEMA_EXISTS = "select 1 from pg_namespace where nspname = :schema"

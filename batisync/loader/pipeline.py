@@ -5,8 +5,10 @@ Order, so that a failure leaves the raw tables untouched:
    sync knows raw may have changed since its last complete run;
 1. snapshot what raw holds (temp tables on our own connection: keys and content hashes,
    digests of the small reference tables);
-2. read `Salarie`, fetch and check the projects (short lists, fail fast);
-3. extract the time slots (dlt streams them chunk by chunk) — any API failure stops here;
+2. read `Salarie` and `ChantierDef`, fetch and check the projects (short lists, fail
+   fast);
+3. extract the time slots (dlt streams them chunk by chunk), then the projects they
+   name without a code, asked by id, in one dlt extract — any API failure stops here;
    a slot identical to its raw row (same md5 under the same version of the checks) is
    not handed to dlt, only its id kept;
 4. normalize and load both dlt pipelines, then stamp `_fetched_at` on those unchanged
@@ -27,24 +29,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
-from batisync.loader import dlt_steps, generation, project_lookups
-from batisync.loader.chantiers import ChantierCheck, chantier_resources, read_chantiers
-from batisync.loader.client import ApiCredentials, BatiSimplyClient, RetryPolicy
+from batisync.loader import dlt_steps, generation
+from batisync.loader.api.auth import ApiCredentials
+from batisync.loader.api.client import BatiSimplyClient, RetryPolicy
+from batisync.loader.batigest import (
+    ChantierCheck,
+    chantier_resources,
+    read_chantiers,
+    read_salarie,
+    salarie_resource,
+)
+from batisync.loader.classify import SlotTally, Tally, split_projects
 from batisync.loader.deletions import deletion_guarded, mark_deletions
 from batisync.loader.dlt_steps import PIPELINES_DIR_ENV
 from batisync.loader.report import ChunkReport, LoadError, LoadReport, ResourceCounts
-from batisync.loader.source import (
-    PROJECTS,
-    SALARIE,
-    SLOTS,
-    SlotTally,
-    Tally,
-    batisimply,
-    quarantine_resource,
-    read_salarie,
-    salarie_resource,
-    split_projects,
-)
+from batisync.loader.source import batisimply
 from batisync.loader.staging_state import (
     Before,
     read_before,
@@ -56,10 +55,13 @@ from batisync.loader.staging_state import (
 from batisync.loader.tables import (
     PIPELINE_BATIGEST,
     PIPELINE_BATISIMPLY,
+    PROJECTS,
     PROJECTS_TABLE,
     RAW_BATIGEST,
     RAW_BATISIMPLY,
+    SALARIE,
     SALARIE_TABLE,
+    SLOTS,
 )
 from batisync.loader.window import DEFAULT_CHUNK_DAYS, Window, chunk_window
 
@@ -164,28 +166,19 @@ def run_load(
                 chunks,
                 fetched_at,
                 tally,
+                projects=projects,
+                project_tally=project_tally,
+                refresh_projects=refresh_projects,
                 quarantine_first_seen=before.quarantine_first_seen,
-                projects=projects.rows if refresh_projects else None,
-                quarantined=projects.bad,
                 progress=progress,
                 previous_slots=before.slot_hashes,
             )
             api_pipeline = dlt_steps.make_pipeline(
                 PIPELINE_BATISIMPLY, RAW_BATISIMPLY, staging_url, workdir
             )
+            # one extract per pipeline and run: a second one before normalize would make
+            # a second package whose schema differs from the first (dlt's warning)
             dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
-            # projects the slots name without a code the list gives: asked by id
-            unknown = tally.projects_without_code - project_lookups.coded_ids(projects.rows)
-            lookups = project_lookups.look_up(
-                client, unknown, fetched_at, before.quarantine_first_seen
-            )
-            for bad in lookups.bad:  # counted with the projects they are
-                project_tally.quarantined[bad["reason"]] += 1
-            dlt_steps.extract(
-                api_pipeline,
-                project_lookups.lookups_source(lookups.rows, quarantine_resource(lookups.bad)),
-                "BatiSimply project lookups failed",
-            )
             erp_resources = [] if salarie is None else [salarie_resource(salarie)]
             if chantiers is not None:
                 erp_resources += chantier_resources(chantiers, fetched_at)

@@ -13,29 +13,20 @@ why."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import dlt
-from dlt.common.schema.typing import TTableSchemaColumns
-from dlt.extract.resource import DltResource
+from typing import TYPE_CHECKING, Any
 
 from batisync.loader import records
-from batisync.loader.client import BatiSimplyClient
+from batisync.loader.tables import PROJECT_LOOKUPS
+
+if TYPE_CHECKING:
+    from batisync.loader.api.client import BatiSimplyClient
 
 log = logging.getLogger(__name__)
 
-PROJECT_LOOKUPS = "project_lookups"
 FOUND, NOT_FOUND, REFUSED = "found", "not_found", "refused"
-LOOKUP_COLUMNS: TTableSchemaColumns = {
-    "id": {"data_type": "bigint", "nullable": False, "primary_key": True},
-    "project_code": {"data_type": "text", "nullable": True},
-    "project_name": {"data_type": "text", "nullable": True},
-    "lookup_status": {"data_type": "text"},
-    "looked_up_at": {"data_type": "timestamp"},
-}
 
 
 def without_code(rows: Iterable[Mapping[str, Any]]) -> set[int]:
@@ -132,31 +123,10 @@ def look_up(
     return lookups
 
 
-@dlt.source(name="batisimply")  # the time slots' source name: one dlt schema for the dataset
-def lookups_source(rows: Sequence[Mapping[str, Any]], *others: DltResource) -> list[DltResource]:
-    """The lookups, and `others` (the quarantine of the refused answers)."""
-    return [lookups_resource(rows), *others]
-
-
-def lookups_resource(rows: Sequence[Mapping[str, Any]]) -> DltResource:
-    @dlt.resource(
-        name=PROJECT_LOOKUPS, write_disposition="merge", primary_key="id", columns=LOOKUP_COLUMNS
-    )
-    def project_lookups() -> Iterator[Any]:
-        yield dlt.mark.materialize_table_schema()
-        if rows:
-            yield list(rows)
-
-    return project_lookups()
-
-
 __all__ = [
-    "PROJECT_LOOKUPS",
     "Lookups",
     "coded_ids",
     "look_up",
     "lookup_row",
-    "lookups_resource",
-    "lookups_source",
     "without_code",
 ]

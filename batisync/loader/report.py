@@ -1,4 +1,4 @@
-"""What one load did, per resource and per window chunk: the extract stage's typed report."""
+"""What one load did, per resource and per window chunk: the loader's typed report."""
 
 from __future__ import annotations
 

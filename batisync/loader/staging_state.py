@@ -9,9 +9,12 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from batisync.core.connections import relation_exists
+from batisync.loader.classify import SlotTally, Tally
 from batisync.loader.report import ChunkReport, ResourceCounts
-from batisync.loader.source import SlotTally, Tally
 from batisync.loader.tables import (
+    CHANTIER_CHECK,
+    CHANTIERS,
+    PROJECT_LOOKUPS,
     PROJECTS_TABLE,
     QUARANTINE_TABLE,
     RAW_BATIGEST,
@@ -37,10 +40,10 @@ _LIVE_HASHES = "select id, h from prev_slots where not gone"
 # the small tables dbt reads besides the counted resources: (table, the columns that
 # matter, never a timestamp of the load). One digest each, before and after a load.
 REFERENCE_TABLES = {
-    "chantiers": (f"{RAW_BATIGEST}.chantiers", "code"),
-    "chantier_check": (f"{RAW_BATIGEST}.chantier_check", "is_on, detail"),
-    "project_lookups": (
-        f"{RAW_BATISIMPLY}.project_lookups",
+    CHANTIERS: (f"{RAW_BATIGEST}.{CHANTIERS}", "code"),
+    CHANTIER_CHECK: (f"{RAW_BATIGEST}.{CHANTIER_CHECK}", "is_on, detail"),
+    PROJECT_LOOKUPS: (
+        f"{RAW_BATISIMPLY}.{PROJECT_LOOKUPS}",
         "id, project_code, project_name, lookup_status",
     ),
 }

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from batisync.core.file_modes import config_file_warnings
 from batisync.core.logs import redact
 from batisync.core.settings import Settings, describe
-from batisync.loader.chantiers import read_chantiers
-from batisync.loader.client import ApiError, BatiSimplyClient, RetryPolicy
+from batisync.loader.api.client import BatiSimplyClient, RetryPolicy
+from batisync.loader.api.errors import ApiError
+from batisync.loader.batigest import read_chantiers
 from batisync.loader.config import credentials_from_settings
 from batisync.loader.window import sliding_window, utc_today
 from batisync.orchestrate import runs

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from batisync.core.connections import make_batigest_engine
 from batisync.export import ensure_map, reconcile, run_export
 from batisync.export.heal import check_drift
-from batisync.loader.source import read_salarie
+from batisync.loader.batigest import read_salarie
 from batisync.tools.doctor_batigest import inspection_checks
 from devstack.batigest import seed_salaries
 from devstack.tds import TdsEndpoint

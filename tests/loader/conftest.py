@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from batisync.loader.client import BatiSimplyClient
+from batisync.loader.api.client import BatiSimplyClient
 from batisync.loader.pipeline import LoadReport, run_load
 from devstack.fake_batisimply import FakeBatiSimply
 from tests.loader.helpers import FAST_RETRY, Loader, credentials_for, window

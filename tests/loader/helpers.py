@@ -8,7 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batisync.loader.client import ApiCredentials, RetryPolicy
+from batisync.loader.api.auth import ApiCredentials
+from batisync.loader.api.client import RetryPolicy
 from batisync.loader.pipeline import LoadReport
 from batisync.loader.window import Window, sliding_window
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate

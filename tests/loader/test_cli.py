@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from batisync.cli.load import main
-from batisync.loader.client import SLOTS_PATH
+from batisync.loader.api.client import SLOTS_PATH
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply
 from devstack.sync_env import sync_env

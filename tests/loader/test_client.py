@@ -10,14 +10,9 @@ from typing import Any
 import pytest
 import requests
 
-from batisync.loader.client import (
-    SLOTS_PATH,
-    ApiError,
-    BatiSimplyClient,
-    RetryPolicy,
-    next_page,
-    page_items,
-)
+from batisync.loader.api.client import SLOTS_PATH, BatiSimplyClient, RetryPolicy
+from batisync.loader.api.errors import ApiError
+from batisync.loader.api.paging import next_page, page_items
 from batisync.loader.window import chunk_window
 from devstack.fake_batisimply import Dataset, FakeBatiSimply
 from tests.loader.helpers import (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from batisync.loader.client import SLOTS_PATH
+from batisync.loader.api.client import SLOTS_PATH
 from batisync.loader.pipeline import LoadError, deletion_guarded, run_load
 from batisync.loader.window import chunk_window
 from devstack.batigest import create_standin, seed_salaries

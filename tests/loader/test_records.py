@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from batisync.loader import records
-from batisync.loader.source import Classifier, SlotTally, slot_classifier, split_projects
+from batisync.loader.classify import Classifier, SlotTally, slot_classifier, split_projects
 from devstack.fake_batisimply import MALFORMED_KINDS
 from tests.loader.helpers import small_dataset
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from batisync.export.map_table import MAP_TABLE, ensure_map
-from batisync.loader.chantiers import CHANTIER_COLUMNS, CHECK_COLUMNS
-from batisync.loader.project_lookups import LOOKUP_COLUMNS
-from batisync.loader.source import (
+from batisync.loader.tables import (
+    CHANTIER_COLUMNS,
+    CHECK_COLUMNS,
+    LOOKUP_COLUMNS,
     PROJECT_COLUMNS,
     QUARANTINE_COLUMNS,
     SALARIE_COLUMNS,
