@@ -22,12 +22,10 @@ from batisync.cli.common import busy_failure, config_failure, load, writing
 from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, first_line
 from batisync.core.logs import redact, setup_logging
 from batisync.core.settings import Settings
-from batisync.export.config import (
-    engines_from_settings,
-    export_with_settings,
-    reconcile_with_settings,
-)
-from batisync.export.reconcile import ReconcileReport
+from batisync.export.config import checked_options, engines_from_settings
+from batisync.export.reconcile import reconcile
+from batisync.export.reconcile_report import ReconcileReport
+from batisync.export.runner import run_export
 from batisync.export.staging_io import ExportInputError
 from batisync.orchestrate.lock import LockBusy
 from batisync.orchestrate.record import recorded
@@ -53,10 +51,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             stack.enter_context(writing(settings, args.command, writes=writes))
             if reconciling:
                 return _reconcile(settings, staging, batigest, args)
-            report = export_with_settings(
-                settings,
+            report = run_export(
                 staging,
                 batigest,
+                checked_options(settings, batigest),
                 force=args.force,
                 dry_run=args.dry_run,
                 id_heure=args.id_heure,
@@ -96,7 +94,8 @@ def _reconcile(
     with recorded(
         settings.staging.conninfo(), settings.dbt_schema, "reconcile", dry_run=not args.repair
     ) as recording:
-        result = reconcile_with_settings(settings, staging, batigest, repair=args.repair)
+        options = checked_options(settings, batigest)
+        result = reconcile(staging, batigest, options, repair=args.repair)
         status = "drift" if result.drift else "success"
         error = f"{result.drift} finding(s) left: {result.summary_line()}" if result.drift else None
         recording.finish(status, "reconcile", result)

@@ -1,43 +1,31 @@
-"""Reading the dbt marts `to_push` and `heures_gone` (columns in docs/ARCHITECTURE.md)."""
+"""Reading the dbt marts `to_push` and `heures_gone` (their columns: `marts.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from batisync.core.errors import BatisyncError
-
-TO_PUSH_COLUMNS = (
-    "id_heure",
-    "code_chantier",
-    "code_salarie",
-    "date_sqlserver",
-    "nb_h0",
-    "nb_h3",
-    "nb_h4",
-    "values_hash",
-    "change_type",
-    "old_code_chantier",
-    "old_code_salarie",
-    "old_date_sqlserver",
-)
-HEURES_GONE_COLUMNS = (
-    "id_heure",
-    "code_chantier",
-    "code_salarie",
-    "date_sqlserver",
-    "reason",
-    "gone_since",
-)
-
-
-# read when the mart has it (dbt from issue 12 on)
-OPTIONAL_GONE_COLUMNS = ("is_retractable",)
+from batisync.export.marts import HEURES_GONE_COLUMNS, OPTIONAL_GONE_COLUMNS, TO_PUSH_COLUMNS
 
 
 class ExportInputError(BatisyncError):
     """The marts the exporter reads are missing (dbt has not run)."""
+
+
+@dataclass(frozen=True)
+class Marts:
+    """What an export applies: rows shaped like `to_push` and `heures_gone`."""
+
+    to_push: Sequence[Mapping[str, Any]] = ()
+    gone: Sequence[Mapping[str, Any]] = ()
+
+
+def read_marts(conn: sa.Connection, schema: str = "public") -> Marts:
+    return Marts(read_to_push(conn, schema), read_gone(conn, schema))
 
 
 def read_to_push(conn: sa.Connection, schema: str = "public") -> list[dict[str, Any]]:
@@ -59,3 +47,6 @@ def _read(
         raise ExportInputError(f"{schema}.{name} not found in staging: run dbt build first")
     table = sa.table(name, *(sa.column(c) for c in columns), schema=schema)
     return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id_heure)).mappings()]
+
+
+__all__ = ["ExportInputError", "Marts", "read_gone", "read_marts", "read_to_push"]

@@ -23,6 +23,7 @@ from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, redact
 from batisync.core.settings import Settings
 from batisync.export.inspection import Adaptation
+from batisync.export.options import ExportOptions
 from batisync.orchestrate import nochange, runs
 from batisync.orchestrate.alerts import alert_hook
 from batisync.orchestrate.interrupt import Stop, interruptible
@@ -225,17 +226,20 @@ def load_stage(settings: Settings) -> StageFn:
     return stage
 
 
-def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
+def export_stage(
+    settings: Settings, options: Callable[[], ExportOptions], *, force: bool = False
+) -> StageFn:
     def stage(ctx: StageContext) -> StageReport:
-        from batisync.export.config import engines_from_settings, export_with_settings
+        from batisync.export.config import engines_from_settings
         from batisync.export.rejections import remember_rejections
+        from batisync.export.runner import run_export
 
         with engines_from_settings(settings) as (staging, batigest):
             try:
-                report = export_with_settings(
-                    settings,
+                report = run_export(
                     staging,
                     batigest,
+                    options(),  # the run's inspection, made before the transform
                     force=force,
                     dry_run=ctx.dry_run,
                     run_id=ctx.run_id,
@@ -256,18 +260,19 @@ def export_stage(settings: Settings, *, force: bool = False) -> StageFn:
     return stage
 
 
-def drift_stage(settings: Settings, adaptation: Callable[[], Adaptation]) -> StageFn:
+def drift_stage(settings: Settings, options: Callable[[], ExportOptions]) -> StageFn:
     """After publish, and after a load that changed nothing too: SuiviMO compared with the
     map, what was deleted or edited by hand restored or reported (`export/heal.py`)."""
 
     def stage(ctx: StageContext) -> StageReport:
-        from batisync.export.config import drift_with_settings, engines_from_settings
+        from batisync.export.config import engines_from_settings
+        from batisync.export.heal import check_drift
 
-        adapt = adaptation()  # the run's inspection, made before the transform
+        run_options = options()  # the run's inspection, made before the transform
         with engines_from_settings(settings) as (staging, batigest):
             try:
-                return drift_with_settings(
-                    settings, staging, batigest, adapt, dry_run=ctx.dry_run, run_id=ctx.run_id
+                return check_drift(
+                    staging, batigest, run_options, dry_run=ctx.dry_run, run_id=ctx.run_id
                 )
             except Exception as error:
                 if is_connection_loss(error):
@@ -300,9 +305,10 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
 
     env = dbt_env(settings)
     # one inspection per run, before the transform: its lengths feed both dbt commands,
-    # and the drift stage adapts to it
+    # and the export and drift stages adapt to it (their options, built once)
     adaptation = functools.cache(lambda: batigest_adaptation(settings))
     inspected = functools.cache(lambda: batigest_env(settings, adaptation()))
+    options = functools.cache(lambda: ExportOptions.from_settings(settings, adaptation()))
     manifests = ManifestCache()  # transform parses the project, publish reuses it
     inputs = functools.cache(lambda: inputs_of(settings, env, inspected()))
     return Stages(
@@ -316,9 +322,9 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
             manifests,
             before=lambda ctx: adopt_old_table(settings, ctx.run_id),
         ),
-        export=export_stage(settings, force=force),
+        export=export_stage(settings, options, force=force),
         publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
-        drift=drift_stage(settings, adaptation),
+        drift=drift_stage(settings, options),
         skip_after_load=lambda report, dry_run: nothing_to_do(settings, report, inputs, dry_run),
         inputs=inputs,
     )

@@ -223,12 +223,12 @@ def build(settings: Settings, select: Sequence[str], display: ProgressDisplay) -
 
 
 def export(settings: Settings, id_heure: str | None, apply: bool) -> Any:
-    from batisync.export.config import engines_from_settings, export_with_settings
+    from batisync.export.config import checked_options, engines_from_settings
+    from batisync.export.runner import run_export
 
     with engines_from_settings(settings) as (staging, batigest):
-        return export_with_settings(
-            settings, staging, batigest, dry_run=not apply, id_heure=id_heure
-        )
+        options = checked_options(settings, batigest)
+        return run_export(staging, batigest, options, dry_run=not apply, id_heure=id_heure)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from batisync.export import export_rows
+from batisync.export import ExportOptions, Marts, run_export
 from batisync.export.model import GoneRow
 from tests.export.helpers import gone, map_rows, push, row, suivimo
 
@@ -21,15 +21,15 @@ def test_gone_rows_are_retractable_unless_dbt_says_otherwise() -> None:
 
 
 def test_delete_retracts_only_confirmed_deletions(staging_engine, batigest_engine) -> None:
-    export_rows(staging_engine, batigest_engine, [push("A", *K(8)), push("B", *K(9))])
-    options = {"on_gone": "delete", "retract_max_share": 1.0}
+    run_export(staging_engine, batigest_engine, marts=Marts([push("A", *K(8)), push("B", *K(9))]))
+    options = ExportOptions(on_gone="delete", retract_max_share=1.0)
     waiting = [gone("A", K(8)) | {"is_retractable": False}]
-    first = export_rows(staging_engine, batigest_engine, [], waiting, **options)
+    first = run_export(staging_engine, batigest_engine, options, marts=Marts([], waiting))
     assert first.retracted == 0
     assert suivimo(batigest_engine) == [row(*K(8)), row(*K(9))]
 
     confirmed = [gone("A", K(8)) | {"is_retractable": True}]
-    second = export_rows(staging_engine, batigest_engine, [], confirmed, **options)
+    second = run_export(staging_engine, batigest_engine, options, marts=Marts([], confirmed))
     assert second.retracted == 1
     assert suivimo(batigest_engine) == [row(*K(9))]
     assert map_rows(staging_engine) == {"B": K(9)}

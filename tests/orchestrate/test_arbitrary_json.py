@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batisync.export import run_export
+from batisync.export import ExportOptions, run_export
 from batisync.loader.pipeline import run_load
 from batisync.loader.window import days_window
 from batisync.transform.dbt_runner import run_dbt
@@ -146,7 +146,8 @@ def _load(api: FakeBatiSimply, staging_url: str, batigest_url: str, dlt_dir: Pat
 def _export(staging_url: str, batigest_url: str) -> Any:
     staging, batigest = sa.create_engine(staging_url), sa.create_engine(batigest_url)
     try:
-        return run_export(staging, batigest, on_gone="delete", retract_max_share=1.0)
+        options = ExportOptions(on_gone="delete", retract_max_share=1.0)
+        return run_export(staging, batigest, options)
     finally:
         staging.dispose()
         batigest.dispose()

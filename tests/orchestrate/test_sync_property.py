@@ -53,7 +53,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from batisync.export import ExportReport, reconcile, run_export
+from batisync.export import ExportOptions, ExportReport, reconcile, run_export
 from batisync.loader.pipeline import run_load
 from batisync.loader.window import days_window
 from batisync.transform.dbt_runner import run_dbt
@@ -292,9 +292,8 @@ class Chain:
         )
 
     def export(self, on_gone: str, batch_size: int = 1000) -> ExportReport:
-        return run_export(
-            self.staging, self.batigest, on_gone=on_gone, batch_size=batch_size, force=True
-        )
+        options = ExportOptions(on_gone=on_gone, batch_size=batch_size)
+        return run_export(self.staging, self.batigest, options, force=True)
 
     def suivimo(self) -> list[tuple]:
         with self.batigest.connect() as conn:
