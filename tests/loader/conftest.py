@@ -1,8 +1,9 @@
-"""Fixtures of the loader tests: a fake API, its client, a loader on a fresh staging."""
+"""Fixtures of the loader tests: a client of the fake API, a loader on a fresh staging (the
+`api` and its `dataset` are tests/conftest.py's; the loader's modules mark theirs
+`dataset(factory=small_dataset)`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,19 +11,8 @@ import pytest
 
 from batisync.loader.api.client import BatiSimplyClient
 from batisync.loader.pipeline import LoadReport, run_load
-from devstack.fake_batisimply import Dataset, FakeBatiSimply
-from tests.loader.helpers import FAST_RETRY, Loader, credentials_for, small_dataset, window
-
-
-@pytest.fixture
-def dataset() -> Dataset:
-    return small_dataset()
-
-
-@pytest.fixture
-def api(dataset: Dataset) -> Iterator[FakeBatiSimply]:
-    with FakeBatiSimply(dataset) as server:
-        yield server
+from devstack.fake_batisimply import FakeBatiSimply
+from tests.loader.helpers import FAST_RETRY, Loader, credentials_for, window
 
 
 @pytest.fixture

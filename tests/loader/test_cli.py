@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,20 +13,16 @@ import pytest
 from batisync.cli import main as batisync
 from batisync.loader.api.client import SLOTS_PATH
 from devstack.batigest import create_standin, seed_salaries
-from devstack.fake_batisimply import FakeBatiSimply, generate
+from devstack.fake_batisimply import FakeBatiSimply
+from devstack.sync_env import sync_env
 
-
-@pytest.fixture
-def live_api() -> Iterator[FakeBatiSimply]:
-    """Data around the real UTC today, since the CLI's window ends today."""
-    today = datetime.now(UTC).date()
-    with FakeBatiSimply(generate(n_employees=3, n_projects=2, days=10, seed=5, today=today)) as api:
-        yield api
+# data around the real UTC today, since the CLI's window ends today
+pytestmark = pytest.mark.dataset(n_employees=3, n_projects=2, days=10, seed=5)
 
 
 @pytest.fixture
 def cli_env(
-    live_api: FakeBatiSimply,
+    api: FakeBatiSimply,
     staging_url: str,
     batigest_url: str,
     tmp_path: Path,
@@ -35,17 +30,13 @@ def cli_env(
 ) -> FakeBatiSimply:
     """Settings from the environment only (no .env, no credentials.json of the repo)."""
     engine = create_standin(batigest_url)
-    seed_salaries(
-        engine, [(r["Code"], r["Nom"], r["codebs"]) for r in live_api.dataset.salarie_rows()]
-    )
+    seed_salaries(engine, [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()])
     engine.dispose()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CREDENTIALS_FILE", "")
-    for name, value in live_api.settings_env().items():
+    env = sync_env(staging_url, batigest_url, tmp_path, api=api, window_days=None)
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("BATIGEST_URL", batigest_url)
-    monkeypatch.setenv("LOADER_PIPELINES_DIR", str(tmp_path / "dlt"))
-    return live_api
+    return api
 
 
 def _zone_whose_date_differs_from_utc() -> str:

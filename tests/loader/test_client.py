@@ -22,6 +22,9 @@ from tests.loader.helpers import (
     window,
 )
 
+# the loader's small dataset (tests/loader/helpers.py) for the `dataset` and `api` fixtures
+pytestmark = pytest.mark.dataset(factory=small_dataset)
+
 API_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 

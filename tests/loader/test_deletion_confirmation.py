@@ -11,8 +11,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from devstack.fake_batisimply import Dataset
-from tests.loader.helpers import Loader, query, window
+from tests.loader.helpers import Loader, query, small_dataset, window
+
+# the loader's small dataset (tests/loader/helpers.py) for the `dataset` and `api` fixtures
+pytestmark = pytest.mark.dataset(factory=small_dataset)
 
 SQL = "select _deleted_at, _gone_confirmed_at from raw_batisimply.time_slots where id = :i"
 

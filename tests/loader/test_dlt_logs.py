@@ -10,7 +10,10 @@ import pytest
 from dlt.common import logger as dlt_logger
 
 from devstack.fake_batisimply import Dataset
-from tests.loader.helpers import Loader, query
+from tests.loader.helpers import Loader, query, small_dataset
+
+# the loader's small dataset (tests/loader/helpers.py) for the `dataset` and `api` fixtures
+pytestmark = pytest.mark.dataset(factory=small_dataset)
 
 
 def test_a_first_load_is_one_package_and_dlt_warns_nothing(

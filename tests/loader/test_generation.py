@@ -15,7 +15,10 @@ from batisync.loader import generation, records, tables
 from batisync.loader.project_lookups import FOUND, NOT_FOUND, REFUSED, lookup_row
 from devstack.batigest import create_standin, seed_chantiers, seed_salaries
 from devstack.fake_batisimply import Dataset
-from tests.loader.helpers import Loader, query
+from tests.loader.helpers import Loader, query, small_dataset
+
+# the loader's small dataset (tests/loader/helpers.py) for the `dataset` and `api` fixtures
+pytestmark = pytest.mark.dataset(factory=small_dataset)
 
 CURRENT = f"select generation, written_by from {generation.GENERATION_TABLE}"
 NOW = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)

@@ -20,8 +20,12 @@ from tests.loader.helpers import (
     credentials_for,
     query,
     raw_state,
+    small_dataset,
     window,
 )
+
+# the loader's small dataset (tests/loader/helpers.py) for the `dataset` and `api` fixtures
+pytestmark = pytest.mark.dataset(factory=small_dataset)
 
 
 def _in_window(dataset: Dataset) -> dict[str, dict]:

@@ -33,6 +33,7 @@ from devstack import hostile
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
+from devstack.sync_env import work_env
 from devstack.verify import healthy_keys, verdict
 from tests.loader.helpers import FAST_RETRY, credentials_for
 
@@ -120,11 +121,7 @@ def template(pg: EmbeddedPostgres) -> Iterator[Template]:
         _load(api, pg.url(staging), pg.url(batigest), workdir / "dlt-template")
         built = run_dbt(
             ["build", "--vars", "{marts_materialized: view}", "--exclude", "test_type:unit"],
-            env={
-                **pg.env(staging),
-                "DBT_TARGET_PATH": str(workdir / "target"),
-                "DBT_LOG_PATH": str(workdir / "logs"),
-            },
+            env={**pg.env(staging), **work_env(workdir)},
         )
         assert built.success, built.summary()
         _export(pg.url(staging), pg.url(batigest))

@@ -60,6 +60,7 @@ from batisync.transform.dbt_runner import run_dbt
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import MALFORMED_KINDS, Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
+from devstack.sync_env import work_env
 from tests.loader.helpers import FAST_RETRY, credentials_for
 
 pytestmark = pytest.mark.slow
@@ -343,9 +344,8 @@ def template(pg: EmbeddedPostgres) -> Iterator[Template]:
                 ["build", "--vars", "{marts_materialized: view}", "--exclude", "test_type:unit"],
                 env={
                     **pg.env(staging_db),
+                    **work_env(workdir),
                     "HEURES_WINDOW_DAYS": "36500",  # heures_rejected lists every slot
-                    "DBT_TARGET_PATH": str(workdir / "target"),
-                    "DBT_LOG_PATH": str(workdir / "logs"),
                 },
             )
             assert built.success, built.summary()

@@ -21,13 +21,7 @@ from tests.orchestrate.helpers import (
     LOAD_REPORT,
     TRANSFORM_REPORT,
     Recorder,
-    conninfo_of,
 )
-
-
-@pytest.fixture
-def conninfo(staging_url: str) -> dict[str, Any]:
-    return conninfo_of(staging_url)
 
 
 def _history(conninfo: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,30 +1,17 @@
-"""Issue 12 in the exporter: no value can raise out of a Decimal, and a deleted slot's
-row is retracted only once dbt says its deletion is confirmed (`is_retractable`)."""
+"""Issue 12: a deleted slot's row is retracted (HEURES_ON_GONE=delete) only once dbt says
+its deletion is confirmed (`heures_gone.is_retractable`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 from batisync.export import ExportOptions, Marts, run_export
-from batisync.export.model import BadRow, GoneRow, PushRow
+from batisync.export.model import GoneRow
 from tests.export.helpers import gone, map_rows, push, row, suivimo
 
 
 def K(hour: int) -> tuple[str, str, datetime]:
     return ("CH1", "S1", datetime(2026, 3, 2, hour))
-
-
-@pytest.mark.parametrize("nb_h0", ["1e300", "1e12", "-1e13", "Infinity", "NaN", None])
-def test_an_absurd_nb_h0_is_a_rejected_row_not_an_exception(nb_h0: str | None) -> None:
-    values = push("A", *K(8)) | {"nb_h0": nb_h0}
-    with pytest.raises(BadRow, match="bad_record: nb_h0"):
-        PushRow.from_mapping(values)
-
-
-def test_the_largest_plausible_nb_h0_passes() -> None:
-    assert PushRow.from_mapping(push("A", *K(8)) | {"nb_h0": "999999999999.5"}).values.nb_h0
 
 
 def test_gone_rows_are_retractable_unless_dbt_says_otherwise() -> None:
