@@ -1,5 +1,5 @@
 """BatiSimply time slots into Sage Batigest SuiviMO.
 
 Layers (docs/ARCHITECTURE.md), each importing only those below it:
-`cli` > `tools` > `orchestrate` > the stages `extract`, `transform`, `export` > `core`.
+`cli` > `tools` > `orchestrate` > the stages `loader`, `transform`, `export` > `core`.
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from batisync.export import export_rows, make_batigest_engine
+from batisync.export import ExportOptions, Marts, make_batigest_engine, run_export
 from benchmarks.bench_export import ROWS, engines, prepare, scenario, suivimo
 from benchmarks.results import record
 from devstack.tds import TdsEndpoint
@@ -37,7 +37,9 @@ def test_round_trips_per_1000_rows(
             pass  # the connection's own set-up probes are not the export's
         endpoint.stats.reset()
         report = benchmark.pedantic(
-            lambda: export_rows(staging, batigest, to_push, [], batch_size=1000),
+            lambda: run_export(
+                staging, batigest, ExportOptions(batch_size=1000), marts=Marts(to_push)
+            ),
             rounds=1,
             iterations=1,
         )

@@ -32,7 +32,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batisync.export import ensure_map, export_rows, make_batigest_engine, make_staging_engine
+from batisync.export import (
+    ExportOptions,
+    Marts,
+    ensure_map,
+    make_batigest_engine,
+    make_staging_engine,
+    run_export,
+)
 from benchmarks.instrument import statement_log
 from benchmarks.results import record
 from devstack.batigest import create_standin
@@ -206,7 +213,8 @@ def test_export_is_20x_faster_than_row_by_row(
 
     def ours() -> Any:
         with statement_log(b=batigest, s=staging) as log:
-            report = export_rows(staging, batigest, to_push, [], batch_size=1000)
+            options = ExportOptions(batch_size=1000)
+            report = run_export(staging, batigest, options, marts=Marts(to_push))
         logs.append(log)
         return report
 

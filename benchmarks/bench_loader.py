@@ -2,7 +2,7 @@
 
 Target (issue 3): at most 30 s and 500 MB peak RSS on a 2-core machine. The load runs
 in a fresh child process (spawn) so that its peak RSS is its own: interpreter, dlt,
-SQLAlchemy and the data, as `python -m loader` would see it. The fake API serves from
+SQLAlchemy and the data, as `batisync load` would see it. The fake API serves from
 this process.
 """
 
@@ -29,9 +29,9 @@ TODAY = date(2026, 6, 30)
 
 
 def _load_in_child(kwargs: dict[str, Any], out: Any) -> None:
-    from batisync.extract.client import ApiCredentials
-    from batisync.extract.pipeline import run_load
-    from batisync.extract.window import sliding_window
+    from batisync.loader.api.auth import ApiCredentials
+    from batisync.loader.pipeline import run_load
+    from batisync.loader.window import sliding_window
 
     began = time.perf_counter()
     report = run_load(

@@ -28,11 +28,12 @@ from typing import Any
 import orjson
 import requests
 
-from batisync.extract.window import DEFAULT_CHUNK_DAYS, chunk_window, sliding_window, utc_today
+from batisync.loader.window import DEFAULT_CHUNK_DAYS, chunk_window, sliding_window, utc_today
 from benchmarks.results import record
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
+from devstack.sync_env import sync_env
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_SYNC_SIZES", "20000,100000").split(","))
 NOCHANGE_RUNS = int(os.environ.get("BENCH_NOCHANGE_RUNS", "3"))
@@ -112,27 +113,8 @@ def bare_fetch(api: FakeBatiSimply) -> tuple[float, int]:
     return time.perf_counter() - began, slots
 
 
-def _environment(
-    pg: EmbeddedPostgres, staging_url: str, batigest_url: str, api: FakeBatiSimply, work: Path
-) -> dict[str, str]:
-    database = staging_url.rsplit("/", 1)[1]
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(work)),
-        "CREDENTIALS_FILE": "",  # no settings file: the environment only
-        **api.settings_env(),
-        **pg.env(database),
-        "BATIGEST_URL": batigest_url,
-        "HEURES_WINDOW_DAYS": str(WINDOW_DAYS),
-        # kept across the runs of one size, as on a production host
-        "DBT_TARGET_PATH": str(work / "dbt_target"),
-        "DBT_LOG_PATH": str(work / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(work / "dlt"),
-    }
-
-
 def _measure(
-    slots: int, pg: EmbeddedPostgres, new_database: Callable[[str], str], work: Path
+    slots: int, new_database: Callable[[str], str], work: Path
 ) -> tuple[dict[str, Any], tuple[float, int] | None]:
     dataset = generate(n_slots=slots, n_projects=40, days=WINDOW_DAYS, seed=3, today=utc_today())
     staging_url = new_database("bench_sync_staging")
@@ -146,7 +128,15 @@ def _measure(
         if slots == max(SIZES):
             fetches = [bare_fetch(api) for _ in range(3)]
             floor = (statistics.median(f[0] for f in fetches), fetches[0][1])
-        env = _environment(pg, staging_url, batigest_url, api, work)
+        # dbt's target and dlt's pipelines kept across the runs of one size, as on a host
+        env = sync_env(
+            staging_url,
+            batigest_url,
+            work,
+            api=api,
+            window_days=WINDOW_DAYS,
+            HOME=os.environ.get("HOME", str(work)),
+        )
         first = _sync(env)
         nochange = [_sync(env) for _ in range(NOCHANGE_RUNS)]
     print(
@@ -165,7 +155,7 @@ def test_sync_first_and_no_change(
 
     def measure_all() -> None:
         for n in SIZES:
-            size, floor = _measure(n, pg, new_database, tmp_path / f"sync_{n}")
+            size, floor = _measure(n, new_database, tmp_path / f"sync_{n}")
             sizes.append(size)
             if floor:
                 floors.append(floor)

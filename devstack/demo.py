@@ -31,11 +31,13 @@ import sqlalchemy as sa
 
 from batisync.core.logs import ProgressDisplay, setup_logging
 from batisync.core.settings import load_settings
-from batisync.orchestrate.summary import RunSummary, render_text
+from batisync.orchestrate.summary import RunSummary
+from batisync.orchestrate.summary_text import render_text
 from batisync.orchestrate.sync import sync_from_settings
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, format_utc, generate, parse_utc
 from devstack.pg import SUPERUSER, EmbeddedPostgres
+from devstack.sync_env import sync_env
 
 STAGING_DB = "batisync_demo"
 BATIGEST_DB = "batigest_demo"
@@ -316,15 +318,15 @@ def run_demo(cluster: EmbeddedPostgres, args: argparse.Namespace) -> DemoResult 
     )
     try:
         with FakeBatiSimply(dataset) as api:
-            env = {
-                **api.settings_env(),
-                **cluster.env(STAGING_DB),
-                "BATIGEST_URL": batigest_url,
-                "BATIGEST_SCHEMA": "dbo",
-                "HEURES_WINDOW_DAYS": str(args.days),
-                "HEURES_TIMEZONE": TIMEZONE,
-                "CREDENTIALS_FILE": "",  # the demo's settings only
-            }
+            # the demo's settings only (dbt's and dlt's work files where the caller says)
+            env = sync_env(
+                staging_url,
+                batigest_url,
+                api=api,
+                window_days=args.days,
+                BATIGEST_SCHEMA="dbo",
+                HEURES_TIMEZONE=TIMEZONE,
+            )
             os.environ.update(env)
             settings = load_settings(env, dotenv_path=None)
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from batisync.extract.records import record_id
+from batisync.loader.records import record_id
 from devstack.fake_batisimply import Dataset
 
 MB = 1_048_576

@@ -1,22 +1,21 @@
 """What every subcommand shares: settings with their secrets registered for redaction,
-configuration errors worded once (exit 2), the sync lock for whatever writes (exit 75)."""
+output paths checked before any work, the sync lock for whatever writes (LockBusy)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from batisync.core.errors import EXIT_BUSY, EXIT_CONFIG, ConfigError
+from batisync.core.errors import ConfigError
 from batisync.core.logs import REDACT
 from batisync.core.settings import Settings, load_settings
-from batisync.orchestrate.lock import LockBusy, application_name, sync_lock
+from batisync.orchestrate.lock import application_name, sync_lock
 
 Required = Callable[[Settings], tuple[str, ...]]
-log = logging.getLogger("batisync.settings")
+log = logging.getLogger(__name__)
 
 
 def load(required: Required | None = None) -> Settings:
@@ -48,19 +47,6 @@ def check_output_path(setting: str, path: str) -> Path:
     return target
 
 
-def config_failure(error: ConfigError) -> int:
-    for each in getattr(error, "errors", [error]):
-        print(f"configuration error: {each}", file=sys.stderr)
-    if searched := getattr(error, "searched", ""):
-        print(f"looked in {searched}", file=sys.stderr)
-    print(
-        "set it in the environment, in .env or in credentials.json "
-        "(see README 'Configuration'); `make doctor` checks every setting",
-        file=sys.stderr,
-    )
-    return EXIT_CONFIG
-
-
 @contextlib.contextmanager
 def writing(settings: Settings, command: str, *, writes: bool = True) -> Iterator[None]:
     """Hold the sync lock for a command that writes (raises LockBusy when a sync runs)."""
@@ -71,9 +57,4 @@ def writing(settings: Settings, command: str, *, writes: bool = True) -> Iterato
         yield
 
 
-def busy_failure(busy: LockBusy) -> int:
-    print(f"{busy}: nothing was done; try again when it has finished", file=sys.stderr)
-    return EXIT_BUSY
-
-
-__all__ = ["busy_failure", "check_output_path", "config_failure", "load", "writing"]
+__all__ = ["check_output_path", "load", "writing"]

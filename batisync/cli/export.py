@@ -12,68 +12,44 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
-import sys
 from typing import Any
 
 import sqlalchemy as sa
 
-from batisync.cli.common import busy_failure, config_failure, load, writing
-from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, first_line
-from batisync.core.logs import redact, setup_logging
+from batisync.cli.common import load, writing
+from batisync.core.errors import EXIT_FAILED, EXIT_OK, ConfigError
 from batisync.core.settings import Settings
-from batisync.export.config import (
-    engines_from_settings,
-    export_with_settings,
-    reconcile_with_settings,
-)
-from batisync.export.reconcile import ReconcileReport
-from batisync.export.staging_io import ExportInputError
-from batisync.orchestrate.lock import LockBusy
+from batisync.export.config import checked_options, engines_from_settings
+from batisync.export.reconcile import reconcile
+from batisync.export.reconcile_report import ReconcileReport
+from batisync.export.runner import run_export
 from batisync.orchestrate.record import recorded
 
-log = logging.getLogger("batisync.export")
 NEEDED = ("PGHOST", "PGDATABASE", "BATIGEST_URL")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    setup_logging(verbose=args.verbose)
-    reconciling = args.command == "reconcile"
+    reconciling = args.subcommand == "reconcile"
     writes = True if reconciling else not args.dry_run
+    settings = load(lambda _: NEEDED)
     with contextlib.ExitStack() as stack:
         try:
-            settings = load(lambda _: NEEDED)
             staging, batigest = stack.enter_context(engines_from_settings(settings))
-        except ConfigError as error:
-            return config_failure(error)
-        except sa.exc.ArgumentError as error:  # a BATIGEST_URL SQLAlchemy cannot parse
-            print(f"configuration error: BATIGEST_URL: {type(error).__name__}", file=sys.stderr)
-            return EXIT_CONFIG
-        try:
-            stack.enter_context(writing(settings, args.command, writes=writes))
-            if reconciling:
-                return _reconcile(settings, staging, batigest, args)
-            report = export_with_settings(
-                settings,
-                staging,
-                batigest,
-                force=args.force,
-                dry_run=args.dry_run,
-                id_heure=args.id_heure,
-                with_dbt_rejections=True,
-            )
-        except LockBusy as busy:
-            return busy_failure(busy)
-        except ConfigError as error:  # the Batigest inspection found what would corrupt data
-            return config_failure(error)
-        except KeyboardInterrupt as stop:  # SIGTERM / SIGINT: recorded, lock released
-            print(f"{args.command} interrupted ({stop}): nothing half-written", file=sys.stderr)
-            return EXIT_FAILED
-        except (ExportInputError, sa.exc.SQLAlchemyError) as error:
-            # SQLAlchemy errors carry the statement, never the URL or its password.
-            log.debug("export failed", exc_info=True)
-            print(redact(f"export failed: {first_line(error, with_type=False)}"), file=sys.stderr)
-            return EXIT_FAILED
+        except sa.exc.ArgumentError as error:  # a BATIGEST_URL SQLAlchemy cannot load
+            raise ConfigError("BATIGEST_URL", type(error).__name__) from None
+        # SIGTERM / SIGINT: the lock is released, a reconcile recorded as interrupted
+        stack.enter_context(writing(settings, args.subcommand, writes=writes))
+        if reconciling:
+            return _reconcile(settings, staging, batigest, args)
+        report = run_export(
+            staging,
+            batigest,
+            checked_options(settings, batigest),
+            force=args.force,
+            dry_run=args.dry_run,
+            id_heure=args.id_heure,
+            with_dbt_rejections=True,
+        )
     if args.json:
         data = {**report.to_dict(), "rejected_rows": report.rejected_rows()}
         print(json.dumps(data, indent=2, default=str))
@@ -96,7 +72,8 @@ def _reconcile(
     with recorded(
         settings.staging.conninfo(), settings.dbt_schema, "reconcile", dry_run=not args.repair
     ) as recording:
-        result = reconcile_with_settings(settings, staging, batigest, repair=args.repair)
+        options = checked_options(settings, batigest)
+        result = reconcile(staging, batigest, options, repair=args.repair)
         status = "drift" if result.drift else "success"
         error = f"{result.drift} finding(s) left: {result.summary_line()}" if result.drift else None
         recording.finish(status, "reconcile", result)

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import sys
-from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from batisync.cli.common import busy_failure, config_failure, load, writing
-from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, first_line
-from batisync.core.logs import redact, setup_logging
+from batisync.cli.common import load, writing
+from batisync.core.errors import EXIT_OK
 from batisync.core.settings import Settings
-from batisync.extract.report import LoadError, LoadReport
-from batisync.extract.window import Window, chunk_window, days_window, sliding_window, utc_today
-from batisync.orchestrate.lock import LockBusy
+from batisync.loader.report import LoadReport
+from batisync.loader.window import Window, chunk_window, days_window, sliding_window, utc_today
 
-log = logging.getLogger("batisync.load")
 COLUMNS = ("fetched", "new", "changed", "deleted", "quarantined")
 
 
@@ -40,9 +34,9 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def add_command(commands: Any) -> None:
+def add_commands(commands: Any) -> None:
     parser = commands.add_parser(
-        "load", help="load BatiSimply and Batigest into the staging PostgreSQL (the extract)"
+        "load", help="load BatiSimply and Batigest into the staging PostgreSQL (the loader)"
     )
     span = parser.add_mutually_exclusive_group()
     span.add_argument("--days", type=_positive, help="window: today minus N days (recette)")
@@ -78,39 +72,20 @@ def render(report: LoadReport) -> str:
 def cmd_load(args: argparse.Namespace) -> int:
     if args.end and not args.start:
         args.parser.error("--end needs --start")
-    setup_logging(verbose=args.verbose)
-    try:
-        settings = load(Settings.required_for_sync)
+    settings = load(Settings.required_for_sync)
+    try:  # fail on a bad window before any I/O
         window = choose_window(args, settings, utc_today())
-        chunk_window(window, settings.chunk_days)  # fail on a bad window before any I/O
-    except ConfigError as error:
-        return config_failure(error)
+        chunk_window(window, settings.chunk_days)
     except ValueError as error:
-        print(f"bad window: {error}", file=sys.stderr)
-        return EXIT_CONFIG
+        args.parser.error(f"bad window: {error}")
     # dlt is imported only when loading
-    from batisync.extract.client import ApiError
-    from batisync.extract.config import load_with_settings
+    from batisync.loader.config import load_with_settings
 
-    try:
-        with writing(settings, "load"):
-            report = load_with_settings(settings, window)
-    except LockBusy as busy:
-        return busy_failure(busy)
-    except (LoadError, ApiError) as error:
-        print(redact(f"load failed: {error}"), file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as error:  # a database or network failure: name it, no traceback
-        log.debug("load failed", exc_info=True)
-        print(redact(f"load failed: {first_line(error)}"), file=sys.stderr)
-        return EXIT_FAILED
+    with writing(settings, "load"):
+        report = load_with_settings(settings, window)
     output: Any = json.dumps(report.to_dict(), indent=2) if args.json else render(report)
     print(output)
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`batisync load ARGS` (kept callable on its own for tests)."""
-    from batisync.cli import main as batisync
-
-    return batisync(["load", *(argv or [])])
+__all__ = ["add_commands", "choose_window", "cmd_load", "render"]

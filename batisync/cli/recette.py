@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from typing import Any
 
-from batisync.cli.common import busy_failure, config_failure, load, writing
-from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, ConfigError, StageError, first_line
-from batisync.core.logs import ProgressDisplay, redact, setup_logging
+from batisync.cli.common import load, writing
+from batisync.core.logs import ProgressDisplay
 from batisync.core.settings import Settings
-from batisync.orchestrate.lock import LockBusy
 from batisync.orchestrate.record import recorded
 from batisync.tools.recette import Options, run_recette
 
-log = logging.getLogger("batisync.recette")
+log = logging.getLogger(__name__)
 
 
 def _needed(options: Options) -> Any:
@@ -30,37 +27,18 @@ def cmd_debug_heures(args: argparse.Namespace) -> int:
     if args.days < 1:
         args.parser.error("--days must be at least 1")
     options = Options(args.days, args.id_heure, args.update_codes, args.apply, args.verbose)
-    display = ProgressDisplay(setup_logging(verbose=options.verbose), log)
-    try:
-        settings = load(_needed(options))
-    except ConfigError as error:
-        return config_failure(error)
-    try:
-        with writing(settings, "debug-heures", writes=options.writes):
-            if not options.apply:
-                return run_recette(settings, options, display)
-            # a write to SuiviMO: in sync_runs like a sync (command `debug-heures`)
-            conninfo = settings.staging.conninfo()
-            with recorded(conninfo, settings.dbt_schema, "debug-heures") as recording:
-                return run_recette(settings, options, display, recording)
-    except LockBusy as busy:
-        return busy_failure(busy)
-    except KeyboardInterrupt as stop:
-        print(f"debug-heures interrupted ({stop})", file=sys.stderr)
-        return EXIT_FAILED
-    except StageError as failure:
-        print(redact(f"failed: {failure}"), file=sys.stderr)
-        return EXIT_FAILED
-    except ConfigError as error:  # found on the way (an old table a DBA must adopt): exit 2
-        print(redact(f"configuration error: {error}"), file=sys.stderr)
-        return EXIT_CONFIG
-    except Exception as error:  # a connection, the API, a missing mart: say it plainly
-        log.debug("debug-heures failed", exc_info=True)
-        print(redact(f"failed: {first_line(error)}"), file=sys.stderr)
-        return EXIT_FAILED
+    display = ProgressDisplay(args.logs, log)
+    settings = load(_needed(options))
+    with writing(settings, "debug-heures", writes=options.writes):
+        if not options.apply:
+            return run_recette(settings, options, display)
+        # a write to SuiviMO: in sync_runs like a sync (command `debug-heures`)
+        conninfo = settings.staging.conninfo()
+        with recorded(conninfo, settings.dbt_schema, "debug-heures") as recording:
+            return run_recette(settings, options, display, recording)
 
 
-def add_command(commands: Any) -> None:
+def add_commands(commands: Any) -> None:
     parser = commands.add_parser(
         "debug-heures", help="the recette tool: each slot's state, the export plan (--apply)"
     )
@@ -74,4 +52,4 @@ def add_command(commands: Any) -> None:
     parser.set_defaults(handler=cmd_debug_heures, parser=parser)
 
 
-__all__ = ["add_command", "cmd_debug_heures"]
+__all__ = ["add_commands", "cmd_debug_heures"]

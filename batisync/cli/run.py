@@ -10,29 +10,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from batisync.cli.common import busy_failure, check_output_path, config_failure, load, writing
+from batisync.cli.common import check_output_path, load, writing
 from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, ConfigErrors
 from batisync.core.file_modes import config_file_warnings
 from batisync.core.ids import new_run_id
-from batisync.core.logs import ProgressDisplay, setup_logging
+from batisync.core.logs import ProgressDisplay
 from batisync.core.settings import Settings
-from batisync.orchestrate.lock import LockBusy
-from batisync.orchestrate.summary import RunSummary, render_json, render_text
+from batisync.orchestrate.summary import RunSummary, render_json
+from batisync.orchestrate.summary_text import render_text
 
-log = logging.getLogger("batisync")
+log = logging.getLogger(__name__)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    setup = setup_logging(verbose=args.verbose)
     json_path = os.environ.get("SUMMARY_JSON") or None
     errors: list[ConfigError] = []
     settings = None
     for warning in config_file_warnings():  # first: a config error must not hide it
         log.warning("%s", warning)
-    try:
+    try:  # every setting at fault is named at once, the output path's included
         settings = load(Settings.required_for_sync)
     except ConfigError as error:
-        errors += getattr(error, "errors", [error])
+        errors.append(error)
     if json_path:  # checked before any work: a bad path must not fail a run that worked
         try:
             check_output_path("SUMMARY_JSON", json_path)
@@ -40,17 +39,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
             errors.append(error)
             json_path = None
     if errors or settings is None:
-        if args.json or json_path:
+        failure = ConfigErrors(errors)
+        if args.json or json_path:  # the run's own summary says it too
             now = datetime.now(UTC)
-            summary = RunSummary(
-                new_run_id(now), "config_error", now, now, error="; ".join(map(str, errors))
-            )
+            cause = "; ".join(map(str, failure.errors))
+            summary = RunSummary(new_run_id(now), "config_error", now, now, error=cause)
             _emit(summary, args.json, json_path)
-        return config_failure(ConfigErrors(errors))
+        raise failure
     from batisync.orchestrate.sync import sync_from_settings
 
     summary = sync_from_settings(
-        settings, display=ProgressDisplay(setup, log), dry_run=args.dry_run
+        settings, display=ProgressDisplay(args.logs, log), dry_run=args.dry_run
     )
     _emit(summary, args.json, json_path)
     return summary.exit_code
@@ -69,13 +68,9 @@ def _emit(summary: RunSummary, as_json: bool, json_path: str | None) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    setup_logging(verbose=args.verbose)
     from batisync.tools.doctor import render, run_doctor
 
-    try:
-        settings = load()
-    except ConfigError as error:
-        return config_failure(error)
+    settings = load()
     checks = run_doctor(settings)
     print(render(settings, checks))
     if any(c.setting for c in checks):
@@ -84,7 +79,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_dbt(args: argparse.Namespace) -> int:
-    setup_logging(verbose=args.verbose)
     from batisync.transform.build import (
         WRITING_COMMANDS,
         adopt_old_table,
@@ -92,24 +86,16 @@ def cmd_dbt(args: argparse.Namespace) -> int:
         run_dbt_command,
     )
 
-    try:
-        settings = load(lambda _: ("PGHOST", "PGDATABASE"))
-    except ConfigError as error:
-        return config_failure(error)
+    settings = load(lambda _: ("PGHOST", "PGDATABASE"))
     # a command that may write the marts runs under the sync lock, after the adoption of
-    # the old connector's batigest_heures; `docs generate`, `parse`, `ls`… write nothing
-    # (any word naming a writing command counts: global flags may come before it)
+    # the old connector's batigest_heures (a refusal: AdoptionRefused, exit 2); `docs
+    # generate`, `parse`, `ls`… write nothing (any word naming a writing command counts:
+    # global flags may come before it)
     writes = any(arg in WRITING_COMMANDS for arg in args.dbt_args)
-    try:
-        with writing(settings, "dbt", writes=writes):
-            if writes:
-                adopt_old_table(settings)
-            return run_dbt_command(args.dbt_args, env=dbt_env(settings))
-    except LockBusy as busy:
-        return busy_failure(busy)
-    except ConfigError as error:  # an old table a DBA must adopt
-        print(f"configuration error: {error}", file=sys.stderr)
-        return EXIT_CONFIG
+    with writing(settings, "dbt", writes=writes):
+        if writes:
+            adopt_old_table(settings)
+        return run_dbt_command(args.dbt_args, env=dbt_env(settings))
 
 
 def add_commands(commands: Any) -> None:

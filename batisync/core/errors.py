@@ -21,8 +21,29 @@ EXIT_CODES = {
 }
 
 
-class ConfigError(ValueError):
+class BatisyncError(Exception):
+    """The root of every project error that ends a command. `cli.main` maps it, once, to
+    `exit_code` and its message; stages and handlers only raise.
+
+    Not under it on purpose: `Interrupted` (a `KeyboardInterrupt`, so that no `except
+    Exception` swallows SIGTERM; `cli.main` maps it to 1) and the per-row outcomes
+    (`BadRow`, `Invalid`), which are rejections reported with their reason, not exits.
+    """
+
+    exit_code = EXIT_FAILED
+    # what the person does next, said on its own line after the message (or None)
+    instruction: str | None = None
+
+
+class ConfigError(BatisyncError, ValueError):
     """A setting is missing or malformed. CLIs exit 2 with this message."""
+
+    exit_code = EXIT_CONFIG
+    instruction: str | None = (
+        "set it in the environment, in .env or in credentials.json "
+        "(see README 'Configuration'); `make doctor` checks every setting"
+    )
+    searched = ""  # the settings files looked at (`Settings.require_all` sets it)
 
     def __init__(self, setting: str, expected: str, *, label: str | None = None) -> None:
         # `label` names the setting everywhere it can be set, e.g.
@@ -34,15 +55,17 @@ class ConfigError(ValueError):
 
 
 class ConfigErrors(ConfigError):
-    """Several settings at fault at once, so one run names them all."""
+    """Several settings at fault at once, so one run names them all (a `ConfigErrors`
+    among `errors` is flattened; the files it looked in are kept)."""
 
     def __init__(self, errors: list[ConfigError]) -> None:
-        super().__init__(errors[0].setting, errors[0].expected, label=errors[0].label)
-        self.errors = errors
-        self.searched = ""  # the settings files looked at, said once after the errors
+        flat = [e for each in errors for e in getattr(each, "errors", [each])]
+        super().__init__(flat[0].setting, flat[0].expected, label=flat[0].label)
+        self.errors = flat
+        self.searched = next((e.searched for e in errors if e.searched), "")
 
 
-class StageError(RuntimeError):
+class StageError(BatisyncError):
     """A stage that ran to its end but failed (a dbt test, say); carries its report."""
 
     def __init__(self, message: str, report: Any = None) -> None:
@@ -86,7 +109,7 @@ _CONNECTION_MARKERS = (
 )
 
 
-class ConnectionLost(RuntimeError):
+class ConnectionLost(BatisyncError):
     """A system stopped answering mid-run; `system` names it for the one-line cause."""
 
     def __init__(self, system: str, cause: BaseException) -> None:
@@ -144,6 +167,7 @@ __all__ = [
     "EXIT_CONFIG",
     "EXIT_FAILED",
     "EXIT_OK",
+    "BatisyncError",
     "ConfigError",
     "ConfigErrors",
     "ConnectionLost",

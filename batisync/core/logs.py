@@ -39,6 +39,7 @@ _PATTERNS = (
 NOISY_LOGGERS = ("urllib3", "requests", "dlt", "dbt", "filelock", "asyncio")
 # SQLAlchemy's INFO/DEBUG is its statement echo (with parameters): never on by itself
 QUIET_LOGGERS = ("sqlalchemy",)
+_noisy_level = logging.NOTSET  # the level setup_logging gave NOISY_LOGGERS
 
 
 class Redactor:
@@ -80,6 +81,39 @@ class RedactingFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = self.redactor(record.exc_text)
         return True
+
+
+class OnceFilter(logging.Filter):
+    """Lets each warning through once (same logger, same text): what several stages of one
+    run find alike (the Batigest inspection, read by the no-change check and the export)
+    is said once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        key = (record.name, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+@contextlib.contextmanager
+def warnings_once() -> Iterator[None]:
+    """Within the block, each warning is written once by every handler of the root logger
+    (a run's log; the next run says it again)."""
+    filters = {handler: OnceFilter() for handler in logging.getLogger().handlers}
+    for handler, once in filters.items():
+        handler.addFilter(once)
+    try:
+        yield
+    finally:
+        for handler, once in filters.items():
+            handler.removeFilter(once)
 
 
 @dataclass
@@ -128,11 +162,24 @@ def setup_logging(
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    global _noisy_level
+    _noisy_level = logging.INFO if verbose else logging.WARNING
     for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+        logging.getLogger(name).setLevel(_noisy_level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     return LogSetup(interactive=interactive, level=level, console=console, handlers=[handler])
+
+
+def adopt_library_logger(name: str) -> None:
+    """Put a library logger that set itself up (dlt's runtime gives `dlt` a stderr
+    handler of its own, its own level and no propagation) back under ours: our format,
+    our redaction, the level setup_logging gives NOISY_LOGGERS."""
+    logger = logging.getLogger(name)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate = True
+    logger.setLevel(_noisy_level)
 
 
 # -- progress ------------------------------------------------------------------------
@@ -196,6 +243,7 @@ class ProgressDisplay:
 
 __all__ = [
     "LogSetup",
+    "OnceFilter",
     "ProgressDisplay",
     "RedactingFilter",
     "Redactor",
@@ -203,4 +251,5 @@ __all__ = [
     "redact",
     "resolve_level",
     "setup_logging",
+    "warnings_once",
 ]

@@ -1,6 +1,7 @@
-"""The exporter run with the configured values: the one place that maps `Settings` to the
-engines and to `run_export` / `reconcile`'s parameters (the sync, `python -m export` and
-`debug_heures` share it).
+"""The exporter with the configured values: the one place that turns `Settings` into the
+engines and, through the Batigest inspection, the `ExportOptions` that `run_export`,
+`reconcile` and `check_drift` share (the sync, `batisync export`, `batisync reconcile`
+and `debug-heures` use it).
 
 The engines are a separate step so that a caller can tell a Batigest URL SQLAlchemy
 cannot use (a configuration error) from a failure of the run itself.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 
@@ -18,15 +19,10 @@ from batisync.core.connections import make_batigest_engine, make_staging_engine
 from batisync.core.errors import ConfigError
 from batisync.core.settings import Settings
 from batisync.export.catalog import read_facts
-from batisync.export.drift_report import DriftReport
-from batisync.export.heal import check_drift
-from batisync.export.inspection import Adaptation, Assessment, Finding, assess
-from batisync.export.reconcile import ReconcileReport, reconcile
-from batisync.export.rejections import rejections_by_reason
-from batisync.export.report import ExportReport
-from batisync.export.runner import run_export
+from batisync.export.inspection import Assessment, Finding, assess
+from batisync.export.options import ExportOptions
 
-log = logging.getLogger("batisync.export")
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -68,86 +64,16 @@ def checked_batigest(settings: Settings, batigest: sa.Engine) -> Assessment:
     return assessment
 
 
-def export_with_settings(
-    settings: Settings,
-    staging: sa.Engine,
-    batigest: sa.Engine,
-    *,
-    dry_run: bool = False,
-    id_heure: str | None = None,
-    force: bool = False,
-    run_id: str | None = None,
-    with_dbt_rejections: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> ExportReport:
-    """`run_export` with the configured schemas, batch size and retract policy, adapted to
-    what the Batigest inspection found (raises BatigestUnfit before any write);
-    `with_dbt_rejections` counts heures_rejected in the report (the sync's whole picture)."""
-    adapt = checked_batigest(settings, batigest).adapt
-    by_reason: dict[str, int] = {}
-    new_by_reason: dict[str, int] = {}
-    if with_dbt_rejections:
-        with staging.connect() as conn:
-            by_reason, new_by_reason = rejections_by_reason(conn, settings.dbt_schema)
-    return run_export(
-        staging,
-        batigest,
-        schema=settings.batigest_schema,
-        staging_schema=settings.dbt_schema,
-        batch_size=settings.batch_size,
-        on_gone=settings.on_gone,
-        retract_max_share=settings.retract_max_share,
-        force=force,
-        dry_run=dry_run,
-        id_heure=id_heure,
-        run_id=run_id,
-        row_by_row=adapt.row_by_row,
-        case_sensitive_keys=adapt.case_sensitive_keys,
-        rejected_by_dbt=by_reason,
-        rejected_new_by_dbt=new_by_reason,
-        progress=progress,
-    )
+def checked_options(settings: Settings, batigest: sa.Engine) -> ExportOptions:
+    """The export's options: the settings adapted to what the Batigest inspection found
+    (raises BatigestUnfit before any write)."""
+    return ExportOptions.from_settings(settings, checked_batigest(settings, batigest).adapt)
 
 
-def reconcile_with_settings(
-    settings: Settings, staging: sa.Engine, batigest: sa.Engine, *, repair: bool = False
-) -> ReconcileReport:
-    """`reconcile` with the configured schemas and batch size (a repair is adapted to the
-    Batigest inspection, like an export)."""
-    adapt = checked_batigest(settings, batigest).adapt
-    return reconcile(
-        staging,
-        batigest,
-        schema=settings.batigest_schema,
-        staging_schema=settings.dbt_schema,
-        repair=repair,
-        batch_size=settings.batch_size,
-        row_by_row=adapt.row_by_row,
-        case_sensitive_keys=adapt.case_sensitive_keys,
-    )
-
-
-def drift_with_settings(
-    settings: Settings,
-    staging: sa.Engine,
-    batigest: sa.Engine,
-    adapt: Adaptation,
-    *,
-    dry_run: bool = False,
-    run_id: str = "",
-) -> DriftReport:
-    """`check_drift` with the configured schemas, batch size and HEURES_ON_DRIFT, adapted
-    to the run's Batigest inspection (`adapt`: the sync inspects once per run)."""
-    return check_drift(
-        staging,
-        batigest,
-        schema=settings.batigest_schema,
-        staging_schema=settings.dbt_schema,
-        policy=settings.on_drift,
-        dry_run=dry_run,
-        run_id=run_id,
-        batch_size=settings.batch_size,
-        row_by_row=adapt.row_by_row,
-        case_sensitive_keys=adapt.case_sensitive_keys,
-        accent_insensitive_keys=adapt.accent_insensitive_keys,
-    )
+__all__ = [
+    "BatigestUnfit",
+    "checked_batigest",
+    "checked_options",
+    "engines_from_settings",
+    "inspect_batigest",
+]

@@ -28,7 +28,7 @@ from datetime import date, datetime
 
 from batisync.export.model import Key, KeyNorm, MapRow, PushRow, Values, format_key
 from batisync.export.plan import Resolved, State
-from batisync.export.reconcile import classify
+from batisync.export.reconcile_report import classify
 
 KINDS = ("missing", "changed", "moved_by_hand", "duplicated", "contested")
 HEALABLE = ("missing", "changed")

@@ -20,41 +20,33 @@ from datetime import UTC, datetime, time, timedelta
 import sqlalchemy as sa
 
 from batisync.core.errors import first_line
-from batisync.export.apply import BatchStatements
+from batisync.export.apply import is_row_error
 from batisync.export.drift import DriftFinding, SuiviRow, decide, remember, state_of
 from batisync.export.drift_report import DriftReport
 from batisync.export.drift_store import read_memory, read_synced, synced_exists, write_memory
 from batisync.export.literals import MAX_VALUES_ROWS, literal
 from batisync.export.map_table import read_map
-from batisync.export.model import KeyNorm, MapRow, PushRow, key_norm_for, values_from_db
+from batisync.export.model import KeyNorm, MapRow, PushRow, values_from_db
+from batisync.export.options import DEFAULT_OPTIONS, ExportOptions
 from batisync.export.plan import Action, Resolved
 from batisync.export.reconcile import write_back
-from batisync.export.runner import is_row_error
+from batisync.export.statements import BatchStatements
 from batisync.export.suivimo import KEY_COLUMNS, VALUE_COLUMNS
 
-log = logging.getLogger("export.drift")
-
-POLICIES = ("repair", "report")
+log = logging.getLogger(__name__)
 
 
 def check_drift(
     staging_engine: sa.Engine,
     batigest_engine: sa.Engine,
+    options: ExportOptions = DEFAULT_OPTIONS,
     *,
-    schema: str = "dbo",
-    staging_schema: str = "public",
-    policy: str = "repair",
     dry_run: bool = False,
     run_id: str = "",
-    batch_size: int = 1000,
-    row_by_row: bool = False,
-    case_sensitive_keys: bool = False,
-    accent_insensitive_keys: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DriftReport:
-    """Compare, heal (`policy='repair'`, not a dry run), remember (not a dry run)."""
-    if policy not in POLICIES:
-        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    """Compare, heal (`on_drift='repair'`, not a dry run), remember (not a dry run)."""
+    policy, staging_schema = options.on_drift, options.staging_schema
     report = DriftReport(run_id, policy=policy, dry_run=dry_run)
     with staging_engine.connect() as conn:
         if not synced_exists(conn, staging_schema):
@@ -64,8 +56,8 @@ def check_drift(
         scope = read_synced(conn, staging_schema)
         mapped = read_map(conn, staging_schema)  # heures_synced reads it: it exists
         memory = read_memory(conn, staging_schema)
-    norm = key_norm_for(batigest_engine.dialect.name, case_sensitive=case_sensitive_keys)
-    statements = BatchStatements(batigest_engine.dialect.name, schema, row_by_row=row_by_row)
+    norm = options.key_norm(batigest_engine.dialect.name)
+    statements = options.statements(batigest_engine.dialect.name)
     report_only = "HEURES_ON_DRIFT=report" if policy == "report" else ""
     report_only = "dry run: nothing written" if dry_run else report_only
     rows: list[SuiviRow] = []
@@ -79,12 +71,12 @@ def check_drift(
         memory,
         norm,
         report_only=report_only,
-        accent_insensitive=accent_insensitive_keys,
+        accent_insensitive=options.accent_insensitive_keys,
     )
     findings = list(decision.findings)
     if decision.to_heal:
         with batigest_engine.connect() as target:
-            findings = _heal(target, statements, findings, norm, batch_size)
+            findings = _heal(target, statements, findings, norm, options.batch_size)
     report.checked, report.findings = decision.checked, findings
     if not dry_run:
         # every mapped slot's state, as heures_synced names it where it does (its hash
@@ -164,4 +156,4 @@ def _after(f: DriftFinding, action: Action, reason: str | None) -> DriftFinding 
     return None  # unchanged: fixed meanwhile
 
 
-__all__ = ["POLICIES", "check_drift", "read_around"]
+__all__ = ["check_drift", "read_around"]

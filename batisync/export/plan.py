@@ -1,10 +1,9 @@
-"""Every decision of the exporter, as pure functions (no I/O).
+"""The exporter's decision for one batch, as pure functions (no I/O), and its vocabulary.
 
-`resolve` checks `to_push` rows against the map (the authority on which SuiviMO row is
-ours: `to_push`'s own old key is only a hint and may be stale), `group`/`batches` keep
-rows whose keys depend on each other (swaps, chains) in one batch, and `plan_batch`
-decides, from the SuiviMO rows really found at the old and new keys, what each row
-needs. The same plan drives the dry run and the set-based statements of `apply`.
+`plan_batch` decides, from the SuiviMO rows really found at the old and new keys, what
+each row of a batch needs (`RowPlan`: the reported `Action`, the statements' `Op`). The
+rows come from `resolve.py` (checked against the map, grouped into batches); the same
+plan drives the dry run, the set-based statements of `apply` and the row-by-row path.
 
 Semantics (the seed, CONTRACT.md): key unchanged → update if values differ, insert if
 the row is missing; key changed → move the mapped old row to the new key and values;
@@ -16,13 +15,12 @@ is dropped so two map rows never point at one SuiviMO row.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from batisync.export.model import Key, KeyNorm, MapRow, PushRow, Values, format_key, identity_key
+from batisync.export.model import Key, KeyNorm, PushRow, Values, format_key, identity_key
 
 
 class Action(StrEnum):
@@ -124,106 +122,6 @@ def _values_dict(values: Values | None) -> dict[str, Any] | None:
 
 def reject(id_heure: str, reason: str) -> RowPlan:
     return RowPlan(id_heure, Action.REJECT, reason=reason)
-
-
-def resolve(
-    rows: Sequence[PushRow],
-    current_map: Mapping[str, MapRow],
-    gone_ids: Iterable[str] = (),
-    norm: KeyNorm = identity_key,
-) -> tuple[list[Resolved], list[RowPlan]]:
-    """Attach the mapped old key to each row; reject what cannot be written safely.
-
-    Rejected: an id twice in the input; two rows for one new key; a new key that the
-    map gives to another slot which is neither moving away in this run nor gone
-    upstream (writing there would take a live slot's row). Repeated to a fixed point:
-    a row whose key's holder is rejected stays where it is, so its mover is rejected.
-    """
-    gone = set(gone_ids)
-    rejected: dict[str, str] = {}
-    by_id: dict[str, list[PushRow]] = defaultdict(list)
-    for row in rows:
-        by_id[row.id_heure].append(row)
-    for id_heure, same in by_id.items():
-        if len(same) > 1:
-            rejected[id_heure] = "bad_record: id_heure appears more than once in to_push"
-    by_new_key: dict[Key, list[str]] = defaultdict(list)
-    for row in rows:
-        if row.id_heure not in rejected:
-            by_new_key[norm(row.key)].append(row.id_heure)
-    for ids in by_new_key.values():
-        if len(ids) > 1:
-            for id_heure in ids:
-                others = ", ".join(i for i in ids if i != id_heure)
-                rejected[id_heure] = f"key_collision: same key as slot {others} in to_push"
-    holder_of = {norm(m.key): m.id_heure for m in current_map.values()}
-
-    adopts: dict[str, tuple[str, ...]] = {}
-    changed = True
-    while changed:
-        changed = False
-        for row in rows:
-            if row.id_heure in rejected:
-                continue
-            holder = holder_of.get(norm(row.key))
-            if holder is None or holder == row.id_heure:
-                adopts[row.id_heure] = ()
-            elif holder in by_id and holder not in rejected:
-                adopts[row.id_heure] = ()  # it moves away in this run (same batch)
-            elif holder in gone and holder not in by_id:
-                adopts[row.id_heure] = (holder,)
-            else:
-                why = "is rejected" if holder in rejected else "is not moving in this run"
-                rejected[row.id_heure] = f"key_collision: key held by slot {holder}, which {why}"
-                changed = True
-
-    accepted = [
-        Resolved(
-            row,
-            current_map[row.id_heure].key if row.id_heure in current_map else None,
-            adopts[row.id_heure],
-        )
-        for row in rows
-        if row.id_heure not in rejected
-    ]
-    return accepted, [reject(i, reason) for i, reason in rejected.items()]
-
-
-def group(resolved: Sequence[Resolved], norm: KeyNorm = identity_key) -> list[list[Resolved]]:
-    """Rows linked through a shared key (old or new) — swaps, chains — in one group."""
-    parent: dict[Key, Key] = {}
-
-    def find(key: Key) -> Key:
-        parent.setdefault(key, key)
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
-    for r in resolved:
-        root = find(norm(r.row.key))
-        if r.old_key is not None:
-            parent[find(norm(r.old_key))] = root
-    groups: dict[Key, list[Resolved]] = defaultdict(list)
-    for r in resolved:
-        groups[find(norm(r.row.key))].append(r)
-    return list(groups.values())
-
-
-def batches(groups: Iterable[list[Resolved]], size: int) -> list[list[Resolved]]:
-    """Pack whole groups into batches of about `size` rows (a group is never split)."""
-    if size < 1:
-        raise ValueError("batch size must be at least 1")
-    out: list[list[Resolved]] = []
-    current: list[Resolved] = []
-    for g in groups:
-        if current and len(current) + len(g) > size:
-            out.append(current)
-            current = []
-        current.extend(g)
-    if current:
-        out.append(current)
-    return out
 
 
 @dataclass

@@ -16,165 +16,37 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 import sqlalchemy as sa
 
-from batisync.export.apply import BatchStatements, load_rows, run_batch
+from batisync.export.apply import run_batch
+from batisync.export.batch_table import load_rows
 from batisync.export.map_table import map_exists, read_map
-from batisync.export.model import Key, KeyNorm, PushRow, Values, format_key, key_norm_for
-from batisync.export.plan import Resolved, RowPlan, State, batches, plan_batch
-from batisync.export.suivimo import suivimo_table
+from batisync.export.model import KeyNorm, PushRow
+from batisync.export.options import DEFAULT_OPTIONS, ExportOptions
+from batisync.export.plan import Resolved, RowPlan, State, plan_batch
+from batisync.export.reconcile_report import Finding, ReconcileReport, classify
+from batisync.export.resolve import batches
+from batisync.export.statements import BatchStatements
 
-log = logging.getLogger("export.reconcile")
-
-KINDS = ("duplicated", "missing", "changed")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One mapped slot whose SuiviMO row is not what the map says."""
-
-    id_heure: str
-    kind: str  # duplicated | missing | changed
-    key: Key
-    expected: Values
-    found: tuple[Values, ...]
-    repaired: bool = False
-    statements: tuple[str, ...] = ()  # for a person to run (a duplicate we cannot resolve)
-
-    @property
-    def resolvable(self) -> bool:
-        """`--repair` can fix it (for a duplicate: one of the rows holds our values)."""
-        return self.kind != "duplicated" or any(v.matches(self.expected) for v in self.found)
-
-    def describe(self) -> str:
-        found = "; ".join(str(v) for v in self.found) or "no row"
-        text = (
-            f"{self.kind} {self.id_heure} at {format_key(self.key)}: "
-            f"expected {self.expected}, found {found}"
-        )
-        if self.repaired:
-            return f"{text} -> repaired"
-        if self.resolvable:
-            return f"{text} -> `batisync reconcile --repair` fixes it"
-        lines = [f"{text} -> none of these rows holds the synced values: choose, then run"]
-        return "\n".join([*lines, *(f"    {s};" for s in self.statements)])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id_heure": self.id_heure,
-            "kind": self.kind,
-            "key": {
-                "CodeChantier": self.key[0],
-                "CodeSalarie": self.key[1],
-                "Date": str(self.key[2]),
-            },
-            "expected": _values(self.expected),
-            "found": [_values(v) for v in self.found],
-            "repaired": self.repaired,
-            "resolvable": self.resolvable,
-            "statements": list(self.statements),
-        }
-
-
-def _values(v: Values) -> dict[str, Any]:
-    return {"NbH0": None if v.nb_h0 is None else str(v.nb_h0), "NbH3": v.nb_h3, "NbH4": v.nb_h4}
-
-
-@dataclass
-class ReconcileReport:
-    checked: int = 0
-    ok: int = 0
-    findings: list[Finding] = field(default_factory=list)
-    unverifiable: list[str] = field(default_factory=list)  # seed-era map rows, no values
-    plans: list[RowPlan] = field(default_factory=list)
-
-    def ids(self, kind: str) -> list[str]:
-        return [f.id_heure for f in self.findings if f.kind == kind]
-
-    @property
-    def missing(self) -> list[str]:
-        return self.ids("missing")
-
-    @property
-    def changed(self) -> list[str]:
-        return self.ids("changed")
-
-    @property
-    def duplicated(self) -> list[str]:
-        return self.ids("duplicated")
-
-    @property
-    def repaired(self) -> int:
-        return sum(f.repaired for f in self.findings)
-
-    @property
-    def drift(self) -> int:
-        """Findings still standing after this run (what makes `reconcile` exit 1)."""
-        return sum(not f.repaired for f in self.findings)
-
-    def summary_line(self) -> str:
-        counts = ", ".join(f"{len(self.ids(k))} {k}" for k in ("missing", "changed", "duplicated"))
-        unverifiable = (
-            f"; {len(self.unverifiable)} seed-era map row(s) without values not checked"
-            if self.unverifiable
-            else ""
-        )
-        return (
-            f"reconcile: {self.checked} checked = {self.ok} ok + {counts}; "
-            f"{self.repaired} repaired, {self.drift} left{unverifiable}"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "checked": self.checked,
-            "ok": self.ok,
-            "missing": self.missing,
-            "changed": self.changed,
-            "duplicated": self.duplicated,
-            "unverifiable": list(self.unverifiable),
-            "repaired": self.repaired,
-            "drift": self.drift,
-            "findings": [f.to_dict() for f in self.findings],
-        }
-
-
-def classify(r: Resolved, state: State, norm: KeyNorm) -> Finding | None:
-    """The finding for one mapped row, None when SuiviMO holds exactly its values (pure)."""
-    rows = state.at(norm(r.row.key))
-    expected = r.row.values
-    found = tuple(rows)
-    if len(rows) > 1:
-        kind = "duplicated"
-    elif not rows:
-        kind = "missing"
-    elif not rows[0].matches(expected):
-        kind = "changed"
-    else:
-        return None
-    return Finding(r.row.id_heure, kind, r.row.key, expected, found)
+log = logging.getLogger(__name__)
 
 
 def reconcile(
     staging_engine: sa.Engine,
     batigest_engine: sa.Engine,
+    options: ExportOptions = DEFAULT_OPTIONS,
     *,
-    schema: str = "dbo",
-    staging_schema: str = "public",
     repair: bool = False,
-    batch_size: int = 1000,
-    row_by_row: bool = False,
-    case_sensitive_keys: bool = False,
 ) -> ReconcileReport:
     report = ReconcileReport()
-    if not map_exists(staging_engine, staging_schema):
+    if not map_exists(staging_engine, options.staging_schema):
         return report
     with staging_engine.connect() as conn:
-        mapped = read_map(conn, staging_schema)
-    norm = key_norm_for(batigest_engine.dialect.name, case_sensitive=case_sensitive_keys)
-    statements = BatchStatements(batigest_engine.dialect.name, schema, row_by_row=row_by_row)
+        mapped = read_map(conn, options.staging_schema)
+    norm = options.key_norm(batigest_engine.dialect.name)
+    statements = options.statements(batigest_engine.dialect.name)
     checkable = []
     for m in sorted(mapped.values(), key=lambda m: m.id_heure):
         if m.values.complete:
@@ -184,7 +56,7 @@ def reconcile(
             report.unverifiable.append(m.id_heure)
     findings: list[Finding] = []
     with batigest_engine.connect() as target:
-        for batch in batches(([r] for r in checkable), batch_size):
+        for batch in batches(([r] for r in checkable), options.batch_size):
 
             def check(state: State, batch: list[Resolved] = batch) -> list[RowPlan]:
                 findings.extend(f for r in batch if (f := classify(r, state, norm)))
@@ -196,8 +68,8 @@ def reconcile(
         report.checked = len(checkable)
         report.ok = report.checked - len(findings)
         if repair:
-            findings = _repair(target, statements, schema, checkable, findings, norm, batch_size)
-    table = suivimo_table(schema)
+            findings = _repair(target, statements, checkable, findings, norm, options.batch_size)
+    table = statements.s
     report.findings = [
         f if f.repaired or f.resolvable else _with_statements(f, table, batigest_engine.dialect)
         for f in findings
@@ -209,7 +81,6 @@ def reconcile(
 def _repair(
     target: sa.Connection,
     statements: BatchStatements,
-    schema: str,
     checkable: Sequence[Resolved],
     findings: list[Finding],
     norm: KeyNorm,
@@ -221,14 +92,13 @@ def _repair(
     plain = [by_id[f.id_heure] for f in findings if f.kind != "duplicated"]
     for batch in batches(([r] for r in plain), batch_size):
         write_back(target, statements, batch, norm)
-    table = suivimo_table(schema)
     done = []
     for f in findings:
         if f.kind != "duplicated":
             done.append(replace(f, repaired=True))
         elif f.resolvable:
             with target.begin():
-                for statement in _collapse(table, f):
+                for statement in _collapse(statements.s, f):
                     target.execute(statement)
             done.append(replace(f, repaired=True))
         else:
@@ -275,4 +145,4 @@ def _with_statements(f: Finding, table: sa.Table, dialect: sa.Dialect) -> Findin
     return replace(f, statements=tuple(texts))
 
 
-__all__ = ["Finding", "ReconcileReport", "classify", "reconcile", "write_back"]
+__all__ = ["reconcile", "write_back"]

@@ -1,6 +1,6 @@
 """HEURES_ON_GONE=delete: which rows of gone slots to remove, and the safety limit.
 
-Pure decisions; `runner` applies them with the batch statements of `apply`. Only rows
+Pure decisions; `runner` applies them as batches (`apply.run_batch`). Only rows
 the project wrote are retracted, found through the map at their mapped key; a slot
 that is in `to_push` again (re-validated) is never retracted.
 """

@@ -16,140 +16,59 @@ import sqlalchemy as sa
 
 from batisync.core.errors import first_line
 from batisync.core.ids import new_run_id
-from batisync.export.apply import BatchStatements, LoadRow, load_rows, run_batch
+from batisync.export.apply import is_row_error, run_batch
+from batisync.export.batch_table import LoadRow, load_rows
 from batisync.export.map_table import ensure_map, map_exists, map_row_for, read_map, write_map
-from batisync.export.model import BadRow, GoneRow, KeyNorm, MapRow, PushRow, key_norm_for
-from batisync.export.plan import (
-    Action,
-    Op,
-    Resolved,
-    RowPlan,
-    batches,
-    group,
-    plan_batch,
-    reject,
-    resolve,
-)
+from batisync.export.model import BadRow, GoneRow, KeyNorm, MapRow, PushRow
+from batisync.export.options import DEFAULT_OPTIONS, ExportOptions
+from batisync.export.plan import Action, Op, Resolved, RowPlan, plan_batch, reject
+from batisync.export.rejections import rejections_by_reason
 from batisync.export.report import ExportReport
+from batisync.export.resolve import batches, group, resolve
 from batisync.export.retract import plan_retract, retract_candidates, retract_refusal
-from batisync.export.staging_io import read_gone, read_to_push
+from batisync.export.staging_io import Marts, read_marts
+from batisync.export.statements import BatchStatements
 
-log = logging.getLogger("export")
-
-# Errors that come from the data of a row (too long, overflow, constraint): the batch is
-# retried group by group so the other rows get written. Anything else (connection lost,
-# a bug) stops the run: what was committed is consistent and the next run converges.
-ROW_ERRORS = (sa.exc.DataError, sa.exc.IntegrityError)
-# The same errors as SQL Server words them (msg 8152/2628 truncation, 8115 overflow, 515
-# NULL, 245/241 conversion): drivers do not agree on their class (mssql-python raises
-# msg 2628 as a ProgrammingError, pyodbc as a DataError), so the text decides too.
-ROW_ERROR_TEXTS = (
-    "would be truncated",
-    "arithmetic overflow",
-    "cannot insert the value null",
-    "conversion failed",
-)
-
-
-def is_row_error(error: sa.exc.DBAPIError) -> bool:
-    """Whether `error` comes from the data of a row rather than from the run."""
-    if isinstance(error, ROW_ERRORS):
-        return True
-    text = str(error.orig if error.orig is not None else error).lower()
-    return any(marker in text for marker in ROW_ERROR_TEXTS)
-
-
-ON_GONE = ("keep", "delete")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 def run_export(
     staging_engine: sa.Engine,
     batigest_engine: sa.Engine,
+    options: ExportOptions = DEFAULT_OPTIONS,
     *,
-    schema: str = "dbo",
-    staging_schema: str = "public",
-    batch_size: int = 1000,
-    on_gone: str = "keep",
-    retract_max_share: float = 0.1,
-    force: bool = False,
+    marts: Marts | None = None,
     dry_run: bool = False,
     id_heure: str | None = None,
-    run_id: str | None = None,
-    row_by_row: bool = False,
-    case_sensitive_keys: bool = False,
-    rejected_by_dbt: Mapping[str, int] | None = None,
-    rejected_new_by_dbt: Mapping[str, int] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> ExportReport:
-    """Read `to_push` and `heures_gone` from staging and export them (see `export_rows`)."""
-    with staging_engine.connect() as conn:
-        to_push = read_to_push(conn, staging_schema)
-        gone = read_gone(conn, staging_schema)
-    return export_rows(
-        staging_engine,
-        batigest_engine,
-        to_push,
-        gone,
-        schema=schema,
-        staging_schema=staging_schema,
-        batch_size=batch_size,
-        on_gone=on_gone,
-        retract_max_share=retract_max_share,
-        force=force,
-        dry_run=dry_run,
-        id_heure=id_heure,
-        run_id=run_id,
-        row_by_row=row_by_row,
-        case_sensitive_keys=case_sensitive_keys,
-        rejected_by_dbt=rejected_by_dbt,
-        rejected_new_by_dbt=rejected_new_by_dbt,
-        progress=progress,
-    )
-
-
-def export_rows(
-    staging_engine: sa.Engine,
-    batigest_engine: sa.Engine,
-    to_push: Iterable[Mapping[str, Any]],
-    gone: Iterable[Mapping[str, Any]] = (),
-    *,
-    schema: str = "dbo",
-    staging_schema: str = "public",
-    batch_size: int = 1000,
-    on_gone: str = "keep",
-    retract_max_share: float = 0.1,
     force: bool = False,
-    dry_run: bool = False,
-    id_heure: str | None = None,
     run_id: str | None = None,
-    row_by_row: bool = False,
-    case_sensitive_keys: bool = False,
-    rejected_by_dbt: Mapping[str, int] | None = None,
-    rejected_new_by_dbt: Mapping[str, int] | None = None,
+    with_dbt_rejections: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
-    """Apply rows shaped like `to_push` / `heures_gone` to SuiviMO and record the map.
+    """Apply `to_push` / `heures_gone` (read from staging, or `marts` when given) to
+    SuiviMO and record the map.
 
     `to_push` is a hint: the old key comes from the map, and each batch checks the real
     SuiviMO rows (under lock) before writing. `on_gone='delete'` removes the rows of
     gone slots that the map says we wrote, unless that is more than `retract_max_share`
-    of the mapped rows (then nothing is retracted, unless `force`). `row_by_row` writes
-    one SuiviMO row per statement (SuiviMO has triggers); `case_sensitive_keys` compares
-    keys as a case-sensitive collation does (both from the Batigest inspection).
+    of the mapped rows (then nothing is retracted, unless `force`). `id_heure` exports
+    that slot only; `with_dbt_rejections` counts dbt's `heures_rejected` in the report
+    (the sync's whole picture, so the export's own line and the run summary agree).
     """
-    if on_gone not in ON_GONE:
-        raise ValueError(f"on_gone must be one of {ON_GONE}, got {on_gone!r}")
+    schema = options.staging_schema
     report = ExportReport(run_id or new_run_id(), dry_run=dry_run)
-    # dbt's rejections (heures_rejected) are known before the export: with them, the
-    # export's own line and the run summary print the same counts
-    report.rejected_by_dbt = dict(rejected_by_dbt or {})
-    report.rejected_new_by_dbt = dict(rejected_new_by_dbt or {})
-    norm = key_norm_for(batigest_engine.dialect.name, case_sensitive=case_sensitive_keys)
-    statements = BatchStatements(batigest_engine.dialect.name, schema, row_by_row=row_by_row)
+    if marts is None or with_dbt_rejections:
+        with staging_engine.connect() as conn:
+            if marts is None:
+                marts = read_marts(conn, schema)
+            if with_dbt_rejections:
+                by_reason, new_by_reason = rejections_by_reason(conn, schema)
+                report.rejected_by_dbt, report.rejected_new_by_dbt = by_reason, new_by_reason
+    norm = options.key_norm(batigest_engine.dialect.name)
 
-    rows, bad = _parse(to_push, PushRow.from_mapping)
-    gone_rows, bad_gone = _parse(gone, GoneRow.from_mapping)
+    rows, bad = _parse(marts.to_push, PushRow.from_mapping)
+    gone_rows, bad_gone = _parse(marts.gone, GoneRow.from_mapping)
     # all gone slots, even with --id-heure: their rows may be adopted by the one pushed
     all_gone_ids = {g.id_heure for g in gone_rows}
     if id_heure is not None:
@@ -159,40 +78,43 @@ def export_rows(
     for plan in bad_gone:
         log.warning("heures_gone row ignored: %s", plan.reason)
 
-    if dry_run and not map_exists(staging_engine, staging_schema):
+    if dry_run and not map_exists(staging_engine, schema):
         current_map: dict[str, MapRow] = {}
     else:
         if not dry_run:
-            ensure_map(staging_engine, staging_schema)
+            ensure_map(staging_engine, schema)
         with staging_engine.connect() as conn:
-            current_map = read_map(conn, staging_schema)
+            current_map = read_map(conn, schema)
 
     # a deleted slot is retracted only once a later complete fetch confirmed it gone
     gone_ids = {g.id_heure for g in gone_rows if g.retractable}
-    if on_gone == "delete" and (waiting := len(gone_rows) - len(gone_ids)):
+    deleting = options.on_gone == "delete"
+    if deleting and (waiting := len(gone_rows) - len(gone_ids)):
         log.info("%d deleted slot(s) kept until a later complete fetch confirms them", waiting)
     accepted, rejected = resolve(rows, current_map, all_gone_ids, norm)
     report.add(bad)
     report.add(rejected)
 
+    statements = options.statements(batigest_engine.dialect.name)
     with batigest_engine.connect() as target, staging_engine.connect() as staging:
-        pusher = _Pusher(target, staging, statements, norm, current_map, report, staging_schema)
+        pusher = _Pusher(target, staging, statements, norm, current_map, report, schema)
         done = 0
-        for batch in batches(group(accepted, norm), batch_size):
+        for batch in batches(group(accepted, norm), options.batch_size):
             pusher.push(group(batch, norm))
             done += len(batch)
             if progress:
                 progress(done, len(accepted))
-        if on_gone == "delete":
+        if deleting:
             pushed = {r.id_heure for r in rows} | {p.id_heure for p in bad}
             candidates = retract_candidates(gone_ids, current_map, pushed)
-            refusal = retract_refusal(len(candidates), len(current_map), retract_max_share, force)
+            share = options.retract_max_share
+            refusal = retract_refusal(len(candidates), len(current_map), share, force)
             if refusal:
                 log.warning("%s", refusal)
                 report.warnings.append(refusal)
             else:
-                for start in range(0, len(candidates), batch_size):
-                    pusher.retract(candidates[start : start + batch_size])
+                for start in range(0, len(candidates), options.batch_size):
+                    pusher.retract(candidates[start : start + options.batch_size])
     log.info("%s", report.summary_line())
     return report
 
@@ -291,6 +213,7 @@ class _Pusher:
             self.map[m.id_heure] = m
 
     def retract(self, mapped: Sequence[MapRow]) -> None:
+        """One retraction batch (`devstack/reliability/crashing.py` counts these calls)."""
         rows = [LoadRow(m.id_heure, None, m.key, Op.RETRACT) for m in mapped]
         plans = run_batch(
             self.target,

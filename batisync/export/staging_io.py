@@ -1,41 +1,32 @@
-"""Reading the dbt marts `to_push` and `heures_gone` (columns in docs/ARCHITECTURE.md)."""
+"""Reading the dbt marts `to_push` and `heures_gone` (their columns: `marts.py`), and
+counting what they hold (the sync's no-change check)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-TO_PUSH_COLUMNS = (
-    "id_heure",
-    "code_chantier",
-    "code_salarie",
-    "date_sqlserver",
-    "nb_h0",
-    "nb_h3",
-    "nb_h4",
-    "values_hash",
-    "change_type",
-    "old_code_chantier",
-    "old_code_salarie",
-    "old_date_sqlserver",
-)
-HEURES_GONE_COLUMNS = (
-    "id_heure",
-    "code_chantier",
-    "code_salarie",
-    "date_sqlserver",
-    "reason",
-    "gone_since",
-)
+from batisync.core.errors import BatisyncError
+from batisync.export.marts import HEURES_GONE_COLUMNS, OPTIONAL_GONE_COLUMNS, TO_PUSH_COLUMNS
 
 
-# read when the mart has it (dbt from issue 12 on)
-OPTIONAL_GONE_COLUMNS = ("is_retractable",)
-
-
-class ExportInputError(RuntimeError):
+class ExportInputError(BatisyncError):
     """The marts the exporter reads are missing (dbt has not run)."""
+
+
+@dataclass(frozen=True)
+class Marts:
+    """What an export applies: rows shaped like `to_push` and `heures_gone`."""
+
+    to_push: Sequence[Mapping[str, Any]] = ()
+    gone: Sequence[Mapping[str, Any]] = ()
+
+
+def read_marts(conn: sa.Connection, schema: str = "public") -> Marts:
+    return Marts(read_to_push(conn, schema), read_gone(conn, schema))
 
 
 def read_to_push(conn: sa.Connection, schema: str = "public") -> list[dict[str, Any]]:
@@ -57,3 +48,33 @@ def _read(
         raise ExportInputError(f"{schema}.{name} not found in staging: run dbt build first")
     table = sa.table(name, *(sa.column(c) for c in columns), schema=schema)
     return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id_heure)).mappings()]
+
+
+def count_to_push(conn: sa.Connection, schema: str = "public") -> int | None:
+    """Rows the next export writes, or None when the mart is not built yet."""
+    return _count(conn, schema, "to_push")
+
+
+def count_retractable(conn: sa.Connection, schema: str = "public") -> int | None:
+    """Rows of heures_gone HEURES_ON_GONE=delete retracts now, or None when not built yet."""
+    return _count(conn, schema, "heures_gone", sa.column("is_retractable").is_(True))
+
+
+def _count(
+    conn: sa.Connection, schema: str, name: str, where: sa.ColumnElement[bool] | None = None
+) -> int | None:
+    if not sa.inspect(conn).has_table(name, schema=schema):
+        return None
+    query = sa.select(sa.func.count()).select_from(sa.table(name, schema=schema))
+    return int(conn.execute(query if where is None else query.where(where)).scalar_one())
+
+
+__all__ = [
+    "ExportInputError",
+    "Marts",
+    "count_retractable",
+    "count_to_push",
+    "read_gone",
+    "read_marts",
+    "read_to_push",
+]

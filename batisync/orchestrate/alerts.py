@@ -19,7 +19,7 @@ import requests
 
 from batisync.orchestrate.summary import RunSummary
 
-log = logging.getLogger("batisync.alert")
+log = logging.getLogger(__name__)
 
 TIMEOUT_S = 10.0
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import psycopg
 
+from batisync.core.errors import EXIT_BUSY, BatisyncError
+
 # The two int4 keys of pg_try_advisory_lock(int, int): a namespace and the lock itself.
 # In pg_locks a two-key advisory lock shows as classid=key1, objid=key2, objsubid=2.
 LOCK_NAMESPACE = 0x62617469  # "bati"
@@ -38,8 +40,10 @@ class LockHolder:
         return f"'{self.application_name or '?'}' ({', '.join(parts)})"
 
 
-class LockBusy(RuntimeError):
+class LockBusy(BatisyncError):
     """Another sync holds the lock; nothing was done."""
+
+    exit_code = EXIT_BUSY
 
     def __init__(self, holder: LockHolder | None) -> None:
         who = holder.describe() if holder else "a session that just ended"

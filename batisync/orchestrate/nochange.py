@@ -4,7 +4,7 @@ unfinished. A run may skip only when, all at once:
 
 - its inputs (below) are those of the last complete run (`LastRun`);
 - the staging generation its own load found is the one that run's transform read
-  (`extract/generation.py`): nobody wrote raw since, not a run interrupted or killed
+  (`loader/generation.py`): nobody wrote raw since, not a run interrupted or killed
   after its load, not `batisync load`, not `debug-heures --update-codes`;
 - no `sync_runs` row of any status or command is newer than that run (`LaterRun`: a
   failed, interrupted or abandoned run, a dry run, a reconcile, a debug-heures write);
@@ -30,7 +30,7 @@ from datetime import date
 from importlib import metadata
 from pathlib import Path
 
-from batisync.extract.report import LoadReport
+from batisync.loader.report import LoadReport
 
 # the dbt project's files whose change changes what the marts hold
 DBT_SOURCES = ("dbt_project.yml", "models", "macros", "tests")

@@ -26,7 +26,7 @@ from batisync.orchestrate import runs
 from batisync.orchestrate.interrupt import interruptible
 from batisync.orchestrate.summary import RunSummary, StageReport, StageResult
 
-log = logging.getLogger("batisync.runs")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -48,7 +48,7 @@ create table if not exists {table} (
     command              varchar not null default 'sync',
     rejected_new         integer,
     inputs               varchar,  -- what the transform depended on (nochange.run_inputs)
-    -- a complete sync: the staging generation its transform read (extract/generation.py)
+    -- a complete sync: the staging generation its transform read (loader/generation.py)
     generation           bigint,
     drift_restored       integer,  -- SuiviMO rows the drift stage restored
     drift_reported       integer,  -- drift found and left as it is (moved_by_hand, …)

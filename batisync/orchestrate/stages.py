@@ -23,9 +23,7 @@ from batisync.core.errors import (
 from batisync.core.logs import ProgressDisplay, StageTask, redact
 from batisync.orchestrate.summary import StageReport, StageResult
 
-log = logging.getLogger("batisync.sync")
-
-StageFailed = StageError  # the name the stages' callers have always used
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,6 @@ def execute_stages(
 
 __all__ = [
     "StageContext",
-    "StageFailed",
     "StageFn",
     "Stages",
     "execute_stages",

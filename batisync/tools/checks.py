@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from batisync.core.errors import first_line
+from batisync.core.errors import BatisyncError, first_line
 from batisync.core.logs import redact
 
-log = logging.getLogger("batisync.doctor")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def guard(name: str, check: Callable[[], str]) -> Check:
         return Check(name, False, redact(first_line(error)))
 
 
-class CheckFailed(RuntimeError):
+class CheckFailed(BatisyncError):
     pass
 
 

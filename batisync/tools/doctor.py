@@ -14,16 +14,17 @@ import sqlalchemy as sa
 from batisync.core.file_modes import config_file_warnings
 from batisync.core.logs import redact
 from batisync.core.settings import Settings, describe
-from batisync.extract.chantiers import read_chantiers
-from batisync.extract.client import ApiError, BatiSimplyClient, RetryPolicy
-from batisync.extract.config import credentials_from_settings
-from batisync.extract.window import sliding_window, utc_today
+from batisync.loader.api.client import BatiSimplyClient, RetryPolicy
+from batisync.loader.api.errors import ApiError
+from batisync.loader.batigest import read_chantiers
+from batisync.loader.config import credentials_from_settings
+from batisync.loader.window import sliding_window, utc_today
 from batisync.orchestrate import runs
 from batisync.orchestrate.lock import lock_holder
 from batisync.tools.checks import Check, CheckFailed, guard
 from batisync.tools.doctor_batigest import batigest_engine, check_driver, inspection_checks
 
-log = logging.getLogger("batisync.tools.doctor")
+log = logging.getLogger(__name__)
 
 SALARIE_COLUMNS = ("Code", "Nom", "codebs")
 SUIVIMO_COLUMNS = ("CodeChantier", "CodeSalarie", "Date", "NbH0", "NbH3", "NbH4")

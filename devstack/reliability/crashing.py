@@ -4,8 +4,9 @@
 
 POINT: `none`; `before:<stage>` / `after:<stage>` (load, transform, export, publish);
 `statement:N` (right after the N-th SQL statement the export stage executes, on either
-database, before its transaction commits); `node:N` (as the N-th dbt node of the
-transform finishes: the models before it are committed, the rest not built);
+database, before its transaction commits); `node:NAME` (as dbt reports the transform's
+node NAME done, e.g. `node:int_time_slots_resolved`: it and the models it reads are
+committed, the models reading it not built);
 `retract:N` (once the export has committed its N-th batch of retractions). The signal
 is SIGKILL unless the point starts with `sigterm/` (then the run stops as under
 systemd: `interrupted`, exit 1). The hook wraps the real stages; nothing in `batisync`
@@ -24,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.cli import main
-from batisync.orchestrate import sync as sync_module
+from batisync.orchestrate import wiring
 from batisync.orchestrate.stages import StageContext, StageFn, Stages
 
 
@@ -49,20 +50,27 @@ def _count_statements(limit: int, fire: Callable[[], None]) -> None:
     sa.event.listen(sa.engine.Engine, "after_cursor_execute", after)
 
 
-class _NodeWatch:
-    """The transform's progress task, firing once dbt reports its N-th finished node."""
+def _after_node(name: str, fire: Callable[[], None]) -> None:
+    """Fire once dbt reports the node `name` done (its result line: a model's relation is
+    committed by then). Wraps the transform's node counter (batisync/transform/dbt_runner.py),
+    the one callback a sync gives dbt."""
+    from batisync.transform import dbt_runner
 
-    def __init__(self, task: Any, limit: int, fire: Callable[[], None]) -> None:
-        self._task, self._limit, self._fire, self._fired = task, limit, fire, False
+    counter = dbt_runner.node_counter
 
-    def update(self, **fields: Any) -> None:
-        self._task.update(**fields)
-        if not self._fired and (fields.get("completed") or 0) >= self._limit:
-            self._fired = True
-            self._fire()
+    def node_counter(on_node: Callable[[int, int], None]) -> Callable[[Any], None]:
+        count = counter(on_node)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._task, name)
+        def callback(event: Any) -> None:
+            count(event)
+            node = getattr(getattr(event, "data", None), "node_info", None)
+            result = getattr(getattr(event, "info", None), "name", "").endswith("Result")
+            if result and getattr(node, "node_name", None) == name:
+                fire()
+
+        return callback
+
+    dbt_runner.node_counter = node_counter
 
 
 def _count_retractions(limit: int, fire: Callable[[], None]) -> None:
@@ -94,7 +102,7 @@ def _wrap(point: str, fire: Callable[[], None], name: str, stage: StageFn | None
         if name == "export" and kind == "retract":
             _count_retractions(int(count), fire)
         if name == "transform" and kind == "node":
-            ctx = dataclasses.replace(ctx, task=_NodeWatch(ctx.task, int(count), fire))
+            _after_node(count, fire)
         report = stage(ctx)
         if point == f"after:{name}":
             fire()
@@ -106,7 +114,7 @@ def _wrap(point: str, fire: Callable[[], None], name: str, stage: StageFn | None
 def install(point: str) -> None:
     how, _, where = point.rpartition("/")
     fire = _signal(how or "sigkill")
-    original = sync_module.stages_from_settings
+    original = wiring.stages_from_settings
 
     def stages_from_settings(settings: Any, *, force: bool = False) -> Stages:
         stages = original(settings, force=force)
@@ -118,7 +126,7 @@ def install(point: str) -> None:
             publish=_wrap(where, fire, "publish", stages.publish),
         )
 
-    sync_module.stages_from_settings = stages_from_settings
+    wiring.stages_from_settings = stages_from_settings
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ bounded; everything listens on loopback only.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
 from devstack.reliability import changes
+from devstack.sync_env import sync_env
 from devstack.verify import Expectation, Key, Verdict, healthy_slots, staging_rows, verdict
 
 WINDOW_DAYS = changes.WINDOW_DAYS
@@ -177,22 +177,19 @@ class Stack:
             self.pg.destroy()
 
     def env(self, staging: str, batigest: str, name: str) -> dict[str, str]:
-        batigest_url = sa.make_url(self.pg.url(batigest)).set(password=BATIGEST_PASSWORD)
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "CREDENTIALS_FILE": "",  # no settings file: the environment only
-            **self.api.settings_env(),
-            **self.pg.env(staging),
-            "PGPASSWORD": STAGING_PASSWORD,
-            "BATIGEST_URL": batigest_url.render_as_string(hide_password=False),
-            "HEURES_WINDOW_DAYS": str(WINDOW_DAYS),
-            "HEURES_CHUNK_DAYS": str(WINDOW_DAYS + 1),
-            "EXPORT_BATCH_SIZE": str(self.world.batch_size),  # several batches: crash points
-            "DBT_TARGET_PATH": str(self.workdir / name / "dbt_target"),
-            "DBT_LOG_PATH": str(self.workdir / name / "dbt_logs"),
-            "LOADER_PIPELINES_DIR": str(self.workdir / name / "dlt"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        }
+        def with_password(database: str, password: str) -> str:
+            url = sa.make_url(self.pg.url(database)).set(password=password)
+            return url.render_as_string(hide_password=False)
+
+        return sync_env(
+            with_password(staging, STAGING_PASSWORD),
+            with_password(batigest, BATIGEST_PASSWORD),
+            self.workdir / name,
+            api=self.api,
+            window_days=WINDOW_DAYS,
+            HEURES_CHUNK_DAYS=str(WINDOW_DAYS + 1),
+            EXPORT_BATCH_SIZE=str(self.world.batch_size),  # several batches: crash points
+        )
 
     def copy(self, *, empty_staging: bool = False) -> tuple[dict[str, str], str]:
         """Fresh databases cloned from the templates (an empty staging one if asked):

@@ -21,15 +21,15 @@ from devstack.batigest import seed_chantiers
 from devstack.reliability.stack import Outcome, Run, Stack
 from devstack.verify import Key
 
-# where the transform is stopped: its start, after NODE of its ~100 dbt nodes finished (the
-# staging views, heures_gone and int_time_slots_resolved built, to_push not), just before
-# the export
-NODE = 60
+# where the transform is stopped: its start, once dbt reports the node NODE done (the
+# staging and intermediate models up to int_time_slots_resolved committed, to_push not
+# rebuilt), just before the export
+NODE = "int_time_slots_resolved"
 POINTS = ("before:transform", f"node:{NODE}", "before:export")
 # where the cluster restarts: once the loader fetched the slots (dlt loads them next),
 # as the transform builds int_time_slots_resolved (dbt prints it with --verbose)
 RESTARTS = {
-    "load": "loader.source: time slots",
+    "load": "batisync.loader.source: time slots",
     "transform": "START sql table model intermediate.int_time_slots_resolved",
 }
 RETRACTED = 400  # slots un-validated upstream, their rows retracted by a killed run

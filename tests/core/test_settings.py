@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from batisync.core.settings import ConfigError, Secret, describe, load_settings
+from batisync.transform.build import dbt_env
 
 CREDENTIALS = {
     "batisimply": {
@@ -151,3 +152,14 @@ def test_heures_on_drift_defaults_to_repair_and_is_read_from_the_file(tmp_path: 
     assert settings.on_drift == "report" and settings.warnings == ()  # a known key
     assert describe(settings)["HEURES_ON_DRIFT"] == "report"  # what doctor shows
     assert "heures_on_drift" in settings.origins.get("HEURES_ON_DRIFT", "")
+
+
+def test_max_minutes_is_a_setting_passed_to_dbt(tmp_path: Path) -> None:
+    absent = ""  # no settings file: the environment only
+    assert load_settings({"CREDENTIALS_FILE": absent}, dotenv_path=None).max_minutes == 1440
+    settings = load_settings(
+        {"CREDENTIALS_FILE": absent, "HEURES_MAX_MINUTES": "720"}, dotenv_path=None
+    )
+    assert dbt_env(settings)["HEURES_MAX_MINUTES"] == "720"
+    with pytest.raises(ConfigError, match="HEURES_MAX_MINUTES"):
+        load_settings({"CREDENTIALS_FILE": absent, "HEURES_MAX_MINUTES": "a day"}, dotenv_path=None)

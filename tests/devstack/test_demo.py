@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.sync_env import work_env
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -18,10 +20,7 @@ def test_demo_moves_rows_and_duplicates_none(tmp_path: Path) -> None:
     out = tmp_path / "demo.json"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "BATI", "HEURES"))},
-        # dbt's and dlt's working files away from the repository (parallel sessions)
-        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
+        **work_env(tmp_path),  # dbt's and dlt's work files away from the repository
     }
     command = [sys.executable, "-m", "devstack.demo", "--employees", "8", "--days", "45"]
     result = subprocess.run(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -30,15 +29,8 @@ def small_dataset(**kwargs) -> Dataset:
     return generate(**(params | kwargs))
 
 
-@pytest.fixture
-def dataset() -> Dataset:
-    return small_dataset()
-
-
-@pytest.fixture
-def api(dataset: Dataset) -> Iterator[FakeBatiSimply]:
-    with FakeBatiSimply(dataset) as server:
-        yield server
+# for the `dataset` and `api` fixtures (tests/conftest.py)
+pytestmark = pytest.mark.dataset(factory=small_dataset)
 
 
 def token(api: FakeBatiSimply, grant: str = "password") -> str:

@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from batisync.core.connections import make_batigest_engine
-from batisync.export import ensure_map, reconcile, run_export
+from batisync.export import ExportOptions, ensure_map, reconcile, run_export
 from batisync.export.heal import check_drift
-from batisync.extract.source import read_salarie
+from batisync.loader.batigest import read_salarie
 from batisync.tools.doctor_batigest import inspection_checks
 from devstack.batigest import seed_salaries
 from devstack.tds import TdsEndpoint
@@ -60,7 +60,8 @@ def test_a_whole_export_through_each_driver(engines, row_by_row: bool) -> None:
     staging, batigest, stand_in = engines
     insert_suivimo(stand_in, [(*K(9), 1, 0, 0)])  # a row written by hand at 9:00
     write_marts(staging, [push("A", *K(8)), push("B", *K(10)), push("G", *K(11))])
-    first = run_export(staging, batigest, row_by_row=row_by_row)
+    options = ExportOptions(row_by_row=row_by_row)
+    first = run_export(staging, batigest, options)
     assert (first.inserted, first.rejected) == (3, [])
     write_marts(
         staging,
@@ -71,7 +72,8 @@ def test_a_whole_export_through_each_driver(engines, row_by_row: bool) -> None:
         ],
         [gone("G", K(11))],
     )
-    second = run_export(staging, batigest, on_gone="delete", force=True, row_by_row=row_by_row)
+    deleting = ExportOptions(on_gone="delete", row_by_row=row_by_row)
+    second = run_export(staging, batigest, deleting, force=True)
     assert second.retracted == 1 and second.inserted == 0
     assert [i for i, _ in second.rejected] == ["X"]
     assert "truncated" in second.rejected[0][1]  # the database's own reason
@@ -122,7 +124,7 @@ def test_round_trips_per_1000_rows(engines, tds_endpoint: TdsEndpoint) -> None:
     with batigest.connect():
         pass  # the connection's set-up probes are not the export's
     tds_endpoint.stats.reset()
-    report = run_export(staging, batigest, batch_size=1000)
+    report = run_export(staging, batigest, ExportOptions(batch_size=1000))
     assert report.inserted == 1000 and len(suivimo(stand_in)) == 1000
     assert tds_endpoint.stats.total <= ROUND_TRIPS_PER_1000_ROWS, tds_endpoint.stats.by_kind()
 
@@ -142,7 +144,7 @@ def test_drift_is_healed_through_each_driver_in_few_round_trips(
     day = datetime(2026, 3, 2, 6)
     keys = [(f"CH{i % 50}", f"S{i // 50}", day + timedelta(hours=i % 7)) for i in range(1000)]
     write_marts(staging, [push(f"h{i}", *key) for i, key in enumerate(keys)])
-    run_export(staging, batigest, batch_size=1000)
+    run_export(staging, batigest, ExportOptions(batch_size=1000))
     write_synced(staging)
     expected = suivimo(stand_in)
     with batigest.connect():

@@ -2,7 +2,7 @@
 
 `create_marts` writes `to_push` / `heures_gone` with the columns of
 docs/ARCHITECTURE.md as literal DDL (not through the exporter's own code), standing in
-for the dbt models until they land.
+for the dbt models so that an exporter test needs no dbt build.
 """
 
 from __future__ import annotations

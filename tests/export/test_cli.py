@@ -41,7 +41,7 @@ def cli(tmp_path: Path, batigest_url: str | None, *args: str) -> subprocess.Comp
 
 
 def _command(args: tuple[str, ...]) -> list[str]:
-    """`batisync export|reconcile ARGS` (was `python -m export [push|reconcile] ARGS`)."""
+    """`batisync export|reconcile ARGS`."""
     if args and args[0] in {"push", "reconcile"}:
         return ["export" if args[0] == "push" else "reconcile", *args[1:]]
     return ["export", *args]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from batisync.export import ensure_map, run_export
+from batisync.export import ExportOptions, ensure_map, run_export
 from tests.export.helpers import (
     duplicate_keys,
     gone,
@@ -82,7 +82,7 @@ EXPECTED = sorted(
 EXPECTED_MAP = {
     i: K(h) for i, h in dict(A=8, B=10, C=9, D=12, E=13, F=15, H=16, J=18, L=19, N=20).items()
 }
-OPTIONS: dict[str, Any] = dict(batch_size=3, on_gone="delete", retract_max_share=1.0)
+OPTIONS = ExportOptions(batch_size=3, on_gone="delete", retract_max_share=1.0)
 
 
 def reset(staging: sa.Engine, batigest: sa.Engine) -> None:
@@ -110,7 +110,7 @@ def assert_converged(staging: sa.Engine, batigest: sa.Engine) -> None:
 
 def test_the_scenario_gives_the_expected_state(staging_engine, batigest_engine) -> None:
     reset(staging_engine, batigest_engine)
-    report = run_export(staging_engine, batigest_engine, **OPTIONS)
+    report = run_export(staging_engine, batigest_engine, OPTIONS)
     assert_converged(staging_engine, batigest_engine)
     d = report.to_dict()
     assert d["moved"] == 5  # B, C, D, E, F
@@ -132,7 +132,7 @@ def test_a_crash_after_any_statement_converges(staging_engine, batigest_engine) 
     for engine in (staging_engine, batigest_engine):
         sa.event.listen(engine, "after_cursor_execute", count)
     try:
-        run_export(staging_engine, batigest_engine, **OPTIONS)
+        run_export(staging_engine, batigest_engine, OPTIONS)
     finally:
         for engine in (staging_engine, batigest_engine):
             sa.event.remove(engine, "after_cursor_execute", count)
@@ -153,7 +153,7 @@ def test_a_crash_after_any_statement_converges(staging_engine, batigest_engine) 
             sa.event.listen(engine, "after_cursor_execute", fail_after)
         try:
             with pytest.raises(InjectedFailure):
-                run_export(staging_engine, batigest_engine, **OPTIONS)
+                run_export(staging_engine, batigest_engine, OPTIONS)
         finally:
             for engine in (staging_engine, batigest_engine):
                 sa.event.remove(engine, "after_cursor_execute", fail_after)
@@ -161,7 +161,7 @@ def test_a_crash_after_any_statement_converges(staging_engine, batigest_engine) 
         assert not duplicate_keys(crashed), f"duplicate after a crash at statement {n}"
         assert FOREIGN[1] in crashed
 
-        run_export(staging_engine, batigest_engine, **OPTIONS)
+        run_export(staging_engine, batigest_engine, OPTIONS)
         assert_converged(staging_engine, batigest_engine)
-        again = run_export(staging_engine, batigest_engine, **OPTIONS)
+        again = run_export(staging_engine, batigest_engine, OPTIONS)
         assert (again.inserted, again.updated, again.moved, again.retracted) == (0, 0, 0, 0), n

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from batisync.export import run_export
 from batisync.export.heal import check_drift
+from batisync.export.options import ExportOptions
 from tests.export.helpers import (
     insert_suivimo,
     libelles,
@@ -128,22 +129,22 @@ def test_a_move_by_hand_and_a_doubled_key_are_reported_never_written(
 
 
 @pytest.mark.parametrize(
-    ("options", "why"),
+    ("options", "dry_run", "why"),
     [
-        ({"policy": "report"}, "HEURES_ON_DRIFT=report"),
-        ({"dry_run": True}, "dry run: nothing written"),
-        ({"accent_insensitive_keys": True}, "accent-insensitive collation"),
+        (ExportOptions(on_drift="report"), False, "HEURES_ON_DRIFT=report"),
+        (ExportOptions(), True, "dry run: nothing written"),
+        (ExportOptions(accent_insensitive_keys=True), False, "accent-insensitive collation"),
     ],
     ids=["report", "dry-run", "accent-insensitive"],
 )
-def test_what_only_reports(staging_engine, batigest_engine, pushed, options, why) -> None:
+def test_what_only_reports(staging_engine, batigest_engine, pushed, options, dry_run, why) -> None:
     by_hand(batigest_engine, f'delete from dbo."SuiviMO" where {where(K(8))}')
     before = suivimo(batigest_engine)
-    [finding] = check_drift(staging_engine, batigest_engine, **options).findings
+    [finding] = check_drift(staging_engine, batigest_engine, options, dry_run=dry_run).findings
     assert (finding.kind, finding.restored) == ("missing", False)
     assert finding.why.startswith(why)
     assert suivimo(batigest_engine) == before
-    if options.get("dry_run"):
+    if dry_run:
         assert not sa.inspect(staging_engine).has_table("batigest_heures_drift")
 
 
@@ -153,7 +154,8 @@ def test_the_trigger_safe_path_restores_too(staging_engine, batigest_engine, pus
         f'delete from dbo."SuiviMO" where {where(K(8))}',
         f'update dbo."SuiviMO" set "NbH4" = 1 where {where(K(9))}',
     )
-    report = check_drift(staging_engine, batigest_engine, row_by_row=True, batch_size=1)
+    trigger_safe = ExportOptions(row_by_row=True, batch_size=1)
+    report = check_drift(staging_engine, batigest_engine, trigger_safe)
     assert sorted(f.id_heure for f in report.restored) == ["A", "B"]
     assert suivimo(batigest_engine) == pushed
 

@@ -8,16 +8,8 @@ from decimal import Decimal
 import pytest
 
 from batisync.export.model import BadRow, MapRow, PushRow, Values, sqlserver_key
-from batisync.export.plan import (
-    Action,
-    Op,
-    Resolved,
-    State,
-    batches,
-    group,
-    plan_batch,
-    resolve,
-)
+from batisync.export.plan import Action, Op, Resolved, State, plan_batch
+from batisync.export.resolve import batches, group, resolve
 from batisync.export.retract import retract_candidates, retract_refusal
 
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batisync.export import ensure_map, run_export
+from batisync.export import ExportOptions, ensure_map, run_export
 from tests.export.helpers import (
     duplicate_keys,
     gone,
@@ -233,14 +233,13 @@ def sync(
 ) -> Any:
     to_push, heures_gone = dbt_stand_in(world, staging)
     write_marts(staging, to_push, heures_gone)
-    report = run_export(
-        staging,
-        batigest,
+    options = ExportOptions(
         batch_size=batch_size,
         on_gone=world.on_gone,
         retract_max_share=1.0,
         row_by_row=row_by_row,
     )
+    report = run_export(staging, batigest, options)
     world.sync()
     return report
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from batisync.export import run_export
+from batisync.export import ExportOptions, run_export
 from batisync.export.model import Values
 from batisync.export.plan import Action, Op, RowPlan
 from batisync.export.row_by_row import PARK_OFFSET, steps
@@ -76,7 +76,7 @@ def test_under_a_trigger_each_statement_writes_one_row(staging_engine, batigest_
         conn.exec_driver_sql(TRIGGER)
     marts = [push("a", *K(10)), push("b", *K(11)), push("c", *K(12))]
     write_marts(staging_engine, marts)
-    run_export(staging_engine, batigest_engine, row_by_row=True)
+    run_export(staging_engine, batigest_engine, ExportOptions(row_by_row=True))
     assert _rows_per_statement(batigest_engine) == [1, 1, 1]
     expected = sorted([row(*K(8)), row(*K(9)), row(*K(10)), row(*K(11)), row(*K(12))])
     assert suivimo(batigest_engine) == expected

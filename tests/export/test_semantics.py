@@ -8,7 +8,8 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from batisync.export import ensure_map, export_rows, reconcile, run_export
+from batisync.export import ExportOptions, Marts, ensure_map, reconcile, run_export
+from batisync.export.options import DEFAULT_OPTIONS
 from benchmarks.instrument import statement_log
 from tests.export.helpers import (
     duplicate_keys,
@@ -28,9 +29,19 @@ def K(hour: int, cc: str = "CH1", cs: str = "S1", day: int = 2) -> tuple[str, st
     return (cc, cs, datetime(2026, 3, day, hour))
 
 
-def run(staging: sa.Engine, batigest: sa.Engine, to_push, heures_gone=(), **kw):
+def run(
+    staging: sa.Engine,
+    batigest: sa.Engine,
+    to_push,
+    heures_gone=(),
+    options: ExportOptions = DEFAULT_OPTIONS,
+    **per_call,
+):
     write_marts(staging, to_push, heures_gone)
-    return run_export(staging, batigest, **kw)
+    return run_export(staging, batigest, options, **per_call)
+
+
+DELETING = ExportOptions(on_gone="delete")
 
 
 def counts(report) -> dict:
@@ -137,7 +148,9 @@ def test_swaps_and_chains_in_one_run(staging_engine, batigest_engine, batch_size
         push("D", *K(12), 40, old=K(11)),
         push("E", *K(10), 50),  # and a new slot takes C's old key
     ]
-    report = run(staging_engine, batigest_engine, second, batch_size=batch_size)
+    report = run(
+        staging_engine, batigest_engine, second, options=ExportOptions(batch_size=batch_size)
+    )
     assert (report.moved, report.inserted, report.rejected) == (4, 1, [])
     expected = [row(*K(9), 10), row(*K(8), 20), row(*K(11), 30), row(*K(12), 40), row(*K(10), 50)]
     assert suivimo(batigest_engine) == sorted(expected)
@@ -185,8 +198,7 @@ def test_foreign_rows_are_never_touched(staging_engine, batigest_engine) -> None
         batigest_engine,
         [push("1", *K(10), old=K(8))],
         [gone("2", K(9))],
-        on_gone="delete",
-        retract_max_share=1.0,
+        ExportOptions(on_gone="delete", retract_max_share=1.0),
     )
     assert suivimo(batigest_engine) == sorted([*foreign, row(*K(10))])
 
@@ -215,8 +227,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(staging_engine, batigest_eng
     to_push = [push("A", *K(10), 30, old=K(8)), push("B", *K(9), 45), push("N", *K(11))]
     heures_gone = [gone("G", K(7))]
     before = (suivimo(batigest_engine), map_full(staging_engine))
-    options = dict(on_gone="delete", retract_max_share=1.0)
-    dry = run(staging_engine, batigest_engine, to_push, heures_gone, dry_run=True, **options)
+    options = ExportOptions(on_gone="delete", retract_max_share=1.0)
+    dry = run(staging_engine, batigest_engine, to_push, heures_gone, options, dry_run=True)
     assert (suivimo(batigest_engine), map_full(staging_engine)) == before
     lines = sorted(p.describe() for p in dry.plans)
     assert lines == [
@@ -227,7 +239,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(staging_engine, batigest_eng
         "G: retract (CH1, S1, 2026-03-02 07:00:00) NbH0=1.000000 NbH3=0 NbH4=0 -> - -",
         "N: insert - - -> (CH1, S1, 2026-03-02 11:00:00) NbH0=1.000000 NbH3=0 NbH4=0",
     ]
-    real = run_export(staging_engine, batigest_engine, **options)
+    real = run_export(staging_engine, batigest_engine, options)
     # issue 14: a dry run counts nothing as written; what it would write is under `would`
     assert counts(dry) == dict(inserted=0, updated=0, moved=0, unchanged=0, retracted=0, rejected=0)
     assert counts(dry) | dry.to_dict()["would"] == counts(real)
@@ -258,7 +270,7 @@ def test_one_bad_row_never_blocks_the_others(staging_engine, batigest_engine) ->
         push("4", *K(13)),
         {**push("5", *K(14)), "code_salarie": None},  # rejected before any SQL
     ]
-    report = run(staging_engine, batigest_engine, rows, batch_size=1000)
+    report = run(staging_engine, batigest_engine, rows, options=ExportOptions(batch_size=1000))
     reasons = dict(report.rejected)
     assert set(reasons) == {"2", "M", "5"}
     assert (
@@ -279,17 +291,17 @@ def test_retract_policy(staging_engine, batigest_engine) -> None:
     keep = run(staging_engine, batigest_engine, [], heures_gone)  # default: keep
     assert keep.retracted == 0 and len(suivimo(batigest_engine)) == 11
 
-    refused = run(staging_engine, batigest_engine, [], heures_gone, on_gone="delete")
+    refused = run(staging_engine, batigest_engine, [], heures_gone, DELETING)
     assert refused.retracted == 0 and "2 of 10 mapped rows" in refused.warnings[0]
     assert len(suivimo(batigest_engine)) == 11
 
-    forced = run(staging_engine, batigest_engine, [], heures_gone, on_gone="delete", force=True)
+    forced = run(staging_engine, batigest_engine, [], heures_gone, DELETING, force=True)
     assert forced.retracted == 2
     assert suivimo(batigest_engine) == sorted(
         [row(*K(i)) for i in range(10) if i not in (1, 2)] + [(*K(8, cc="ERP"), 1, 0, 0)]
     )
     assert set(map_rows(staging_engine)) == {str(i) for i in range(10)} - {"1", "2"}
-    again = run(staging_engine, batigest_engine, [], heures_gone, on_gone="delete")
+    again = run(staging_engine, batigest_engine, [], heures_gone, DELETING)
     assert again.retracted == 0 and again.warnings == []  # no longer ours: nothing to do
 
 
@@ -343,7 +355,7 @@ def test_statements_per_batch_do_not_grow_with_its_size(
     ] + [push(f"n{i}", *K(12, day=1 + i % 28, cs=f"S{i // 28}")) for i in range(size - half)]
     write_marts(staging_engine, second)
     with statement_log(b=batigest_engine, s=staging_engine) as log:
-        report = run_export(staging_engine, batigest_engine, batch_size=size)
+        report = run_export(staging_engine, batigest_engine, ExportOptions(batch_size=size))
     assert report.batches == 1 and report.inserted == size - half
     # read, create, load (rows with their ops), update (moves + values), insert, drop
     assert log.count("b") == 6
@@ -384,7 +396,7 @@ def test_map_ddl_is_the_architecture_one_and_extends_a_seed_era_map(staging_engi
 
 
 def test_rows_can_be_given_directly(staging_engine, batigest_engine) -> None:
-    report = export_rows(staging_engine, batigest_engine, [push("1", *K(8))], [])
+    report = run_export(staging_engine, batigest_engine, marts=Marts([push("1", *K(8))]))
     assert report.inserted == 1 and suivimo(batigest_engine) == [row(*K(8))]
 
 

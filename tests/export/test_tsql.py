@@ -17,9 +17,10 @@ import sqlalchemy as sa
 import sqlglot
 from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc
 
-from batisync.export import reconcile, run_export
-from batisync.export.apply import BatchStatements, LoadRow
+from batisync.export import ExportOptions, reconcile, run_export
+from batisync.export.batch_table import LoadRow
 from batisync.export.plan import Action, Op, RowPlan
+from batisync.export.statements import BatchStatements
 from tests.export.helpers import (
     gone,
     insert_suivimo,
@@ -124,8 +125,9 @@ def test_nothing_outside_the_catalogue_reaches_batigest(staging_engine, batigest
             [push("A", *K(9), old=K(8)), push("B", *K(12), 5), push("X", "TOOLONG99", *K(1)[1:])],
             [gone("G", K(11))],
         )
-        run_export(staging_engine, batigest_engine, dry_run=True, on_gone="delete", force=True)
-        run_export(staging_engine, batigest_engine, on_gone="delete", force=True)
+        deleting = ExportOptions(on_gone="delete")
+        run_export(staging_engine, batigest_engine, deleting, dry_run=True, force=True)
+        run_export(staging_engine, batigest_engine, deleting, force=True)
         reconcile(staging_engine, batigest_engine, repair=True)
     finally:
         sa.event.remove(batigest_engine, "before_cursor_execute", record)

@@ -4,23 +4,20 @@ webhook receiver."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from batisync.export.report import ExportReport
-from batisync.extract.report import LoadReport, ResourceCounts
-from batisync.extract.window import Window
+from batisync.loader.report import LoadReport, ResourceCounts
+from batisync.loader.window import Window
+from batisync.orchestrate.stages import StageContext, Stages
 from batisync.orchestrate.summary import StageReport
-from batisync.orchestrate.sync import StageContext, StageFailed, Stages
 from batisync.transform.build import TransformReport
-from devstack.fake_batisimply import FakeBatiSimply
 
 
 def conninfo_of(url: str) -> dict[str, Any]:
@@ -31,28 +28,6 @@ def conninfo_of(url: str) -> dict[str, Any]:
         "user": parsed.username,
         "password": parsed.password,
         "dbname": parsed.database,
-    }
-
-
-def e2e_env(
-    api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path, window_days: int = 30
-) -> dict[str, str]:
-    """The environment of a `python -m batisync` process on the local stack: settings from
-    the environment only; dbt and dlt work files under `tmp_path` (parallel sessions)."""
-    staging = sa.make_url(staging_url)
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": "",
-        **api.settings_env(),
-        "PGHOST": str(staging.host),
-        "PGPORT": str(staging.port),
-        "PGUSER": str(staging.username),
-        "PGDATABASE": str(staging.database),
-        "BATIGEST_URL": batigest_url,
-        "HEURES_WINDOW_DAYS": str(window_days),
-        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
     }
 
 
@@ -147,7 +122,5 @@ __all__ = [
     "WEBHOOK_TOKEN",
     "Receiver",
     "Recorder",
-    "StageFailed",
     "conninfo_of",
-    "e2e_env",
 ]

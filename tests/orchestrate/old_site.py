@@ -5,14 +5,11 @@ superuser (as README "The staging PostgreSQL" sets one up), an analyst role, and
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,6 +22,7 @@ import sqlalchemy as sa
 from devstack.batigest import seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply
 from devstack.old_deployment import OldHeure, old_heure, write_old_deployment
+from devstack.sync_env import sync_env
 from devstack.verify import healthy_keys
 from tests.orchestrate.helpers import conninfo_of
 
@@ -169,38 +167,14 @@ def build_old_site(
         if i in keys
     ]
     _add_slots_after_the_switch(data, employee.id, project.id)
-    staging = sa.make_url(staging_url)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": "",
-        **api.settings_env(),
-        "PGHOST": str(staging.host),
-        "PGPORT": str(staging.port),
-        "PGUSER": sync_role,
-        "PGDATABASE": str(staging.database),
-        "BATIGEST_URL": batigest_url,
-        "HEURES_WINDOW_DAYS": str(WINDOW_DAYS),
-        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
-    }
+    # the sync runs as the old connector's role, which owns the old table
+    env = sync_env(
+        staging_url, batigest_url, tmp_path, api=api, window_days=WINDOW_DAYS, PGUSER=sync_role
+    )
     return OldSite(
         api, staging_url, batigest, sync_role, analyst, other, env,
         not_loaded=set(gone), not_loaded_listed={"900002", "900005"}, kept_suivimo=kept,
     )  # fmt: skip
-
-
-@contextlib.contextmanager
-def old_site(
-    dataset: Dataset, staging_url: str, batigest_url: str, tmp_path: Path
-) -> Iterator[OldSite]:
-    """`build_old_site` with the fake API serving `dataset`, for the run of a test."""
-    with FakeBatiSimply(dataset) as api:
-        site = build_old_site(api, staging_url, batigest_url, tmp_path)
-        try:
-            yield site
-        finally:
-            site.batigest.dispose()
 
 
 def _shift(row: OldHeure, by: timedelta) -> OldHeure:
@@ -232,6 +206,5 @@ __all__ = [
     "OldSite",
     "build_old_site",
     "dba_sql",
-    "old_site",
     "summary_of",
 ]

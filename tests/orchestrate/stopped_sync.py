@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from batisync.cli import main
-from batisync.orchestrate import sync as sync_module
+from batisync.orchestrate import wiring
 from batisync.orchestrate.stages import StageContext, StageFn, Stages
 
 
@@ -51,13 +51,13 @@ def _stopping(stage: StageFn, signum: signal.Signals, after: int) -> StageFn:
 
 
 def install(signum: signal.Signals, after: int) -> None:
-    original = sync_module.stages_from_settings
+    original = wiring.stages_from_settings
 
     def stages_from_settings(settings: Any, *, force: bool = False) -> Stages:
         stages = original(settings, force=force)
         return dataclasses.replace(stages, transform=_stopping(stages.transform, signum, after))
 
-    sync_module.stages_from_settings = stages_from_settings
+    wiring.stages_from_settings = stages_from_settings
 
 
 if __name__ == "__main__":

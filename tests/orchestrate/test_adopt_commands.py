@@ -6,29 +6,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from batisync.orchestrate.lock import sync_lock
-from devstack.fake_batisimply import generate
-from tests.orchestrate.old_site import OldSite, old_site
+from tests.orchestrate.old_site import OldSite
 
-pytestmark = pytest.mark.slow
+# the old connector's deployment (`old_site`, tests/orchestrate/conftest.py) on this data
+pytestmark = [pytest.mark.slow, pytest.mark.dataset(n_employees=2, n_projects=2, days=5, seed=5)]
 
 COLUMN_TYPES = """
 select attname, format_type(atttypid, atttypmod) from pg_attribute
 where attrelid = 'public.batigest_heures'::regclass and attname in ('id_utilisateur', 'total_heure')
 order by 1
 """
-
-
-@pytest.fixture
-def site(staging_url: str, batigest_url: str, tmp_path: Path) -> Iterator[OldSite]:
-    dataset = generate(n_employees=2, n_projects=2, days=5, seed=5)
-    with old_site(dataset, staging_url, batigest_url, tmp_path) as site:
-        yield site
 
 
 def _dbt(site: OldSite, *args: str) -> subprocess.CompletedProcess[str]:
@@ -39,23 +30,23 @@ def _dbt(site: OldSite, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_dbt_run_adopts_the_old_table_first_under_the_lock(site: OldSite) -> None:
+def test_dbt_run_adopts_the_old_table_first_under_the_lock(old_site: OldSite) -> None:
     old_types = [("id_utilisateur", "uuid"), ("total_heure", "numeric(5,2)")]
-    assert site.rows(COLUMN_TYPES) == old_types
-    conninfo = {"host": site.env["PGHOST"], "port": site.env["PGPORT"]}
-    conninfo |= {"user": site.env["PGUSER"], "dbname": site.env["PGDATABASE"]}
+    assert old_site.rows(COLUMN_TYPES) == old_types
+    conninfo = {"host": old_site.env["PGHOST"], "port": old_site.env["PGPORT"]}
+    conninfo |= {"user": old_site.env["PGUSER"], "dbname": old_site.env["PGDATABASE"]}
     with sync_lock(conninfo, name="batisync sync@cron-host pid 4242"):
-        busy = _dbt(site, "run", "--select", "+batigest_heures")
-        listed = _dbt(site, "ls", "--select", "batigest_heures")
+        busy = _dbt(old_site, "run", "--select", "+batigest_heures")
+        listed = _dbt(old_site, "ls", "--select", "batigest_heures")
     assert busy.returncode == 75, busy.stdout[-2000:] + busy.stderr[-2000:]
     assert "cron-host pid 4242" in busy.stderr
     assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
-    assert site.rows(COLUMN_TYPES) == old_types  # neither touched it
+    assert old_site.rows(COLUMN_TYPES) == old_types  # neither touched it
 
-    run = _dbt(site, "run", "--select", "+batigest_heures")
+    run = _dbt(old_site, "run", "--select", "+batigest_heures")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "adopted the old connector's batigest_heures" in run.stderr
-    assert site.rows(COLUMN_TYPES) == [("id_utilisateur", "text"), ("total_heure", "numeric")]
+    assert old_site.rows(COLUMN_TYPES) == [("id_utilisateur", "text"), ("total_heure", "numeric")]
     # the old connector's rows are all still there
-    old_ids = site.rows("select id_heure from public.batigest_heures where id_heure >= '9'")
-    assert {r[0] for r in old_ids} == site.not_loaded
+    old_ids = old_site.rows("select id_heure from public.batigest_heures where id_heure >= '9'")
+    assert {r[0] for r in old_ids} == old_site.not_loaded

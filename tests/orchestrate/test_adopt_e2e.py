@@ -10,24 +10,14 @@ listing exactly the rejected slots plus the old rows batisync never loads, each 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from devstack.fake_batisimply import generate
-from tests.orchestrate.old_site import SEED_QUERY, OldSite, old_site, summary_of
+from tests.orchestrate.old_site import SEED_QUERY, OldSite, summary_of
 
-pytestmark = pytest.mark.slow
+# the old connector's deployment (`old_site`, tests/orchestrate/conftest.py) on this data
+pytestmark = [pytest.mark.slow, pytest.mark.dataset(n_employees=4, n_projects=4, days=20, seed=17)]
 
 ADOPTED = "adopted the old connector's batigest_heures"
-
-
-@pytest.fixture
-def site(staging_url: str, batigest_url: str, tmp_path: Path) -> Iterator[OldSite]:
-    dataset = generate(n_employees=4, n_projects=4, days=20, seed=17)
-    with old_site(dataset, staging_url, batigest_url, tmp_path) as site:
-        yield site
 
 
 def _users_objects(site: OldSite) -> None:
@@ -82,12 +72,12 @@ def _check(site: OldSite, users_objects: list[tuple]) -> None:
     assert listed == rejected | site.not_loaded_listed
 
 
-def test_three_syncs_adopt_the_old_table_in_place(site: OldSite) -> None:
-    _users_objects(site)
-    users_objects = site.rows(USERS_OBJECTS)
-    ids_before = site.ids()
+def test_three_syncs_adopt_the_old_table_in_place(old_site: OldSite) -> None:
+    _users_objects(old_site)
+    users_objects = old_site.rows(USERS_OBJECTS)
+    ids_before = old_site.ids()
 
-    first = site.sync()
+    first = old_site.sync()
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert summary_of(first)["status"] == "success"
     adopted = [line for line in first.stderr.splitlines() if ADOPTED in line]
@@ -95,21 +85,21 @@ def test_three_syncs_adopt_the_old_table_in_place(site: OldSite) -> None:
     # the old rows batisync never loads are named once, with their count
     named = [line for line in first.stderr.splitlines() if "never loads" in line]
     assert len(named) == 1 and "5 row(s)" in named[0], first.stderr[-3000:]
-    assert all(i in named[0] for i in site.not_loaded_listed)
-    _check(site, users_objects)
-    after_first = site.ids()
+    assert all(i in named[0] for i in old_site.not_loaded_listed)
+    _check(old_site, users_objects)
+    after_first = old_site.ids()
     assert {i: after_first[i] for i in ids_before} == ids_before  # pre-adoption ids kept
 
     # upstream: a slot moves, the 1,200-minute one becomes 1,300 minutes
-    data = site.dataset
+    data = old_site.dataset
     long_slot = next(i for i, s in data.slots.items() if s["totalTimeMinutes"] == 1200)
     data.change_minutes(long_slot, 1300)
     data.move_slot(next(iter(data.slots)), 30)
     for _ in range(2):  # the second finds nothing new
-        run = site.sync()
+        run = old_site.sync()
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         assert ADOPTED not in run.stderr and "never loads" not in run.stderr
-        _check(site, users_objects)
-        assert site.ids() == after_first  # `id` is stable per slot
-    migrations = site.rows("select name, detail->>'not_loaded' from public.batisync_migrations")
+        _check(old_site, users_objects)
+        assert old_site.ids() == after_first  # `id` is stable per slot
+    migrations = old_site.rows("select name, detail->>'not_loaded' from public.batisync_migrations")
     assert migrations == [("adopt_batigest_heures", "5")]

@@ -5,16 +5,13 @@ are as they were. Once the DBA has run the script, the next sync completes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from devstack.fake_batisimply import generate
 from devstack.old_deployment import STAGING_CATALOG
-from tests.orchestrate.old_site import OldSite, dba_sql, old_site, summary_of
+from tests.orchestrate.old_site import OldSite, dba_sql, summary_of
 
-pytestmark = pytest.mark.slow
+# the old connector's deployment (`old_site`, tests/orchestrate/conftest.py) on this data
+pytestmark = [pytest.mark.slow, pytest.mark.dataset(n_employees=3, n_projects=3, days=10, seed=23)]
 
 CASES = {
     "materialized_view": (
@@ -36,24 +33,17 @@ CASES = {
 }
 
 
-@pytest.fixture
-def site(staging_url: str, batigest_url: str, tmp_path: Path) -> Iterator[OldSite]:
-    dataset = generate(n_employees=3, n_projects=3, days=10, seed=23)
-    with old_site(dataset, staging_url, batigest_url, tmp_path) as site:
-        yield site
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_an_unsafe_adoption_stops_the_run_and_changes_nothing(site: OldSite, case: str) -> None:
+def test_an_unsafe_adoption_stops_the_run_and_changes_nothing(old_site: OldSite, case: str) -> None:
     sql, reason = CASES[case]
-    with site.connect(site.sync_role) as conn:
+    with old_site.connect(old_site.sync_role) as conn:
         conn.execute(sql)  # type: ignore[arg-type]
     if case == "view_of_another_role":
-        with site.connect() as conn:
-            conn.execute(f"alter view public.heures_compta owner to {site.other}")  # type: ignore[arg-type]
-    catalog, suivimo = site.rows(STAGING_CATALOG), site.suivimo()
+        with old_site.connect() as conn:
+            conn.execute(f"alter view public.heures_compta owner to {old_site.other}")  # type: ignore[arg-type]
+    catalog, suivimo = old_site.rows(STAGING_CATALOG), old_site.suivimo()
 
-    run = site.sync()
+    run = old_site.sync()
 
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
     summary = summary_of(run)
@@ -65,18 +55,18 @@ def test_an_unsafe_adoption_stops_the_run_and_changes_nothing(site: OldSite, cas
     assert "alter table public.batigest_heures alter column" in script
     # what was there is as it was (the run added only its own sync_runs), no adoption
     names = {row[0] for row in catalog}
-    after = site.rows(STAGING_CATALOG)
+    after = old_site.rows(STAGING_CATALOG)
     assert [row for row in after if row[0] in names] == catalog
     assert {row[0] for row in after} - names == {"sync_runs", "sync_runs_pkey"}
-    assert site.suivimo() == suivimo
+    assert old_site.suivimo() == suivimo
 
     # the DBA runs the script (a superuser here), then the sync completes
-    with site.connect() as conn:
+    with old_site.connect() as conn:
         conn.execute(script)  # type: ignore[arg-type]
-    again = site.sync()
+    again = old_site.sync()
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert site.suivimo() == site.expected_suivimo()
-    kept = {r[0]: r for r in site.rows(STAGING_CATALOG)}
+    assert old_site.suivimo() == old_site.expected_suivimo()
+    kept = {r[0]: r for r in old_site.rows(STAGING_CATALOG)}
     for name, *rest in catalog:
         if name != "batigest_heures":
             assert kept[name][:6] == (name, *rest[:5]), name

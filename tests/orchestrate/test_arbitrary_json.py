@@ -25,16 +25,17 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batisync.export import run_export
-from batisync.extract.pipeline import run_load
-from batisync.extract.window import days_window
+from batisync.export import ExportOptions, run_export
+from batisync.loader.pipeline import run_load
+from batisync.loader.window import days_window
 from batisync.transform.dbt_runner import run_dbt
 from devstack import hostile
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
+from devstack.sync_env import work_env
 from devstack.verify import healthy_keys, verdict
-from tests.extract.helpers import FAST_RETRY, credentials_for
+from tests.loader.helpers import FAST_RETRY, credentials_for
 
 pytestmark = pytest.mark.slow
 
@@ -120,11 +121,7 @@ def template(pg: EmbeddedPostgres) -> Iterator[Template]:
         _load(api, pg.url(staging), pg.url(batigest), workdir / "dlt-template")
         built = run_dbt(
             ["build", "--vars", "{marts_materialized: view}", "--exclude", "test_type:unit"],
-            env={
-                **pg.env(staging),
-                "DBT_TARGET_PATH": str(workdir / "target"),
-                "DBT_LOG_PATH": str(workdir / "logs"),
-            },
+            env={**pg.env(staging), **work_env(workdir)},
         )
         assert built.success, built.summary()
         _export(pg.url(staging), pg.url(batigest))
@@ -149,7 +146,8 @@ def _load(api: FakeBatiSimply, staging_url: str, batigest_url: str, dlt_dir: Pat
 def _export(staging_url: str, batigest_url: str) -> Any:
     staging, batigest = sa.create_engine(staging_url), sa.create_engine(batigest_url)
     try:
-        return run_export(staging, batigest, on_gone="delete", retract_max_share=1.0)
+        options = ExportOptions(on_gone="delete", retract_max_share=1.0)
+        return run_export(staging, batigest, options)
     finally:
         staging.dispose()
         batigest.dispose()

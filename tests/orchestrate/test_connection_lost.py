@@ -4,26 +4,18 @@ clear line naming the system, exit 1, and the next run completes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
-import pytest
 import sqlalchemy as sa
 
 from batisync.orchestrate.stages import StageContext
-from batisync.orchestrate.sync import _unreachable, run_sync
+from batisync.orchestrate.sync import run_sync
+from batisync.orchestrate.wiring import _unreachable
 from tests.orchestrate.helpers import (
     EXPORT_REPORT,
     LOAD_REPORT,
     TRANSFORM_REPORT,
     Recorder,
-    conninfo_of,
 )
-
-
-@pytest.fixture
-def conninfo(staging_url: str) -> dict[str, Any]:
-    return conninfo_of(staging_url)
 
 
 def test_a_connection_killed_mid_stage_is_one_clear_line(conninfo: dict) -> None:

@@ -20,31 +20,18 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from batisync.extract.window import utc_today
+from batisync.loader.window import utc_today
 from devstack.batigest import seed_salaries
-from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
+from devstack.fake_batisimply import Dataset, FakeBatiSimply
+from devstack.sync_env import sync_env
 from devstack.verify import healthy_keys
 from tests.export.helpers import insert_suivimo
-from tests.orchestrate.helpers import Receiver, conninfo_of, e2e_env
+from tests.orchestrate.helpers import Receiver, conninfo_of
 
 pytestmark = pytest.mark.slow
 
 WINDOW_DAYS = 30
 Row = tuple[str, str, datetime, Decimal, int, int]
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBatiSimply]:
-    dataset = generate(n_employees=4, n_projects=3, days=20, seed=11)
-    with FakeBatiSimply(dataset) as server:
-        yield server
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -131,7 +118,7 @@ def test_the_sync_restores_rows_deleted_or_edited_by_hand_and_never_fights_a_per
     batigest_url: str,
     tmp_path: Path,
 ) -> None:
-    env = e2e_env(api, staging_url, batigest_url, tmp_path, WINDOW_DAYS)
+    env = sync_env(staging_url, batigest_url, tmp_path, api=api, window_days=WINDOW_DAYS)
     env["ALERT_WEBHOOK_URL"] = receiver.url
     first, _ = _sync(env, tmp_path)
     expected = expected_rows(api.dataset)
@@ -214,7 +201,7 @@ def test_the_sync_restores_rows_deleted_or_edited_by_hand_and_never_fights_a_per
 def test_a_move_by_hand_and_a_doubled_key_are_reported_and_never_written(
     api: FakeBatiSimply, batigest: sa.Engine, staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
-    env = e2e_env(api, staging_url, batigest_url, tmp_path, WINDOW_DAYS)
+    env = sync_env(staging_url, batigest_url, tmp_path, api=api, window_days=WINDOW_DAYS)
     _sync(env, tmp_path)
     expected = expected_rows(api.dataset)
     assert suivimo(batigest) == sorted(expected.values())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,9 +25,10 @@ from batisync.orchestrate.sync import sync_from_settings
 from devstack import hostile
 from devstack.batigest import seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
+from devstack.sync_env import sync_env, work_env
 from devstack.verify import healthy_keys, verdict
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.dataset(n_employees=3, n_projects=3, days=12, seed=5)]
 
 WINDOW_DAYS = 30
 
@@ -54,33 +54,27 @@ class World:
 
 @pytest.fixture
 def world(
+    api: FakeBatiSimply,
     staging_url: str,
     batigest_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[World]:
-    dataset = generate(n_employees=3, n_projects=3, days=12, seed=5)
+) -> World:
+    dataset = api.dataset
     batigest = sa.create_engine(batigest_url)
     seed_salaries(batigest, [(r["Code"], r["Nom"], r["codebs"]) for r in dataset.salarie_rows()])
     batigest.dispose()
     # dbt and dlt write their work files here, not in the repository
-    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
-    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
-    monkeypatch.setenv("LOADER_PIPELINES_DIR", str(tmp_path / "dlt"))
-    staging = sa.make_url(staging_url)
-    with FakeBatiSimply(dataset) as api:
-        env = {
-            **api.settings_env(),
-            "CREDENTIALS_FILE": "",  # no settings file: the environment only
-            "PGHOST": str(staging.host),
-            "PGPORT": str(staging.port),
-            "PGUSER": str(staging.username),
-            "PGDATABASE": str(staging.database),
-            "BATIGEST_URL": batigest_url,
-            "HEURES_WINDOW_DAYS": str(WINDOW_DAYS),
-            "HEURES_CHUNK_DAYS": str(WINDOW_DAYS + 1),  # one chunk: every record answered once
-        }
-        yield World(dataset, staging_url, batigest_url, env)
+    for name, value in work_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    env = sync_env(
+        staging_url,
+        batigest_url,
+        api=api,
+        window_days=WINDOW_DAYS,
+        HEURES_CHUNK_DAYS=str(WINDOW_DAYS + 1),  # one chunk: every record answered once
+    )
+    return World(dataset, staging_url, batigest_url, env)
 
 
 def _check_fates(world: World, entries: list[hostile.Hostile]) -> None:

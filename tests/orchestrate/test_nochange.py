@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from batisync.extract.generation import Generation
-from batisync.extract.report import ChunkReport, LoadReport, ResourceCounts
-from batisync.extract.window import Window
+from batisync.loader.generation import Generation
+from batisync.loader.report import ChunkReport, LoadReport, ResourceCounts
+from batisync.loader.window import Window
 from batisync.orchestrate import runs
 from batisync.orchestrate.nochange import (
     LastRun,
@@ -270,7 +270,7 @@ def test_a_history_table_of_an_older_version_gains_the_generation_column(
 
 
 def test_the_summary_says_how_many_deletions_the_load_confirmed() -> None:
-    from batisync.orchestrate.summary import render_text
+    from batisync.orchestrate.summary_text import render_text
 
     stage = StageResult("load", "ok", 1.0, _confirmed())
     summary = RunSummary("r", "success", DAY, DAY, [stage])

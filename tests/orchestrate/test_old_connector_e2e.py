@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,20 +22,19 @@ import pytest
 import sqlalchemy as sa
 
 from devstack.batigest import seed_chantiers, seed_salaries
-from devstack.fake_batisimply import FakeBatiSimply, generate
+from devstack.fake_batisimply import FakeBatiSimply
+from devstack.sync_env import work_env
 from tests.orchestrate.helpers import conninfo_of
 from tests.orchestrate.old_connector import old_connector_document, write_as_notepad
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.dataset(n_employees=3, n_projects=5, days=20, seed=21),
+    # the real service's shapes: the jhipster realm, subdomains, a required scope
+    pytest.mark.fake_api(realm="jhipster", subdomains=True, required_scope="openid"),
+]
 
 GONE_PROJECT = 9999  # named by a slot, unknown to GET /project/{id}: 404
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBatiSimply]:
-    dataset = generate(n_employees=3, n_projects=5, days=20, seed=21)
-    with FakeBatiSimply(dataset, realm="jhipster", subdomains=True, required_scope="openid") as s:
-        yield s
 
 
 def _sync(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -89,9 +87,7 @@ def test_old_credentials_drive_whole_syncs(
         "CREDENTIALS_FILE": str(credentials),
         # Batigest: the stand-in, through the environment (the file's block is SQL Server)
         "BATIGEST_URL": batigest_url,
-        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
+        **work_env(tmp_path),
         **api.proxy_env(),  # sso.localhost and api.localhost on loopback, without DNS
     }
 

@@ -17,7 +17,7 @@ import pytest
 
 from batisync.orchestrate.lock import sync_lock
 from tests.orchestrate.helpers import conninfo_of
-from tests.orchestrate.test_sync_cli import run_cli, sync_env
+from tests.orchestrate.test_sync_cli import cli_env, run_cli
 
 FRAGMENT_A, FRAGMENT_B = "Secr3tQz", "Frag9Wx"  # the two halves of a password with an @
 
@@ -30,7 +30,7 @@ def _no_history(staging_url: str) -> bool:
 def test_summary_json_in_a_missing_folder_is_exit_2_before_any_work(
     staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
-    env = sync_env(staging_url, batigest_url, tmp_path)
+    env = cli_env(staging_url, batigest_url, tmp_path)
     env["SUMMARY_JSON"] = str(tmp_path / "missing" / "last.json")
     for args in (["sync"], ["sync", "--json"]):
         result = run_cli(args, env, tmp_path)
@@ -43,7 +43,7 @@ def test_summary_json_in_a_missing_folder_is_exit_2_before_any_work(
 def test_summary_json_on_a_folder_is_exit_2(
     staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
-    env = {**sync_env(staging_url, batigest_url, tmp_path), "SUMMARY_JSON": str(tmp_path)}
+    env = {**cli_env(staging_url, batigest_url, tmp_path), "SUMMARY_JSON": str(tmp_path)}
     result = run_cli(["sync"], env, tmp_path)
     assert result.returncode == 2
     assert "SUMMARY_JSON" in result.stderr and "is a folder" in result.stderr
@@ -53,7 +53,7 @@ def test_summary_json_on_a_folder_is_exit_2(
 def test_an_unescaped_at_in_the_batigest_password_is_named_without_the_password(
     staging_url: str, batigest_url: str, tmp_path: Path, command: list[str]
 ) -> None:
-    env = sync_env(staging_url, batigest_url, tmp_path)
+    env = cli_env(staging_url, batigest_url, tmp_path)
     env["BATIGEST_URL"] = f"postgresql+psycopg://batisync:{FRAGMENT_A}@{FRAGMENT_B}@127.0.0.1/x"
     env["SUMMARY_JSON"] = str(tmp_path / "last.json")
     result = run_cli(command, env, tmp_path)
@@ -106,7 +106,7 @@ def test_a_signal_ends_the_run_cleanly(
     blackhole: Blackhole,
     signum: signal.Signals,
 ) -> None:
-    env = sync_env(staging_url, batigest_url, tmp_path)
+    env = cli_env(staging_url, batigest_url, tmp_path)
     env["BATISIMPLY_SSO_URL"] = blackhole.url + "/token"
     env["BATISIMPLY_API_URL"] = blackhole.url + "/api"
     env["SUMMARY_JSON"] = str(tmp_path / "last.json")
@@ -150,7 +150,7 @@ def test_a_signal_ends_the_run_cleanly(
 def test_a_malformed_webhook_url_is_exit_2_without_showing_it(
     staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
-    env = sync_env(staging_url, batigest_url, tmp_path)
+    env = cli_env(staging_url, batigest_url, tmp_path)
     env["ALERT_WEBHOOK_URL"] = "hooks.example.com/T0KEN-abc123"
     result = run_cli(["sync"], env, tmp_path)
     assert result.returncode == 2

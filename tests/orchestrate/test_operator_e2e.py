@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -19,24 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from devstack.batigest import seed_salaries
-from devstack.fake_batisimply import FakeBatiSimply, generate
+from devstack.fake_batisimply import FakeBatiSimply
+from devstack.sync_env import sync_env
 from tests.orchestrate.helpers import WEBHOOK_TOKEN, Receiver, conninfo_of
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBatiSimply]:
-    dataset = generate(n_employees=4, n_projects=3, days=20, seed=11)
-    with FakeBatiSimply(dataset) as server:
-        yield server
 
 
 def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -77,23 +62,14 @@ def test_the_operators_day(
     seed_salaries(
         batigest, [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
     )
-    staging = sa.make_url(staging_url)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": "",  # no settings file: the environment only
-        **api.settings_env(),
-        "PGHOST": str(staging.host),
-        "PGPORT": str(staging.port),
-        "PGUSER": str(staging.username),
-        "PGDATABASE": str(staging.database),
-        "BATIGEST_URL": batigest_url,
-        "HEURES_WINDOW_DAYS": "30",
-        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
-        "ALERT_WEBHOOK_URL": receiver.url,
-        "ALERT_REJECTED_THRESHOLD": "100000",
-    }
+    env = sync_env(
+        staging_url,
+        batigest_url,
+        tmp_path,
+        api=api,
+        ALERT_WEBHOOK_URL=receiver.url,
+        ALERT_REJECTED_THRESHOLD="100000",
+    )
 
     # 1. a dry run: every row it would write, with its key and values; nothing counted
     dry = _cli(["sync", "--dry-run", "--json"], env, tmp_path)

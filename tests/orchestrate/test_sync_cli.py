@@ -10,30 +10,25 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import sqlalchemy as sa
 
 from batisync.orchestrate.lock import sync_lock
+from devstack.sync_env import sync_env
 from tests.orchestrate.helpers import conninfo_of
 
+# settings of an API these tests never reach
+UNREACHABLE_API = {
+    "BATISIMPLY_API_URL": "http://127.0.0.1:9/api",
+    "BATISIMPLY_SSO_URL": "http://127.0.0.1:9/token",
+    "BATISIMPLY_CLIENT_ID": "batisync",
+    "BATISIMPLY_CLIENT_SECRET": "client-secret-xyz",
+    "BATISIMPLY_USERNAME": "api@example.com",
+    "BATISIMPLY_PASSWORD": "api-password-xyz",
+}
 
-def sync_env(staging_url: str, batigest_url: str, tmp_path: Path) -> dict[str, str]:
-    """A complete configuration (the API is never reached in these tests)."""
-    staging = sa.make_url(staging_url)
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CREDENTIALS_FILE": "",
-        "BATISIMPLY_API_URL": "http://127.0.0.1:9/api",
-        "BATISIMPLY_SSO_URL": "http://127.0.0.1:9/token",
-        "BATISIMPLY_CLIENT_ID": "batisync",
-        "BATISIMPLY_CLIENT_SECRET": "client-secret-xyz",
-        "BATISIMPLY_USERNAME": "api@example.com",
-        "BATISIMPLY_PASSWORD": "api-password-xyz",
-        "PGHOST": str(staging.host),
-        "PGPORT": str(staging.port),
-        "PGUSER": str(staging.username),
-        "PGDATABASE": str(staging.database),
-        "BATIGEST_URL": batigest_url,
-    }
+
+def cli_env(staging_url: str, batigest_url: str, tmp_path: Path) -> dict[str, str]:
+    """A complete configuration, from the environment only (the API is never reached)."""
+    return sync_env(staging_url, batigest_url, tmp_path, window_days=None, **UNREACHABLE_API)
 
 
 def run_cli(
@@ -52,7 +47,7 @@ def run_cli(
 def test_missing_batigest_url_exits_2_naming_it(
     staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
-    env = sync_env(staging_url, batigest_url, tmp_path)
+    env = cli_env(staging_url, batigest_url, tmp_path)
     del env["BATIGEST_URL"]
     result = run_cli(["sync"], env, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -72,7 +67,7 @@ def test_every_missing_setting_is_named_at_once(tmp_path: Path) -> None:
 def test_a_malformed_setting_exits_2_saying_what_was_expected(
     staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
-    env = {**sync_env(staging_url, batigest_url, tmp_path), "HEURES_WINDOW_DAYS": "six months"}
+    env = {**cli_env(staging_url, batigest_url, tmp_path), "HEURES_WINDOW_DAYS": "six months"}
     result = run_cli(["sync"], env, tmp_path)
     assert result.returncode == 2
     # issue 11: the error names the variable and the credentials.json key
@@ -86,7 +81,7 @@ def test_a_malformed_setting_exits_2_saying_what_was_expected(
 def test_a_second_sync_exits_75_and_names_the_holder(
     staging_url: str, batigest_url: str, tmp_path: Path, as_json: bool
 ) -> None:
-    env = sync_env(staging_url, batigest_url, tmp_path)
+    env = cli_env(staging_url, batigest_url, tmp_path)
     env["SUMMARY_JSON"] = str(tmp_path / "summary.json")
     conninfo = conninfo_of(staging_url)
     with sync_lock(conninfo, name="batisync sync@cron-host-a pid 31337"):
@@ -107,9 +102,7 @@ def test_a_second_sync_exits_75_and_names_the_holder(
 def test_dbt_subcommand_runs_dbt_on_the_configured_staging(
     staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
-    env = sync_env(staging_url, batigest_url, tmp_path)
-    env["DBT_TARGET_PATH"] = str(tmp_path / "target")
-    env["DBT_LOG_PATH"] = str(tmp_path / "logs")
+    env = cli_env(staging_url, batigest_url, tmp_path)
     result = run_cli(["dbt", "debug"], env, tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "All checks passed" in result.stdout

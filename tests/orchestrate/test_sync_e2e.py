@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,17 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from devstack.batigest import seed_salaries
-from devstack.fake_batisimply import FakeBatiSimply, generate
-from tests.orchestrate.helpers import conninfo_of, e2e_env
+from devstack.fake_batisimply import FakeBatiSimply
+from devstack.sync_env import sync_env
+from tests.orchestrate.helpers import conninfo_of
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBatiSimply]:
-    dataset = generate(n_employees=4, n_projects=3, days=20, seed=11)
-    with FakeBatiSimply(dataset) as server:
-        yield server
 
 
 SUIVIMO = 'select "CodeChantier", "CodeSalarie", "Date", "NbH0" from dbo."SuiviMO"'
@@ -54,9 +47,6 @@ def _sync(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-_env = e2e_env
-
-
 def test_a_batigest_that_does_not_fit_stops_the_run_before_any_write(
     api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
@@ -67,7 +57,7 @@ def test_a_batigest_that_does_not_fit_stops_the_run_before_any_write(
     with batigest.begin() as conn:  # a day, not a datetime: a move would become an insert
         conn.execute(sa.text('alter table dbo."SuiviMO" alter column "Date" type date'))
     batigest.dispose()
-    result = _sync(_env(api, staging_url, batigest_url, tmp_path), tmp_path)
+    result = _sync(sync_env(staging_url, batigest_url, tmp_path, api=api), tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert (summary["status"], summary["failed_stage"]) == ("config_error", "transform")
@@ -81,7 +71,7 @@ def test_a_failing_dbt_test_stops_the_run_before_the_export(
     batigest = sa.create_engine(batigest_url)
     salaries = [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
     seed_salaries(batigest, salaries)
-    env = _env(api, staging_url, batigest_url, tmp_path)
+    env = sync_env(staging_url, batigest_url, tmp_path, api=api)
 
     first = _sync(env, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -137,7 +127,7 @@ def test_a_run_that_finds_nothing_new_skips_transform_and_export(
         batigest, [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
     )
     batigest.dispose()
-    env = _env(api, staging_url, batigest_url, tmp_path)
+    env = sync_env(staging_url, batigest_url, tmp_path, api=api)
     first = json.loads(_sync(env, tmp_path).stdout)
     assert first["status"] == "success" and first["skipped_because"] is None
 

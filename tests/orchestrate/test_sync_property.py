@@ -53,14 +53,15 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from batisync.export import ExportReport, reconcile, run_export
-from batisync.extract.pipeline import run_load
-from batisync.extract.window import days_window
+from batisync.export import ExportOptions, ExportReport, reconcile, run_export
+from batisync.loader.pipeline import run_load
+from batisync.loader.window import days_window
 from batisync.transform.dbt_runner import run_dbt
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import MALFORMED_KINDS, Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
-from tests.extract.helpers import FAST_RETRY, credentials_for
+from devstack.sync_env import work_env
+from tests.loader.helpers import FAST_RETRY, credentials_for
 
 pytestmark = pytest.mark.slow
 
@@ -291,9 +292,8 @@ class Chain:
         )
 
     def export(self, on_gone: str, batch_size: int = 1000) -> ExportReport:
-        return run_export(
-            self.staging, self.batigest, on_gone=on_gone, batch_size=batch_size, force=True
-        )
+        options = ExportOptions(on_gone=on_gone, batch_size=batch_size)
+        return run_export(self.staging, self.batigest, options, force=True)
 
     def suivimo(self) -> list[tuple]:
         with self.batigest.connect() as conn:
@@ -344,9 +344,8 @@ def template(pg: EmbeddedPostgres) -> Iterator[Template]:
                 ["build", "--vars", "{marts_materialized: view}", "--exclude", "test_type:unit"],
                 env={
                     **pg.env(staging_db),
+                    **work_env(workdir),
                     "HEURES_WINDOW_DAYS": "36500",  # heures_rejected lists every slot
-                    "DBT_TARGET_PATH": str(workdir / "target"),
-                    "DBT_LOG_PATH": str(workdir / "logs"),
                 },
             )
             assert built.success, built.summary()
@@ -481,7 +480,7 @@ WHERE_KEY = '"CodeChantier" = :cc and "CodeSalarie" = :cs and "Date" = :d'
 
 
 def apply_hand_edit(world: World, op: tuple) -> None:
-    """Someone edits SuiviMO in Batigest (or runs `python -m export reconcile --repair`)."""
+    """Someone edits SuiviMO in Batigest (or runs `batisync reconcile --repair`)."""
     oracle, batigest, (name, *args) = world.oracle, world.chain.batigest, op
     if name == "repair":
         reconcile(world.chain.staging, batigest, repair=True)

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from typing import Any
 
 import psycopg
 import pytest
 
+from batisync.core.errors import StageError
+from batisync.core.logs import setup_logging
 from batisync.orchestrate.lock import LockBusy, sync_lock
-from batisync.orchestrate.sync import StageFailed, run_sync
+from batisync.orchestrate.stages import StageContext, Stages
+from batisync.orchestrate.sync import run_sync
 from batisync.transform.build import TransformReport
 from tests.orchestrate.helpers import (
     EXPORT_REPORT,
     LOAD_REPORT,
     TRANSFORM_REPORT,
     Recorder,
-    conninfo_of,
 )
-
-
-@pytest.fixture
-def conninfo(staging_url: str) -> dict[str, Any]:
-    return conninfo_of(staging_url)
 
 
 def _history(conninfo: dict[str, Any]) -> list[dict[str, Any]]:
@@ -55,7 +54,7 @@ def test_success_runs_the_stages_in_order_and_records_the_counts(conninfo: dict)
 
 
 def test_a_failing_transform_blocks_the_export(conninfo: dict) -> None:
-    failure = StageFailed(
+    failure = StageError(
         "dbt build failed: unique_stg_time_slots_id",
         TransformReport("dbt build", failures=("test unique_stg_time_slots_id: fail",)),
     )
@@ -125,3 +124,27 @@ def test_unreachable_staging_is_a_failure_naming_it(conninfo: dict) -> None:
     assert recorder.calls == []
     assert (summary.status, summary.failed_stage) == ("failed", "connect")
     assert "staging PostgreSQL" in summary.error and "no_such_database_here" in summary.error
+
+
+def test_each_warning_is_logged_once_per_run(conninfo: dict) -> None:
+    """Two stages meeting the same thing (the Batigest inspection, say) say it once a run;
+    the next run says it again; other warnings and lower levels are untouched."""
+    stream = io.StringIO()
+    setup_logging(stream=stream, interactive=False)
+    inspection = logging.getLogger("batisync.export.config")
+
+    def warn(ctx: StageContext) -> None:
+        inspection.warning("Batigest SuiviMO index: no index on (CodeChantier, CodeSalarie)")
+        inspection.warning("stage %s warns on its own", ctx.task.name)
+        inspection.info("an info line every time")
+
+    stages = Stages(load=warn, transform=warn, export=warn)
+    for _ in range(2):
+        assert run_sync(stages, conninfo=conninfo).status == "success"
+    lines = stream.getvalue().splitlines()
+    assert sum("SuiviMO index" in line for line in lines) == 2  # once in each run
+    for stage in ("load", "transform", "export"):
+        assert sum(f"stage {stage} warns" in line for line in lines) == 2
+    assert sum("an info line every time" in line for line in lines) == 6
+    inspection.warning("Batigest SuiviMO index: no index on (CodeChantier, CodeSalarie)")
+    assert stream.getvalue().count("SuiviMO index") == 3  # outside a run: not filtered

@@ -17,7 +17,8 @@ from batisync.export.drift_report import DriftReport
 from batisync.export.model import Values
 from batisync.export.report import ExportReport
 from batisync.orchestrate.alerts import alert_reasons
-from batisync.orchestrate.summary import RunSummary, StageResult, render_json, render_text
+from batisync.orchestrate.summary import RunSummary, StageResult, render_json
+from batisync.orchestrate.summary_text import render_text
 from batisync.transform.build import TransformReport
 from tests.orchestrate.helpers import EXPORT_REPORT, LOAD_REPORT
 

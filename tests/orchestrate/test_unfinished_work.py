@@ -6,7 +6,7 @@ test failing then fixed, `debug-heures --update-codes`, deletions confirmed unde
 HEURES_ON_GONE=delete), then runs `batisync sync` with nothing new upstream: that run
 must finish the work. SuiviMO is then compared row by row, key and values
 (CodeChantier, CodeSalarie, Date, NbH0, NbH3, NbH4), with what the slots say it must
-hold (`expected_rows`, from the dataset alone through `devstack.verify.healthy_keys`).
+hold (`devstack.verify`'s oracle, from the dataset alone), and must hold nothing else.
 
 One stack for the module: a first sync into template databases; each scenario works on
 clones of them (`create database … template …`) with its own fake API serving the same
@@ -23,57 +23,32 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from devstack import verify
 from devstack.batigest import create_standin, seed_chantiers, seed_salaries
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
 from devstack.reliability.stack import Run
-from devstack.verify import healthy_keys
+from devstack.sync_env import sync_env
+from devstack.verify import Row, healthy_keys
 
-pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[2]
 WINDOW_DAYS = 30
 DATASET = {"n_employees": 4, "n_projects": 3, "days": 20, "seed": 17}
-SUIVIMO = 'select "CodeChantier", "CodeSalarie", "Date", "NbH0", "NbH3", "NbH4" from dbo."SuiviMO"'
+pytestmark = [pytest.mark.slow, pytest.mark.dataset(**DATASET)]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- the oracle ---------------------------------------------------------------------------
 
 
-def _hours(minutes: Any) -> Decimal:
-    return (Decimal(str(minutes)) / 60).quantize(Decimal("0.000001"), ROUND_HALF_UP)
-
-
-def expected_rows(dataset: Dataset) -> list[tuple]:
-    """SuiviMO as the slots say it must be: one row per healthy slot, its current key
-    and values (no gone slot keeps a row in these scenarios)."""
-    today = datetime.now(UTC).date()
-    rows = []
-    for slot_id, key in healthy_keys(dataset, today, WINDOW_DAYS).items():
-        slot = dataset.slots[slot_id]
-        journey, lunch = slot["hasHomeToWorkJourney"], slot["hasPackedLunch"]
-        rows.append((*key, _hours(slot["totalTimeMinutes"]), int(bool(journey)), int(bool(lunch))))
-    return sorted(rows)
-
-
-def suivimo_rows(batigest_url: str) -> list[tuple]:
-    engine = sa.create_engine(batigest_url)
-    try:
-        with engine.connect() as conn:
-            found = conn.exec_driver_sql(SUIVIMO).all()
-    finally:
-        engine.dispose()
-    return sorted(
-        (cc, cs, d, Decimal(h0).quantize(Decimal("0.000001")), int(h3), int(h4))
-        for cc, cs, d, h0, h3, h4 in found
-    )
+def suivimo_rows(batigest_url: str) -> list[Row]:
+    """SuiviMO's keys and values, in a stable order."""
+    return sorted(verify.suivimo_rows(batigest_url))
 
 
 # -- the stack ----------------------------------------------------------------------------
@@ -116,29 +91,28 @@ class Site:
         return self.run(*args, module="tests.orchestrate.stopped_sync")
 
     def check_suivimo(self) -> None:
-        """SuiviMO equals the oracle, row by row: nothing missing, nothing extra."""
-        expected, found = expected_rows(self.dataset), suivimo_rows(self.batigest_url)
+        """SuiviMO equals the oracle, row by row: every healthy slot's row at its key with
+        its values, no key twice (so nothing missing), and as many rows as slots (so
+        nothing extra)."""
+        expected = verify.healthy_slots(self.dataset, datetime.now(UTC).date(), WINDOW_DAYS)
+        found = suivimo_rows(self.batigest_url)
         assert len(expected) > 20
-        missing = [row for row in expected if row not in found]
-        extra = [row for row in found if row not in expected]
-        assert (missing, extra) == ([], []), f"missing {missing}, extra {extra}"
+        verdict = verify.judge(expected, found)
+        assert verdict.converged, verdict
+        assert len(found) == len(expected), f"{len(found)} rows for {len(expected)} slots"
 
 
-def _env(pg: EmbeddedPostgres, staging: str, batigest: str, work: Path, api: FakeBatiSimply):
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),  # the stopping hook is a module of tests/
-        "CREDENTIALS_FILE": "",
-        **api.settings_env(),
-        **pg.env(staging),
-        "BATIGEST_URL": pg.url(batigest),
-        "HEURES_WINDOW_DAYS": str(WINDOW_DAYS),
-        # dbt and dlt write their work files here, not in the repository
-        "DBT_TARGET_PATH": str(work / "dbt_target"),
-        "DBT_LOG_PATH": str(work / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(work / "dlt"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-    }
+def _env(
+    pg: EmbeddedPostgres, staging: str, batigest: str, work: Path, api: FakeBatiSimply
+) -> dict[str, str]:
+    return sync_env(
+        pg.url(staging),
+        pg.url(batigest),
+        work,
+        api=api,
+        window_days=WINDOW_DAYS,
+        PYTHONPATH=str(ROOT),  # the stopping hook is a module of tests/
+    )
 
 
 @pytest.fixture(scope="module")
@@ -161,13 +135,15 @@ def template(pg: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture
-def site(pg: EmbeddedPostgres, template: str, tmp_path: Path) -> Iterator[Site]:
+def site(
+    pg: EmbeddedPostgres, template: str, api: FakeBatiSimply, tmp_path: Path
+) -> Iterator[Site]:
+    """Clones of the template databases; the fake API serves the same dataset (DATASET)."""
     name = f"{tmp_path.name[:40]}_{os.getpid()}".lower()
     staging = pg.create_database(f"{name}_s", replace=True, template=f"{template}_staging")
     batigest = pg.create_database(f"{name}_b", replace=True, template=f"{template}_batigest")
-    with FakeBatiSimply(generate(**DATASET)) as api:
-        env = _env(pg, f"{name}_s", f"{name}_b", tmp_path, api)
-        yield Site(api, staging, batigest, env, tmp_path)
+    env = _env(pg, f"{name}_s", f"{name}_b", tmp_path, api)
+    yield Site(api, staging, batigest, env, tmp_path)
     pg.drop_database(f"{name}_s")
     pg.drop_database(f"{name}_b")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -17,10 +16,11 @@ from batisync.core.settings import load_settings
 from batisync.orchestrate.lock import sync_lock
 from batisync.orchestrate.sync import sync_from_settings
 from devstack.batigest import seed_salaries
-from devstack.fake_batisimply import FakeBatiSimply, generate
+from devstack.fake_batisimply import FakeBatiSimply
+from devstack.sync_env import sync_env
 from tests.orchestrate.helpers import conninfo_of
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.dataset(seed=5)]
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "debug_heures.py"
 
 
@@ -31,12 +31,6 @@ def _load_script() -> ModuleType:
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBatiSimply]:
-    with FakeBatiSimply(generate(n_employees=4, n_projects=3, days=20, seed=5)) as server:
-        yield server
 
 
 def _map(staging_url: str) -> dict[str, tuple]:
@@ -73,15 +67,8 @@ def test_recette_lists_plans_and_applies_one_slot(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no .env / credentials.json of the repository
-    for name, value in {
-        **api.settings_env(),
-        "CREDENTIALS_FILE": "",
-        "BATIGEST_URL": batigest_url,
-        "HEURES_WINDOW_DAYS": "25",
-        "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(tmp_path / "dlt"),
-    }.items():
+    env = sync_env(staging_url, batigest_url, tmp_path, api=api, window_days=25)
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
     seed_salaries(
         sa.create_engine(batigest_url),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,31 +13,20 @@ import sqlalchemy as sa
 from batisync.core.settings import Settings, load_settings
 from batisync.tools.doctor import render, run_doctor
 from devstack.batigest import seed_chantiers, seed_salaries
-from devstack.fake_batisimply import FakeBatiSimply, generate
+from devstack.fake_batisimply import FakeBatiSimply
+from devstack.sync_env import sync_env
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def api() -> Iterator[FakeBatiSimply]:
-    dataset = generate(n_employees=3, n_projects=2, days=10, seed=3, today=date(2026, 5, 4))
-    with FakeBatiSimply(dataset) as server:
-        yield server
+# the fake API's data (tests/conftest.py's `api`): 3 employees, 2 projects, fixed dates
+pytestmark = pytest.mark.dataset(
+    n_employees=3, n_projects=2, days=10, seed=3, today=date(2026, 5, 4)
+)
 
 
 @pytest.fixture
 def env(api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path) -> dict:
     seed_salaries(sa.create_engine(batigest_url), [("S0001", "Martin", "uuid-1")])
-    staging = sa.make_url(staging_url)
-    return {
-        **api.settings_env(),
-        "CREDENTIALS_FILE": "",
-        "PGHOST": staging.host,
-        "PGPORT": str(staging.port),
-        "PGUSER": staging.username,
-        "PGDATABASE": staging.database,
-        "BATIGEST_URL": batigest_url,
-    }
+    return sync_env(staging_url, batigest_url, api=api, window_days=None)
 
 
 def _settings(env: dict) -> Settings:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from batisync.transform.dbt_runner import DbtResult, run_dbt
 from devstack.pg import EmbeddedPostgres
+from devstack.sync_env import work_env
 
 # The raw tables as the loader (dlt) leaves them, with dlt's own columns too.
 RAW_DDL = """
@@ -80,13 +81,12 @@ class Staging:
 
 
 def make_staging(pg: EmbeddedPostgres, name: str, work_dir: Path, **extra_env: str) -> Staging:
-    """A fresh database `name` on `pg`; dbt writes its target/ and logs under `work_dir`
+    """A fresh database `name` on `pg`; dbt writes its target and logs under `work_dir`
     (so parallel pytest sessions never share dbt_project/target)."""
     url = pg.create_database(f"{name}_{os.getpid()}", replace=True)
     env = {
         **pg.env(sa.make_url(url).database),
-        "DBT_TARGET_PATH": str(work_dir / "target"),
-        "DBT_LOG_PATH": str(work_dir / "logs"),
+        **work_env(work_dir),
         "DBT_SCHEMA": "public",
         "HEURES_TIMEZONE": "Europe/Paris",
         "HEURES_WINDOW_DAYS": "180",

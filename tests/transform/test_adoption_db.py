@@ -14,6 +14,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from batisync.core.errors import StageError
 from batisync.transform.adoption import AdoptionRefused, adopt_batigest_heures
 from batisync.transform.adoption.catalog import read_table
 from batisync.transform.adoption.columns import MODEL_COLUMNS, column_changes
@@ -184,7 +185,7 @@ def test_a_table_in_use_waits_a_while_then_fails_changing_nothing(old: OldDataba
     before = old.rows(STAGING_CATALOG)
     with psycopg.connect(**old.conninfo()) as holder:  # the old connector, still running
         holder.execute("lock table public.batigest_heures in access share mode")
-        with pytest.raises(RuntimeError, match="in use by another session"):
+        with pytest.raises(StageError, match="in use by another session"):
             old.adopt(lock_timeout="200ms")
     assert old.rows(STAGING_CATALOG) == before
 

@@ -20,6 +20,7 @@ from sqlglot import exp
 from batisync.transform.dbt_runner import DBT_PROJECT_DIR, DbtResult, run_dbt
 from devstack.batigest import create_standin, seed_salaries
 from devstack.pg import EmbeddedPostgres
+from devstack.sync_env import work_env
 from tests.transform.helpers import (
     MART_NAMES,
     RAW_DDL,
@@ -36,7 +37,8 @@ from tests.transform.helpers import (
 
 pytestmark = pytest.mark.slow
 PARIS = ZoneInfo("Europe/Paris")
-N_UNIT_TESTS = 17  # 10, issue 11: two, issue 12: three, issue 14: one, issue 17: one
+N_UNIT_TESTS = 19  # 10, issue 11: two, issue 12: three, issue 14: one, issue 17: one,
+# issue 18: int_time_slots_resolved's four split over matched, checked and resolved (six)
 
 
 def local_minute(utc: datetime) -> datetime:
@@ -149,8 +151,7 @@ def test_batigest_target_parses_and_selects_only_the_audits(tmp_path: Path) -> N
         "BATIGEST_SQL_DATABASE": "BTG",
         "BATIGEST_SQL_USER": "reader",
         "BATIGEST_SQL_PASSWORD": "not-used",
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        **work_env(tmp_path),
     }
     parsed = run_dbt(["parse", "--target", "batigest"], env=env)
     assert parsed.success, parsed.summary()
@@ -350,8 +351,7 @@ def test_batigest_audit_on_the_standin(pg: EmbeddedPostgres, tmp_path: Path) -> 
     env = {
         **pg.env("postgres"),
         "BATIGEST_PGDATABASE": database,
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        **work_env(tmp_path),
     }
     clean = run_dbt(["build", "--target", "batigest_standin"], env=env)
     assert clean.success, clean.summary()
@@ -404,10 +404,16 @@ MUTATIONS = [
         "time_slots.fetched_at > latest_refusals.last_seen_at",
     ),
     (
-        "int_resolved_resolution_reasons",
-        "models/intermediate/int_time_slots_resolved.sql",
+        "int_matched_salaries_codes_and_window",
+        "models/intermediate/int_time_slots_matched.sql",
         "on lower(time_slots.user_id) = salaries_by_user.batisimply_user_id",
         "on time_slots.user_id = salaries_by_user.batisimply_user_id",
+    ),
+    (
+        "int_matched_project_code_sources_and_chantiers",
+        "models/intermediate/int_time_slots_matched.sql",
+        "then project_lookups.project_code\n        end as project_code,",
+        "then null\n        end as project_code,",  # GET /project/{id} forgotten
     ),
     (
         "int_pushable_key_collisions",
@@ -440,23 +446,29 @@ MUTATIONS = [
         "when not time_slots.is_validated then 'unvalidated'\n            else 'deleted_upstream'",
     ),
     (
-        "int_resolved_project_code_sources_and_chantiers",
-        "models/intermediate/int_time_slots_resolved.sql",
+        "int_checked_resolution_reasons",
+        "models/intermediate/int_time_slots_checked.sql",
         "when is_chantier_check_on and not is_known_chantier\n"
         "                then 'unknown_chantier'",
         "when false\n                then 'unknown_chantier'",
     ),
     (
-        "int_resolved_chantier_check_off",
-        "models/intermediate/int_time_slots_resolved.sql",
+        "int_matched_chantier_check_off",
+        "models/intermediate/int_time_slots_matched.sql",
         "select coalesce(bool_or(is_on), false) as is_chantier_check_on",
         "select true as is_chantier_check_on",
     ),
     (
-        "int_resolved_plausibility_rules",
-        "models/intermediate/int_time_slots_resolved.sql",
+        "int_checked_plausibility_rules",
+        "models/intermediate/int_time_slots_checked.sql",
         "when ended_at <= started_at\n                then 'end_not_after_start'",
         "when ended_at < started_at\n                then 'end_not_after_start'",
+    ),
+    (
+        "int_resolved_suivimo_fields_and_hash",
+        "models/intermediate/int_time_slots_resolved.sql",
+        "case when unresolved_reason is null then project_code end as code_chantier",
+        "project_code as code_chantier",  # an unresolved slot's code would reach SuiviMO
     ),
     (
         "heures_rejected_plausibility_reasons",

@@ -9,7 +9,6 @@ with zoneinfo for local times.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,17 +18,18 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from batisync.extract.pipeline import run_load
-from batisync.extract.window import sliding_window
+from batisync.loader.pipeline import run_load
+from batisync.loader.window import sliding_window
 from devstack.batigest import seed_salaries
-from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
+from devstack.fake_batisimply import Dataset, FakeBatiSimply
 from devstack.pg import EmbeddedPostgres
-from tests.extract.helpers import FAST_RETRY, credentials_for
+from devstack.sync_env import work_env
+from tests.loader.helpers import FAST_RETRY, credentials_for
 from tests.transform.helpers import Staging, simulate_export
 
-pytestmark = pytest.mark.slow
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = datetime.now(UTC).date()
+pytestmark = [pytest.mark.slow, pytest.mark.dataset(seed=5, today=TODAY)]
 BUILD = ("build", "--exclude", "test_type:unit")  # the unit tests run in test_dbt_project
 
 
@@ -68,13 +68,6 @@ def expected_marts(ds: Dataset) -> tuple[dict[str, tuple[Any, ...]], dict[str, s
     return keyed, rejected
 
 
-@pytest.fixture
-def api() -> Iterator[FakeBatiSimply]:
-    dataset = generate(n_employees=4, n_projects=3, days=20, seed=5, today=TODAY)
-    with FakeBatiSimply(dataset) as server:
-        yield server
-
-
 def test_loader_then_dbt_build_and_an_export_cycle(
     api: FakeBatiSimply, pg: EmbeddedPostgres, staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
@@ -90,11 +83,7 @@ def test_loader_then_dbt_build_and_an_export_cycle(
     bad = ds.add_malformed("bad_start_date")
     staging = Staging(
         staging_url,
-        {
-            **pg.env(sa.make_url(staging_url).database),
-            "DBT_TARGET_PATH": str(tmp_path / "target"),
-            "DBT_LOG_PATH": str(tmp_path / "logs"),
-        },
+        {**pg.env(sa.make_url(staging_url).database), **work_env(tmp_path)},
     )
 
     def load() -> None:

@@ -1,6 +1,7 @@
 """Where Python and dbt cannot share one declaration, they are checked equal here: the
-map's DDL (the exporter's `map_table` and dbt's `prepare_staging`) and the raw tables'
-columns (the loader's dlt hints and dbt's `raw_source_shapes`)."""
+map's DDL (the exporter's `map_table` and dbt's `prepare_staging`), the raw tables'
+columns (the loader's dlt hints and dbt's `raw_source_shapes`) and the marts' columns
+(the exporter's `marts.py` and dbt's `_marts__models.yml`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
+import yaml
 
+from batisync.export.batch_table import BATCH_COLUMNS
 from batisync.export.map_table import MAP_TABLE, ensure_map
-from batisync.extract.chantiers import CHANTIER_COLUMNS, CHECK_COLUMNS
-from batisync.extract.project_lookups import LOOKUP_COLUMNS
-from batisync.extract.source import (
+from batisync.export.marts import HEURES_GONE_COLUMNS, OPTIONAL_GONE_COLUMNS, TO_PUSH_COLUMNS
+from batisync.loader.tables import (
+    CHANTIER_COLUMNS,
+    CHECK_COLUMNS,
+    LOOKUP_COLUMNS,
     PROJECT_COLUMNS,
     QUARANTINE_COLUMNS,
     SALARIE_COLUMNS,
@@ -21,6 +26,7 @@ from batisync.extract.source import (
 )
 
 MACROS = Path(__file__).resolve().parents[2] / "dbt_project" / "macros"
+MARTS = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "marts"
 # dlt's data types as PostgreSQL names them (dlt's postgres destination)
 DLT_TO_PG = {
     "text": "text",
@@ -96,3 +102,18 @@ def test_dbt_reads_the_raw_columns_the_loader_declares() -> None:
         for name, data_type in shapes[table].items():
             assert name in columns, f"dbt reads {table}.{name}, which the loader does not declare"
             assert DLT_TO_PG[columns[name]["data_type"]] == data_type, f"{table}.{name}"
+
+
+def _dbt_mart_columns(name: str) -> list[str]:
+    models = yaml.safe_load((MARTS / "_marts__models.yml").read_text())["models"]
+    [model] = [m for m in models if m["name"] == name]
+    return [c["name"] for c in model["columns"]]
+
+
+def test_the_exporter_reads_the_mart_columns_dbt_declares() -> None:
+    assert list(TO_PUSH_COLUMNS) == _dbt_mart_columns("to_push")
+    assert [*HEURES_GONE_COLUMNS, *OPTIONAL_GONE_COLUMNS] == _dbt_mart_columns("heures_gone")
+    # the batch table loads a to_push row, its hash and change type aside, then its op
+    pushed = [c for c in TO_PUSH_COLUMNS if c not in ("values_hash", "change_type")]
+    assert list(BATCH_COLUMNS[: len(pushed)]) == pushed
+    assert BATCH_COLUMNS[len(pushed)] == "op"

@@ -16,12 +16,12 @@ from typing import Any
 
 import psycopg
 
-from batisync.core.errors import ConfigError, first_line, is_connection_loss
+from batisync.core.errors import ConfigError, StageError, first_line, is_connection_loss
 from batisync.transform.adoption.catalog import read_table
 from batisync.transform.adoption.columns import column_changes, quote_ident
 from batisync.transform.adoption.plan import AdoptionPlan, plan_adoption
 
-log = logging.getLogger("batisync.transform")
+log = logging.getLogger(__name__)
 
 TABLE = "batigest_heures"
 RECORD_TABLE = "batisync_migrations"
@@ -33,6 +33,8 @@ SAMPLE = 10  # ids named in the log
 
 class AdoptionRefused(ConfigError):
     """The old table cannot be adopted by the sync itself: exit 2, nothing changed."""
+
+    instruction = None  # what to do is in the message: the DBA's script
 
     def __init__(self, plan: AdoptionPlan, reasons: tuple[str, ...]) -> None:
         super().__init__(
@@ -84,7 +86,7 @@ def adopt_batigest_heures(
             for statement in plan.statements:
                 conn.execute(statement)  # type: ignore[arg-type]
         except psycopg.errors.LockNotAvailable as error:
-            raise RuntimeError(
+            raise StageError(
                 f"{plan.table} is in use by another session (is the old connector still "
                 f"running?): {first_line(error, with_type=False)}; nothing was changed"
             ) from error

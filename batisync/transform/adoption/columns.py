@@ -3,7 +3,7 @@ and the ALTER that fixes each one (pure: the columns found in, the changes out).
 
 `MODEL_COLUMNS` is what `dbt_project/models/marts/batigest_heures.sql` produces: the type
 dbt gives each column on a fresh database (a test builds the model and compares), and
-what the loader's bounds (`extract/bounds.py`) let the values reach."""
+what the loader's bounds (`loader/bounds.py`) let the values reach."""
 
 from __future__ import annotations
 

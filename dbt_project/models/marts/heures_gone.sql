@@ -32,7 +32,7 @@ gone as (
             else time_slots.fetched_at
         end as gone_since,
         -- HEURES_ON_GONE=delete retracts a deleted slot's row only once a later complete
-        -- fetch confirmed it is gone (extract/deletions.py); an un-validated one was seen
+        -- fetch confirmed it is gone (loader/deletions.py); an un-validated one was seen
         not time_slots.is_deleted or time_slots.gone_confirmed_at is not null as is_retractable
 
     from batigest_heures_map

@@ -1,0 +1,195 @@
+"""Dedup and quarantine (pure): records become rows for their table or quarantine rows,
+each id loaded once per run, with what was seen counted in a tally."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from batisync.loader import project_lookups, records
+from batisync.loader.tables import PROJECTS, SLOTS
+from batisync.loader.window import Window
+
+
+@dataclass
+class ChunkTally:
+    window: Window
+    fetched: int = 0
+
+
+@dataclass
+class Tally:
+    """What one resource saw: records fetched, loaded, repeated and quarantined."""
+
+    fetched: int = 0
+    loaded: int = 0
+    repeated: int = 0  # the very same record again (same id and content): loaded once
+    quarantined: Counter[str] = field(default_factory=Counter)  # by reason
+    # valid records identical to their raw row: not handed to dlt (see Classifier)
+    unchanged_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SlotTally(Tally):
+    chunks: list[ChunkTally] = field(default_factory=list)
+    # project ids of loaded slots that carry no projectCode of their own
+    projects_without_code: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Batch:
+    """What the source hands dlt at a time: `rows` for the resource's table, `bad` for
+    quarantine, `lookups` for `project_lookups` (only the last batch of a run has them)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    bad: list[dict[str, Any]] = field(default_factory=list)
+    lookups: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Classifier:
+    """Splits records into rows and quarantine rows, remembering ids across one run.
+
+    The first valid record of an id is loaded; a later one with other content is a
+    `duplicate_id`, and one with identical content (an API that returns a record in two
+    answers) is counted as `repeated`, not loaded twice. Rows get `_content_hash` (md5 of
+    the record as received, under this version of the checks: `records.stored_hash`)
+    plus the `stamp` columns. A record whose id and stored hash are in `previous` (the
+    raw rows before this run) goes to `tally.unchanged_ids` instead of the batch: dlt's
+    normaliser and merge would only rewrite the same row.
+    """
+
+    def __init__(
+        self,
+        resource: str,
+        check: Callable[[Any], dict[str, Any] | records.Rejection],
+        seen_at: datetime,
+        *,
+        stamp: Mapping[str, Any] | None = None,
+        first_seen: Mapping[str, datetime] | None = None,
+        tally: Tally | None = None,
+        previous: Mapping[str, str] | None = None,
+        identity: Callable[[Mapping[str, Any]], str] | None = None,
+    ) -> None:
+        self.resource = resource
+        self.check = check
+        self.seen_at = seen_at
+        self.stamp = dict(stamp or {})
+        self.first_seen = first_seen or {}
+        self.tally = tally if tally is not None else Tally()
+        self.previous = previous or {}
+        # what makes two valid records "the same id": by default the id
+        self.identity = identity or (lambda row: str(row["id"]))
+        self._loaded: dict[str, str] = {}  # id -> content md5
+        self._quarantined: dict[str, str] = {}  # quarantine_key -> content md5
+
+    def classify(self, page: Sequence[Any], window: Window | None = None) -> Batch:
+        """Split `page`; with `window`, a record starting outside it is quarantined."""
+        batch = Batch()
+        self.tally.fetched += len(page)
+        for record in page:
+            md5 = records.content_hash(record)
+            checked = self.check(record)
+            if isinstance(checked, records.Rejection):
+                self._quarantine(batch.bad, record, checked, md5)
+                continue
+            record_id = self.identity(checked)
+            known = self._loaded.get(record_id)
+            if known != md5 and window is not None:
+                outside = records.check_in_window(checked, window.start, window.end)
+                if outside is not None:
+                    self._quarantine(batch.bad, record, outside, md5)
+                    continue
+            if known is None:
+                self._loaded[record_id] = md5
+                self.tally.loaded += 1
+                stored = records.stored_hash(md5)
+                if self.previous.get(record_id) == stored:
+                    self.tally.unchanged_ids.append(record_id)
+                    # its project is still named by the window: looked up once per run too
+                    if isinstance(self.tally, SlotTally):
+                        self.tally.projects_without_code |= project_lookups.without_code([checked])
+                    continue
+                checked["_content_hash"] = stored
+                checked.update(self.stamp)
+                batch.rows.append(checked)
+            elif known == md5:
+                self.tally.repeated += 1
+            else:
+                why = records.Rejection(records.DUPLICATE_ID, f"id {checked['id']} seen before")
+                self._quarantine(batch.bad, record, why, md5)
+        return batch
+
+    def _quarantine(
+        self, out: list[dict[str, Any]], record: Any, why: records.Rejection, md5: str
+    ) -> None:
+        key = records.quarantine_key(self.resource, records.record_id(record), md5)
+        if key in self._quarantined and self._quarantined[key] != md5:
+            key = f"{key}:md5:{md5}"  # another bad record under the same id: keep both
+        if key in self._quarantined:
+            self.tally.repeated += 1
+            return
+        self._quarantined[key] = md5
+        self.tally.quarantined[why.reason] += 1
+        out.append(
+            records.quarantine_row(
+                self.resource,
+                record,
+                why.reason,
+                self.seen_at,
+                detail=why.detail,
+                key=key,
+                first_seen_at=self.first_seen.get(key),
+            )
+        )
+
+
+def slot_classifier(
+    fetched_at: datetime,
+    first_seen: Mapping[str, datetime] | None,
+    tally: SlotTally,
+    previous: Mapping[str, str] | None = None,
+) -> Classifier:
+    # _deleted_at is written null: a slot that reappears upstream is alive again
+    # (`previous` holds live slots only, so a deleted one is always merged again)
+    stamp = {"_fetched_at": fetched_at, "_deleted_at": None, "_gone_confirmed_at": None}
+    return Classifier(
+        SLOTS,
+        records.check_slot,
+        fetched_at,
+        stamp=stamp,
+        first_seen=first_seen,
+        tally=tally,
+        previous=previous,
+    )
+
+
+def split_projects(
+    answer: Sequence[Any], seen_at: datetime, first_seen: Mapping[str, datetime] | None = None
+) -> tuple[Batch, Tally]:
+    """The projects answer as rows for `projects` and rows for `quarantine`."""
+    tally = Tally()
+    # a project listed again with another code is loaded too: dbt then sees the two
+    # codes and rejects its slots (`project_two_codes`) rather than picking one
+    classifier = Classifier(
+        PROJECTS,
+        records.check_project,
+        seen_at,
+        first_seen=first_seen,
+        tally=tally,
+        identity=lambda row: f"{row['id']}|{row.get('projectCode')}",
+    )
+    return classifier.classify(answer), tally
+
+
+__all__ = [
+    "Batch",
+    "ChunkTally",
+    "Classifier",
+    "SlotTally",
+    "Tally",
+    "slot_classifier",
+    "split_projects",
+]

@@ -1,0 +1,102 @@
+"""The dlt side of a load: one pipeline per dataset, extract then normalize + load, and
+a failure turned into `LoadError` with the API's own error as its cause.
+
+dlt's own log lines (logger `dlt`) go through the process's logging like ours: its
+runtime gives that logger a handler of its own (raw `…|[WARNING]|pid|thread|…` lines
+to stderr, past the redaction) and stops propagation, which `make_pipeline` undoes
+(`core.logs.adopt_library_logger`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dlt
+import sqlalchemy as sa
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from batisync.core.logs import adopt_library_logger
+from batisync.core.settings import dlt_credentials
+from batisync.loader.api.errors import ApiError
+from batisync.loader.report import LoadError
+
+PIPELINES_DIR_ENV = "LOADER_PIPELINES_DIR"
+DLT_LOGGER = "dlt"  # the name dlt's runtime gives its logger (`dlt.common.logger`)
+
+
+def default_pipelines_dir(staging_url: str) -> Path:
+    """`$LOADER_PIPELINES_DIR`, else a temp folder per staging database (dlt state is
+    rebuilt from the destination, so losing it costs nothing)."""
+    if env := os.environ.get(PIPELINES_DIR_ENV):
+        return Path(env)
+    url = sa.make_url(staging_url)
+    identity = f"{url.host}:{url.port}/{url.database}".encode()
+    return Path(tempfile.gettempdir()) / f"batisync-dlt-{hashlib.md5(identity).hexdigest()[:10]}"
+
+
+def make_pipeline(name: str, dataset: str, staging_url: str, pipelines_dir: Path) -> dlt.Pipeline:
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # no phoning home
+    # dlt gzips its intermediate files by default: a third of the run for nothing here
+    os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
+    pipeline = dlt.pipeline(
+        pipeline_name=name,
+        pipelines_dir=str(pipelines_dir),
+        destination=dlt.destinations.postgres(credentials=dlt_credentials(staging_url)),
+        dataset_name=dataset,
+        progress=None,
+    )
+    # dlt's runtime has started by now (the source or the pipeline started it)
+    adopt_library_logger(DLT_LOGGER)
+    _abort_pending(pipeline)
+    return pipeline
+
+
+def _abort_pending(pipeline: dlt.Pipeline) -> None:
+    # a package left by a failed run is stale: every run fetches its whole window again
+    if pipeline.has_pending_data:
+        pipeline.abort_packages()
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The first ApiError (or the innermost error) under dlt's wrappers."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        if isinstance(current, ApiError):
+            return current
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen[-1]
+
+
+def extract(pipeline: dlt.Pipeline, data: Any, what: str) -> None:
+    # default file format (insert_values): dlt's csv would load "" as NULL
+    try:
+        pipeline.extract(data)
+    except PipelineStepFailed as error:
+        _abort_pending(pipeline)
+        cause = _root_cause(error)
+        raise LoadError(f"{what}: {cause}") from cause
+
+
+def load(pipeline: dlt.Pipeline, what: str) -> None:
+    try:
+        pipeline.normalize()
+        pipeline.load(raise_on_failed_jobs=True)
+    except PipelineStepFailed as error:
+        _abort_pending(pipeline)
+        cause = _root_cause(error)
+        raise LoadError(f"{what}: {type(cause).__name__}: {cause}") from cause
+
+
+__all__ = [
+    "PIPELINES_DIR_ENV",
+    "default_pipelines_dir",
+    "extract",
+    "load",
+    "make_pipeline",
+]

@@ -1,0 +1,244 @@
+"""One load: BatiSimply and Batigest into the staging PostgreSQL, then deletion marking.
+
+Order, so that a failure leaves the raw tables untouched:
+0. increase the staging generation and commit (`generation.py`): whatever follows, a
+   sync knows raw may have changed since its last complete run;
+1. snapshot what raw holds (temp tables on our own connection: keys and content hashes,
+   digests of the small reference tables);
+2. read `Salarie` and `ChantierDef`, fetch and check the projects (short lists, fail
+   fast);
+3. extract the time slots (dlt streams them chunk by chunk), then the projects they
+   name without a code, asked by id, in one dlt extract — any API failure stops here;
+   a slot identical to its raw row (same md5 under the same version of the checks) is
+   not handed to dlt, only its id kept;
+4. normalize and load both dlt pipelines, then stamp `_fetched_at` on those unchanged
+   slots in one statement;
+5. mark deleted the slots a fetched chunk no longer returns (guarded), in one transaction;
+6. count new / changed / deleted (and deletions confirmed) against the snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
+from batisync.loader import dlt_steps, generation
+from batisync.loader.api.auth import ApiCredentials
+from batisync.loader.api.client import BatiSimplyClient, RetryPolicy
+from batisync.loader.batigest import (
+    ChantierCheck,
+    chantier_resources,
+    read_chantiers,
+    read_salarie,
+    salarie_resource,
+)
+from batisync.loader.classify import SlotTally, Tally, split_projects
+from batisync.loader.deletions import deletion_guarded, mark_deletions
+from batisync.loader.dlt_steps import PIPELINES_DIR_ENV
+from batisync.loader.report import ChunkReport, LoadError, LoadReport, ResourceCounts
+from batisync.loader.source import batisimply
+from batisync.loader.staging_state import (
+    Before,
+    read_before,
+    reference_changes,
+    replaced_counts,
+    slot_counts,
+    touch_unchanged,
+)
+from batisync.loader.tables import (
+    PIPELINE_BATIGEST,
+    PIPELINE_BATISIMPLY,
+    PROJECTS,
+    PROJECTS_TABLE,
+    RAW_BATIGEST,
+    RAW_BATISIMPLY,
+    SALARIE,
+    SALARIE_TABLE,
+    SLOTS,
+)
+from batisync.loader.window import DEFAULT_CHUNK_DAYS, Window, chunk_window
+
+log = logging.getLogger(__name__)
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+def _read_salarie(
+    batigest_url: str, schema: str, before: Before, report: LoadReport
+) -> list[dict[str, Any]] | None:
+    """Salarie rows, or None to keep raw_batigest.salarie as it is (suspiciously empty)."""
+    try:
+        rows = read_salarie(batigest_url, schema)
+    except sa.exc.SQLAlchemyError as error:
+        # a lost connection names its system for the run's one-line cause
+        cause = ConnectionLost("Batigest", error) if is_connection_loss(error) else error
+        raise LoadError(
+            f"reading {schema}.Salarie from Batigest failed: {first_line(error)}"
+        ) from cause
+    if not rows and before.salarie:
+        report.warn(
+            f"Batigest Salarie is empty while {before.salarie} rows were loaded before: "
+            f"{SALARIE_TABLE} is kept as it was"
+        )
+        return None
+    return rows
+
+
+def _read_chantiers(batigest_url: str, schema: str) -> ChantierCheck:
+    engine = sa.create_engine(batigest_url)
+    try:
+        return read_chantiers(engine, schema)
+    finally:
+        engine.dispose()
+
+
+def _refresh_projects(rows: list[dict[str, Any]], before: Before, report: LoadReport) -> bool:
+    """False to keep raw_batisimply.projects as it is (no usable project in the answer)."""
+    if rows or not before.projects:
+        return True
+    report.warn(
+        f"the projects answer holds no usable project while {before.projects} were loaded "
+        f"before: {PROJECTS_TABLE} is kept as it was"
+    )
+    return False
+
+
+def run_load(
+    *,
+    staging_url: str,
+    credentials: ApiCredentials,
+    window: Window,
+    chunk_days: int = DEFAULT_CHUNK_DAYS,
+    delete_guard_ratio: float = 0.5,
+    batigest_url: str | None = None,
+    batigest_schema: str = "dbo",
+    pipelines_dir: str | Path | None = None,
+    retry: RetryPolicy | None = None,
+    client: BatiSimplyClient | None = None,
+    progress: Callable[[int, str], None] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    written_by: str = "load",
+) -> LoadReport:
+    """Load `window` of time slots, the projects and (with `batigest_url`) `Salarie`.
+
+    Raises `LoadError` or `ApiError` on failure. A failure while fetching (API, Batigest)
+    leaves every raw table untouched; a failure in dlt's load step itself may leave one
+    dataset loaded and not the other, which the next run repairs (it fetches the whole
+    window again). `progress(records_fetched, detail)` is called as slots arrive.
+    `written_by` (the command) is kept with the staging generation this load commits
+    before anything else.
+    """
+    began = time.monotonic()
+    fetched_at = now()
+    report = LoadReport(window=window, fetched_at=fetched_at)
+    chunks = chunk_window(window, chunk_days)
+    workdir = Path(pipelines_dir) if pipelines_dir else dlt_steps.default_pipelines_dir(staging_url)
+    client = client or BatiSimplyClient(credentials, retry)
+
+    engine = sa.create_engine(staging_url)
+    try:
+        with engine.connect() as conn:
+            report.generation = generation.advance(conn, written_by)
+            before = read_before(conn, chunks)
+            # short lists first: a Batigest or API failure shows before the long fetch
+            salarie = None
+            chantiers: ChantierCheck | None = None
+            if batigest_url:
+                salarie = _read_salarie(batigest_url, batigest_schema, before, report)
+                chantiers = _read_chantiers(batigest_url, batigest_schema)
+                log.info("unknown_chantier: %s", chantiers.detail)
+            projects, project_tally = split_projects(
+                client.projects(), fetched_at, before.quarantine_first_seen
+            )
+            refresh_projects = _refresh_projects(projects.rows, before, report)
+
+            tally = SlotTally()
+            source = batisimply(
+                client,
+                chunks,
+                fetched_at,
+                tally,
+                projects=projects,
+                project_tally=project_tally,
+                refresh_projects=refresh_projects,
+                quarantine_first_seen=before.quarantine_first_seen,
+                progress=progress,
+                previous_slots=before.slot_hashes,
+            )
+            api_pipeline = dlt_steps.make_pipeline(
+                PIPELINE_BATISIMPLY, RAW_BATISIMPLY, staging_url, workdir
+            )
+            # one extract per pipeline and run: a second one before normalize would make
+            # a second package whose schema differs from the first (dlt's warning)
+            dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
+            erp_resources = [] if salarie is None else [salarie_resource(salarie)]
+            if chantiers is not None:
+                erp_resources += chantier_resources(chantiers, fetched_at)
+            erp_pipeline = None
+            if erp_resources:
+                erp_pipeline = dlt_steps.make_pipeline(
+                    PIPELINE_BATIGEST, RAW_BATIGEST, staging_url, workdir
+                )
+                dlt_steps.extract(erp_pipeline, erp_resources, "Batigest extract failed")
+
+            dlt_steps.load(api_pipeline, f"loading {RAW_BATISIMPLY} failed")
+            if erp_pipeline is not None:
+                dlt_steps.load(erp_pipeline, f"loading {RAW_BATIGEST} failed")
+
+            # before deletion marking, which takes a slot not stamped by this run as absent
+            touch_unchanged(conn, tally.unchanged_ids, fetched_at)
+            mark_deletions(conn, tally, before, delete_guard_ratio, fetched_at, report, now())
+            report.resources[SLOTS] = slot_counts(conn, tally, report.chunks, fetched_at)
+            report.resources[PROJECTS] = replaced_counts(
+                conn, project_tally, refresh_projects, PROJECTS_TABLE, "id::text", "prev_projects"
+            )
+            if batigest_url:
+                n = len(salarie or [])
+                report.resources[SALARIE] = replaced_counts(
+                    conn,
+                    Tally(fetched=n, loaded=n),
+                    salarie is not None,
+                    SALARIE_TABLE,
+                    "code",
+                    "prev_salarie",
+                )
+            report.reference_changed = reference_changes(conn, before)
+            conn.commit()
+    finally:
+        engine.dispose()
+    report.duration_s = time.monotonic() - began
+    log.info("load done in %.1f s: %s", report.duration_s, _resources_text(report))
+    return report
+
+
+def _resources_text(report: LoadReport) -> str:
+    """`time_slots fetched 120 new 7 …; projects …`: one plain log line, no repr."""
+    parts = []
+    for name, counts in report.resources.items():
+        values = counts.to_dict()
+        numbers = " ".join(
+            f"{k} {values[k]}" for k in ("fetched", "new", "changed", "deleted", "quarantined")
+        )
+        parts.append(f"{name} {numbers}")
+    return "; ".join(parts) or "nothing loaded"
+
+
+__all__ = [
+    "PIPELINES_DIR_ENV",
+    "RAW_BATIGEST",
+    "RAW_BATISIMPLY",
+    "ChunkReport",
+    "LoadError",
+    "LoadReport",
+    "ResourceCounts",
+    "deletion_guarded",
+    "run_load",
+]

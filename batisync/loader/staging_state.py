@@ -1,0 +1,202 @@
+"""The raw tables before and after a load: a snapshot of keys and content hashes in
+temp tables of the load's own connection, and the counts (new, changed, deleted) against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from batisync.core.connections import relation_exists
+from batisync.loader.classify import SlotTally, Tally
+from batisync.loader.report import ChunkReport, ResourceCounts
+from batisync.loader.tables import (
+    CHANTIER_CHECK,
+    CHANTIERS,
+    PROJECT_LOOKUPS,
+    PROJECTS_TABLE,
+    QUARANTINE_TABLE,
+    RAW_BATIGEST,
+    RAW_BATISIMPLY,
+    SALARIE_TABLE,
+    SLOTS_TABLE,
+)
+from batisync.loader.window import Window
+
+# temp table -> (query filling it from a raw table, the raw table)
+_SNAPSHOTS = {
+    "prev_slots": (
+        f"select id, _content_hash, _deleted_at is not null from {SLOTS_TABLE}",
+        SLOTS_TABLE,
+    ),
+    "prev_projects": (f"select id::text, _content_hash from {PROJECTS_TABLE}", PROJECTS_TABLE),
+    "prev_salarie": (f"select code, _content_hash from {SALARIE_TABLE}", SALARIE_TABLE),
+}
+
+
+_LIVE_HASHES = "select id, h from prev_slots where not gone"
+
+# the small tables dbt reads besides the counted resources: (table, the columns that
+# matter, never a timestamp of the load). One digest each, before and after a load.
+REFERENCE_TABLES = {
+    CHANTIERS: (f"{RAW_BATIGEST}.{CHANTIERS}", "code"),
+    CHANTIER_CHECK: (f"{RAW_BATIGEST}.{CHANTIER_CHECK}", "is_on, detail"),
+    PROJECT_LOOKUPS: (
+        f"{RAW_BATISIMPLY}.{PROJECT_LOOKUPS}",
+        "id, project_code, project_name, lookup_status",
+    ),
+}
+
+
+@dataclass
+class Before:
+    """What raw held before this load."""
+
+    live_slots: list[int]  # per chunk: slots not marked deleted
+    quarantine_first_seen: dict[str, datetime]
+    projects: int
+    salarie: int
+    slot_hashes: dict[str, str] = field(default_factory=dict)  # live slots: id -> md5
+    # REFERENCE_TABLES: name -> digest of the content (None: no such table yet)
+    references: dict[str, str | None] = field(default_factory=dict)
+
+
+def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
+    """Snapshot keys and content hashes in temp tables of this session, and counts."""
+    conn.execute(sa.text(f"drop table if exists {', '.join(_SNAPSHOTS)}"))
+    conn.execute(sa.text("create temp table prev_slots (id text primary key, h text, gone bool)"))
+    conn.execute(sa.text("create temp table prev_projects (key text, h text)"))
+    conn.execute(sa.text("create temp table prev_salarie (key text, h text)"))
+    for temp, (query, table) in _SNAPSHOTS.items():
+        if relation_exists(conn, table):
+            conn.execute(sa.text(f"insert into {temp} {query}"))
+    slots = relation_exists(conn, SLOTS_TABLE)
+    before = Before(
+        live_slots=[_live_slots(conn, chunk) if slots else 0 for chunk in chunks],
+        quarantine_first_seen=_quarantine_first_seen(conn),
+        projects=conn.execute(sa.text("select count(*) from prev_projects")).scalar_one(),
+        salarie=conn.execute(sa.text("select count(*) from prev_salarie")).scalar_one(),
+        slot_hashes={i: h for i, h in conn.execute(sa.text(_LIVE_HASHES))},
+        references=reference_digests(conn),
+    )
+    conn.commit()  # keep no lock on the raw tables while dlt alters them
+    return before
+
+
+def reference_digests(conn: sa.Connection) -> dict[str, str | None]:
+    """One md5 per table of REFERENCE_TABLES over its rows' columns that matter."""
+    digests: dict[str, str | None] = {}
+    for name, (table, columns) in REFERENCE_TABLES.items():
+        query = (
+            "select md5(coalesce(string_agg(r::text, ',' order by r::text), '')) "
+            f"from (select {columns} from {table}) r"
+        )
+        digests[name] = (
+            conn.execute(sa.text(query)).scalar() if relation_exists(conn, table) else None
+        )
+    return digests
+
+
+def reference_changes(conn: sa.Connection, before: Before) -> list[str]:
+    """The tables of REFERENCE_TABLES whose content differs from the snapshot."""
+    after = reference_digests(conn)
+    return [name for name, digest in after.items() if digest != before.references.get(name)]
+
+
+def _live_slots(conn: sa.Connection, chunk: Window) -> int:
+    query = (
+        f"select count(*) from {SLOTS_TABLE} where _deleted_at is null "
+        "and start_date::timestamptz between :lo and :hi"
+    )
+    return conn.execute(sa.text(query), {"lo": chunk.start, "hi": chunk.end}).scalar_one()
+
+
+def _quarantine_first_seen(conn: sa.Connection) -> dict[str, datetime]:
+    if not relation_exists(conn, QUARANTINE_TABLE):
+        return {}
+    query = f"select quarantine_key, first_seen_at from {QUARANTINE_TABLE}"
+    return {key: seen for key, seen in conn.execute(sa.text(query))}
+
+
+_TOUCH = f"""
+update {SLOTS_TABLE} t set _fetched_at = :fetched_at
+from unnest(cast(:ids as text[])) as u(id)
+where t.id = u.id
+"""
+
+
+def touch_unchanged(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> int:
+    """Stamp `_fetched_at` on the slots fetched unchanged (which dlt did not load), in
+    one statement: deletion marking and the counts take them as seen in this run."""
+    if not ids:
+        return 0
+    with conn.begin():
+        return conn.execute(sa.text(_TOUCH), {"ids": ids, "fetched_at": fetched_at}).rowcount
+
+
+_SLOT_CHANGES = f"""
+select count(*) filter (where p.id is null),
+       count(*) filter (where p.id is not null
+                              and (p.h is distinct from t._content_hash or p.gone)),
+       count(*) filter (where p.id is not null and p.h = t._content_hash and not p.gone)
+from {SLOTS_TABLE} t left join prev_slots p on p.id = t.id
+where t._fetched_at = :fetched_at
+"""
+
+_REPLACED_CHANGES = """
+with cur as (select {key} as key, _content_hash as h from {table})
+select count(*) filter (where p.key is null),
+       count(*) filter (where p.key is not null and c.key is not null and p.h is distinct from c.h),
+       count(*) filter (where p.key is not null and c.key is not null and p.h = c.h),
+       count(*) filter (where c.key is null)
+from cur c full join {prev} p on p.key = c.key
+"""
+
+
+def slot_counts(
+    conn: sa.Connection, tally: SlotTally, chunks: list[ChunkReport], fetched_at: datetime
+) -> ResourceCounts:
+    """Counts of the slots this run loaded (`_fetched_at`), against the snapshot."""
+    new, changed, unchanged = conn.execute(sa.text(_SLOT_CHANGES), {"fetched_at": fetched_at}).one()
+    return ResourceCounts(
+        fetched=tally.fetched,
+        new=new,
+        changed=changed,
+        unchanged=unchanged,
+        deleted=sum(c.deleted for c in chunks),
+        quarantined=sum(tally.quarantined.values()),
+        repeated=tally.repeated,
+        reasons=dict(tally.quarantined),
+    )
+
+
+def replaced_counts(
+    conn: sa.Connection, tally: Tally, refreshed: bool, table: str, key: str, prev: str
+) -> ResourceCounts:
+    """Counts of a table replaced by this run (deleted: gone from the answer)."""
+    counts = ResourceCounts(
+        fetched=tally.fetched,
+        quarantined=sum(tally.quarantined.values()),
+        repeated=tally.repeated,
+        reasons=dict(tally.quarantined),
+        refreshed=refreshed,
+    )
+    if refreshed:
+        query = _REPLACED_CHANGES.format(key=key, table=table, prev=prev)
+        counts.new, counts.changed, counts.unchanged, counts.deleted = conn.execute(
+            sa.text(query)
+        ).one()
+    return counts
+
+
+__all__ = [
+    "REFERENCE_TABLES",
+    "Before",
+    "read_before",
+    "reference_changes",
+    "reference_digests",
+    "replaced_counts",
+    "slot_counts",
+    "touch_unchanged",
+]

@@ -1,0 +1,211 @@
+"""The real stages of a sync, wired from `Settings`: load, transform (dbt build), export,
+publish (dbt run), drift, and the no-change check between the load and the rest.
+
+`run_sync` (`orchestrate/sync.py`) runs whatever `Stages` it is given; this module builds
+the ones `make sync` runs. The Batigest inspection is made once per run, before the
+transform, and shared by the dbt commands (the key columns' lengths), the run's inputs
+and the drift stage.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from batisync.core.errors import ConnectionLost, is_connection_loss
+from batisync.core.settings import Settings
+from batisync.export.inspection import Adaptation
+from batisync.export.options import ExportOptions
+from batisync.orchestrate.nochange_check import inputs_of, nothing_to_do
+from batisync.orchestrate.stages import StageContext, StageFn, Stages
+from batisync.orchestrate.summary import StageReport
+
+log = logging.getLogger(__name__)
+
+# Imports stay inside the functions: `batisync doctor` and a run refused by the lock or by
+# the configuration never pay for dlt and dbt.
+
+
+def dbt_stage(
+    args: list[str],
+    env: Mapping[str, str],
+    more_env: Callable[[], Mapping[str, str]] | None = None,
+    manifests: Any = None,
+    before: Callable[[StageContext], None] | None = None,
+) -> StageFn:
+    """A dbt command as a stage; `more_env` adds what is known only at run time (the
+    Batigest inspection); stages given one `ManifestCache` share one parse; `before` runs
+    first (the adoption of the old connector's table)."""
+
+    def stage(ctx: StageContext) -> StageReport:
+        from batisync.transform.build import build
+
+        if before is not None:
+            before(ctx)
+        full = {**env, **(more_env() if more_env else {})}
+        return build(
+            args,
+            full,
+            progress=lambda detail: ctx.task.update(detail=detail),
+            on_node=lambda done, total: ctx.task.update(completed=done, total=total),
+            manifests=manifests,
+        )
+
+    return stage
+
+
+def batigest_adaptation(settings: Settings) -> Adaptation:
+    """The Batigest inspection (raises BatigestUnfit, exit 2, before anything is written):
+    how the run adapts to SuiviMO; the sync caches it, once per run."""
+    from batisync.core.connections import make_batigest_engine
+    from batisync.export.config import checked_batigest
+
+    assert settings.batigest_url is not None
+    engine = make_batigest_engine(settings.batigest_url.reveal())
+    try:
+        return checked_batigest(settings, engine).adapt
+    finally:
+        engine.dispose()
+
+
+def batigest_env(settings: Settings, adapt: Adaptation | None = None) -> Mapping[str, str]:
+    """What dbt needs from the Batigest inspection: the key columns' lengths, for
+    `code_too_long` (`adapt`: an inspection already made in this run)."""
+    adapt = adapt or batigest_adaptation(settings)
+    lengths = {
+        "BATIGEST_CODE_CHANTIER_LENGTH": adapt.code_chantier_max_length,
+        "BATIGEST_CODE_SALARIE_LENGTH": adapt.code_salarie_max_length,
+    }
+    return {name: str(n) for name, n in lengths.items() if n}
+
+
+def load_stage(settings: Settings) -> StageFn:
+    def stage(ctx: StageContext) -> StageReport:
+        from batisync.loader.config import load_with_settings
+        from batisync.loader.window import sliding_window, utc_today
+
+        return load_with_settings(
+            settings,
+            sliding_window(settings.window_days, utc_today()),
+            progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
+            written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
+        )
+
+    return stage
+
+
+def export_stage(
+    settings: Settings, options: Callable[[], ExportOptions], *, force: bool = False
+) -> StageFn:
+    def stage(ctx: StageContext) -> StageReport:
+        from batisync.export.config import engines_from_settings
+        from batisync.export.rejections import remember_rejections
+        from batisync.export.runner import run_export
+
+        with engines_from_settings(settings) as (staging, batigest):
+            try:
+                report = run_export(
+                    staging,
+                    batigest,
+                    options(),  # the run's inspection, made before the transform
+                    force=force,
+                    dry_run=ctx.dry_run,
+                    run_id=ctx.run_id,
+                    with_dbt_rejections=True,
+                    progress=lambda done, total: ctx.task.update(
+                        completed=done, total=total, detail="rows"
+                    ),
+                )
+                if not ctx.dry_run:  # the next run tells its new rejections from these
+                    with staging.begin() as conn:
+                        remember_rejections(conn, settings.dbt_schema, datetime.now(UTC))
+            except Exception as error:
+                if is_connection_loss(error):
+                    raise ConnectionLost(_unreachable(staging, batigest), error) from error
+                raise
+        return report
+
+    return stage
+
+
+def drift_stage(settings: Settings, options: Callable[[], ExportOptions]) -> StageFn:
+    """After publish, and after a load that changed nothing too: SuiviMO compared with the
+    map, what was deleted or edited by hand restored or reported (`export/heal.py`)."""
+
+    def stage(ctx: StageContext) -> StageReport:
+        from batisync.export.config import engines_from_settings
+        from batisync.export.heal import check_drift
+
+        run_options = options()  # the run's inspection, made before the transform
+        with engines_from_settings(settings) as (staging, batigest):
+            try:
+                return check_drift(
+                    staging, batigest, run_options, dry_run=ctx.dry_run, run_id=ctx.run_id
+                )
+            except Exception as error:
+                if is_connection_loss(error):
+                    raise ConnectionLost(_unreachable(staging, batigest), error) from error
+                raise
+
+    return stage
+
+
+def _unreachable(*engines: Any) -> str:
+    """Which of (staging, Batigest) does not answer now; both named when both answer."""
+    down = []
+    for name, engine in zip(("the staging PostgreSQL", "Batigest"), engines, strict=True):
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("select 1")
+        except Exception:
+            down.append(name)
+    return " and ".join(down) if down else "the staging PostgreSQL or Batigest"
+
+
+def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
+    from batisync.transform.build import (
+        PUBLISH_ARGS,
+        TRANSFORM_ARGS,
+        ManifestCache,
+        adopt_old_table,
+        dbt_env,
+    )
+
+    env = dbt_env(settings)
+    # one inspection per run, before the transform: its lengths feed both dbt commands,
+    # and the export and drift stages adapt to it (their options, built once)
+    adaptation = functools.cache(lambda: batigest_adaptation(settings))
+    inspected = functools.cache(lambda: batigest_env(settings, adaptation()))
+    options = functools.cache(lambda: ExportOptions.from_settings(settings, adaptation()))
+    manifests = ManifestCache()  # transform parses the project, publish reuses it
+    inputs = functools.cache(lambda: inputs_of(settings, env, inspected()))
+    return Stages(
+        load=load_stage(settings),
+        # the old connector's batigest_heures is adopted before any dbt command (a refusal
+        # stops the run before the export: exit 2, nothing written to SuiviMO)
+        transform=dbt_stage(
+            list(TRANSFORM_ARGS),
+            env,
+            inspected,
+            manifests,
+            before=lambda ctx: adopt_old_table(settings, ctx.run_id),
+        ),
+        export=export_stage(settings, options, force=force),
+        publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
+        drift=drift_stage(settings, options),
+        skip_after_load=lambda report, dry_run: nothing_to_do(settings, report, inputs, dry_run),
+        inputs=inputs,
+    )
+
+
+__all__ = [
+    "batigest_env",
+    "dbt_stage",
+    "drift_stage",
+    "export_stage",
+    "load_stage",
+    "stages_from_settings",
+]

@@ -1,0 +1,204 @@
+"""Record checks and the classifier: every record ends loaded or quarantined, never lost."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from batisync.loader import records
+from batisync.loader.classify import Classifier, SlotTally, slot_classifier, split_projects
+from devstack.fake_batisimply import MALFORMED_KINDS
+from tests.loader.helpers import small_dataset
+
+SEEN = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def _good() -> dict[str, Any]:
+    return {
+        "id": 42,
+        "startDate": "2026-03-02T06:31:17Z",
+        "endDate": "2026-03-02T11:02:59Z",
+        "totalTimeMinutes": 271,
+        "managementStatus": "VALIDATED",
+        "hasPackedLunch": True,
+        "hasHomeToWorkJourney": False,
+        "user": {"id": "0b7c6a4e-8d1f-4a55-9c5e-2f1a3b4c5d6e", "firstName": "Jean"},
+        "project": {"id": 4100, "projectName": "Toiture"},
+        "comment": None,
+    }
+
+
+def test_a_good_slot_is_kept_whole_with_its_id_as_text() -> None:
+    record = _good()
+    row = records.check_slot(record)
+    assert isinstance(row, dict)
+    assert row["id"] == "42"
+    assert row["totalTimeMinutes"] == 271.0
+    # every other field untouched, original strings included
+    assert {k: v for k, v in row.items() if k not in ("id", "totalTimeMinutes")} == {
+        k: v for k, v in record.items() if k not in ("id", "totalTimeMinutes")
+    }
+    assert record["id"] == 42, "the input record is not modified"
+
+
+@pytest.mark.parametrize("kind", [k for k in MALFORMED_KINDS if k != "duplicate_id"])
+def test_each_malformed_kind_of_the_fake_is_rejected_with_its_name(kind: str) -> None:
+    dataset = small_dataset()
+    bad = dataset.add_malformed(kind)
+    result = records.check_slot(bad)
+    assert isinstance(result, records.Rejection)
+    assert result.reason == kind
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"id": None}, "missing_id"),
+        ({"id": "  "}, "missing_id"),
+        ({"id": 4.5}, "bad_id"),
+        ({"id": True}, "bad_id"),
+        ({"startDate": "2026-03-02"}, "bad_start_date"),  # a bare date
+        ({"startDate": "2026-03-02T06:31:17"}, "bad_start_date"),  # no zone: ambiguous
+        ({"startDate": "2026-13-02T06:31:17Z"}, "bad_start_date"),
+        ({"startDate": 1767225600}, "bad_start_date"),
+        ({"endDate": None}, "bad_end_date"),
+        ({"totalTimeMinutes": None}, "bad_minutes"),
+        ({"totalTimeMinutes": "1h30"}, "bad_minutes"),
+        ({"totalTimeMinutes": float("nan")}, "bad_minutes"),
+        ({"totalTimeMinutes": -5}, "bad_minutes"),
+        ({"totalTimeMinutes": True}, "bad_minutes"),
+        ({"user": None}, "missing_user"),
+        ({"user": {"firstName": "Jean"}}, "missing_user"),
+        ({"user": "0b7c6a4e"}, "missing_user"),
+        ({"project": {"id": "abc"}}, "bad_project"),
+        ({"project": 4100}, "bad_project"),
+    ],
+)
+def test_bad_fields_are_rejected_with_a_reason(change: dict[str, Any], reason: str) -> None:
+    result = records.check_slot(_good() | change)
+    assert isinstance(result, records.Rejection)
+    assert result.reason == reason
+
+
+@pytest.mark.parametrize("record", [None, 42, "slot", ["a", "list"]])
+def test_a_record_that_is_not_an_object_is_rejected(record: Any) -> None:
+    result = records.check_slot(record)
+    assert isinstance(result, records.Rejection)
+    assert result.reason == "not_an_object"
+
+
+def test_tolerated_variants_are_normalised() -> None:
+    row = records.check_slot(
+        _good()
+        | {
+            "id": "a-17",
+            "totalTimeMinutes": " 90.5 ",
+            "startDate": "2026-03-02T06:31:17.250+01:00",
+            "project": {"id": "4103", "projectName": "x"},
+        }
+    )
+    assert isinstance(row, dict)
+    assert (row["id"], row["totalTimeMinutes"], row["project"]["id"]) == ("a-17", 90.5, 4103)
+    assert row["startDate"] == "2026-03-02T06:31:17.250+01:00", "the original string is kept"
+    no_project = records.check_slot({k: v for k, v in _good().items() if k != "project"})
+    assert isinstance(no_project, dict), "a slot without project loads; dbt rejects it later"
+
+
+def test_content_hash_ignores_key_order_only() -> None:
+    record = _good()
+    reordered = dict(reversed(list(record.items())))
+    assert records.content_hash(record) == records.content_hash(reordered)
+    assert records.content_hash(record) != records.content_hash(record | {"comment": "RAS"})
+
+
+def test_quarantine_row_keeps_the_payload_and_says_why() -> None:
+    record = _good() | {"totalTimeMinutes": "abc"}
+    row = records.quarantine_row("time_slots", record, "bad_minutes", SEEN, detail="d")
+    assert row["quarantine_key"] == "time_slots:42"
+    assert row["record_id"] == "42"
+    assert json.loads(row["payload"]) == record
+    assert (row["reason"], row["management_status"]) == ("bad_minutes", "VALIDATED")
+    assert row["first_seen_at"] == row["last_seen_at"] == SEEN
+    no_id = {k: v for k, v in record.items() if k != "id"}
+    keyed = records.quarantine_row("time_slots", no_id, "missing_id", SEEN)
+    assert keyed["quarantine_key"] == f"time_slots:md5:{records.content_hash(no_id)}"
+    assert keyed["record_id"] is None
+
+
+def test_classifier_loads_first_occurrence_and_quarantines_later_duplicates() -> None:
+    first = _good()
+    other = _good() | {"totalTimeMinutes": 301, "comment": "doublon"}
+    same_again = copy.deepcopy(first)
+    tally = SlotTally()
+    classifier = slot_classifier(SEEN, {}, tally)
+    batch = classifier.classify([first, other])
+    later = classifier.classify([same_again])  # the same record in another answer
+    assert [r["totalTimeMinutes"] for r in batch.rows] == [271.0]
+    assert batch.rows[0]["_fetched_at"] == SEEN
+    assert batch.rows[0]["_deleted_at"] is None
+    assert batch.rows[0]["_content_hash"] == records.stored_hash(records.content_hash(first))
+    assert [(q["reason"], json.loads(q["payload"])) for q in batch.bad] == [("duplicate_id", other)]
+    assert later.rows == [] and later.bad == []
+    assert (tally.fetched, tally.loaded, tally.repeated) == (3, 1, 1)
+    assert tally.quarantined == {"duplicate_id": 1}
+
+
+def test_two_bad_records_with_one_id_are_both_kept() -> None:
+    bad_minutes = _good() | {"totalTimeMinutes": "abc"}
+    bad_user = _good() | {"user": None}
+    classifier = Classifier("time_slots", records.check_slot, SEEN)
+    batch = classifier.classify([bad_minutes, bad_user, bad_minutes])
+    keys = [q["quarantine_key"] for q in batch.bad]
+    assert len(keys) == 2 and len(set(keys)) == 2
+    assert keys[0] == "time_slots:42"
+    assert keys[1] == f"time_slots:42:md5:{records.content_hash(bad_user)}"
+    assert classifier.tally.repeated == 1
+
+
+def test_quarantine_keeps_the_first_time_a_record_was_seen() -> None:
+    earlier = datetime(2026, 1, 5, tzinfo=UTC)
+    classifier = slot_classifier(SEEN, {"time_slots:42": earlier}, SlotTally())
+    (row,) = classifier.classify([_good() | {"user": None}]).bad
+    assert (row["first_seen_at"], row["last_seen_at"]) == (earlier, SEEN)
+
+
+def test_every_record_is_accounted_for() -> None:
+    dataset = small_dataset()
+    for kind in MALFORMED_KINDS:
+        dataset.add_malformed(kind)
+    answer = [*dataset.slots.values(), *dataset.malformed, "garbage", None]
+    classifier = slot_classifier(SEEN, {}, SlotTally())
+    batch = classifier.classify(answer)
+    tally = classifier.tally
+    assert tally.fetched == len(answer)
+    assert len(batch.rows) + len(batch.bad) + tally.repeated == len(answer)
+    assert len(batch.rows) == len(dataset.slots)
+    assert sorted(tally.quarantined.elements()) == sorted(
+        [*MALFORMED_KINDS, "not_an_object", "not_an_object"]
+    )
+
+
+def test_projects_are_split_like_slots() -> None:
+    answer = [
+        {"id": 4100, "projectCode": "C26001", "projectName": "A"},
+        {"id": "4103", "projectCode": None},
+        {"projectCode": "C26009"},
+        {"id": 4100, "projectCode": "C26999"},
+        "nonsense",
+    ]
+    batch, tally = split_projects(answer, SEEN)
+    # issue 12: a project listed again with another code is loaded too, so that dbt sees
+    # both codes (`project_two_codes`) instead of the loader picking the first
+    assert [(r["id"], r["projectCode"]) for r in batch.rows] == [
+        (4100, "C26001"),
+        (4103, None),
+        (4100, "C26999"),
+    ]
+    assert all("_content_hash" in r for r in batch.rows)
+    assert sorted(q["reason"] for q in batch.bad) == ["missing_id", "not_an_object"]
+    assert {q["resource"] for q in batch.bad} == {"projects"}
+    assert (tally.fetched, tally.loaded) == (5, 3)
