@@ -142,6 +142,22 @@ def test_round_trips_per_1000_rows(engines, tds_endpoint: TdsEndpoint) -> None:
     assert "rpc" not in tds_endpoint.stats.by_kind()  # no parameterised statement
 
 
+def test_a_batch_beyond_1000_rows_through_each_driver(engines, tds_endpoint: TdsEndpoint) -> None:
+    """SQL Server takes at most 1,000 rows per VALUES list: a bigger batch creates
+    `#export_batch` with its first 1,000 rows and inserts the rest into it, in the same
+    transaction (read, SELECT … INTO, INSERT, INSERT into SuiviMO, DROP, commit)."""
+    staging, batigest, stand_in = engines
+    day = datetime(2026, 3, 2, 6)
+    write_marts(staging, [push(f"h{i}", f"CH{i % 50}", f"S{i // 50}", day) for i in range(1200)])
+    with batigest.connect():
+        pass  # the connection's set-up probes are not the export's
+    tds_endpoint.stats.reset()
+    report = run_export(staging, batigest, ExportOptions(batch_size=1500))
+    assert (report.batches, report.inserted, report.rejected) == (1, 1200, [])
+    assert len(suivimo(stand_in)) == 1200
+    assert tds_endpoint.stats.by_kind()["sql_batch"] == 5, tds_endpoint.stats.by_kind()
+
+
 # the drift stage, whatever the number of slots (up to 1,000 employees): one read of
 # SuiviMO and the end of its transaction when nothing is to heal (measured: 2 on both
 # drivers); a heal adds one exporter batch per EXPORT_BATCH_SIZE rows, within the
