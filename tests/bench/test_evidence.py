@@ -1,0 +1,60 @@
+"""`make evidence`: the last bench report and reliability table go into the evidence page
+between their markers, unchanged; a missing one leaves its section as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.evidence import SECTIONS, MarkersMissing, paste, update
+
+PAGE = """# Evidence
+
+## Performance
+<!-- bench: begin -->
+_To be measured on the merged main._
+<!-- bench: end -->
+
+## Reliability
+<!-- reliability: begin -->
+_To be measured on the merged main._
+<!-- reliability: end -->
+"""
+
+
+def test_paste_replaces_only_its_section_and_again_gives_the_same_page() -> None:
+    once = paste(PAGE, "bench", "### `make bench` of today\n\n| a | b |\n")
+    assert (
+        "<!-- bench: begin -->\n### `make bench` of today\n\n| a | b |\n<!-- bench: end -->" in once
+    )
+    assert once.count("_To be measured on the merged main._") == 1  # reliability's, kept
+    assert paste(once, "bench", "### `make bench` of today\n\n| a | b |\n") == once
+
+
+def test_a_page_without_markers_is_refused() -> None:
+    with pytest.raises(MarkersMissing, match="bench: begin"):
+        paste("# Evidence\n", "bench", "text")
+
+
+def test_update_pastes_what_is_there_and_copies_the_chart(tmp_path: Path) -> None:
+    page, bench = tmp_path / "docs" / "EVIDENCE.md", tmp_path / "bench"
+    page.parent.mkdir()
+    bench.mkdir()
+    page.write_text(PAGE)
+    (bench / SECTIONS["bench"]).write_text("### `make bench` of today\n![chart](sync_times.png)\n")
+    (bench / "sync_times.png").write_bytes(b"png")
+    done = update(page, bench)
+    text = page.read_text()
+    assert "![chart](sync_times.png)\n<!-- bench: end -->" in text
+    assert "<!-- reliability: begin -->\n_To be measured" in text
+    assert (page.parent / "sync_times.png").read_bytes() == b"png"
+    assert any("reliability" in line and "not found" in line for line in done)
+
+
+def test_the_real_page_has_both_sections() -> None:
+    from benchmarks.evidence import PAGE as REAL
+
+    text = REAL.read_text()
+    for name in SECTIONS:
+        paste(text, name, "x")  # raises when a marker is missing
