@@ -70,12 +70,14 @@ docs: setup  ## build dbt's docs site (dbt_project/target/index.html) from the s
 
 reliability: setup  ## the fault matrix (crashes, API faults, restarts, hostile corpus, lock, secrets) as a table
 	@BATISYNC_RELIABILITY=1 $(PY) -m pytest tests/orchestrate/test_hostile.py -q -p no:cacheprovider
-	@$(PY) -m devstack.reliability --markdown bench/reliability.md
+	@$(PY) -m devstack.reliability --markdown bench/reliability.md; status=$$?; \
+	  $(PY) -m benchmarks.evidence reliability; exit $$status
 
-bench: setup  ## speed and memory benchmarks: bench/report.md (BENCH_SYNC_SIZES=2000: a small whole sync)
+bench: setup  ## speed and memory: bench/report.md, pasted into docs/EVIDENCE.md (BENCH_SYNC_SIZES=2000: a smoke run, not pasted)
 	$(PY) -m pytest benchmarks -s --benchmark-only $(PYTEST_ARGS)
+	@$(PY) -m benchmarks.evidence bench
 
-evidence: setup  ## put bench/report.md and bench/reliability.md into docs/EVIDENCE.md
+evidence: setup  ## paste bench/report.md and bench/reliability.md into docs/EVIDENCE.md again
 	@$(PY) -m benchmarks.evidence
 
 clean:  ## remove the virtualenv and build output (not .pg/)

@@ -13,8 +13,11 @@ on one staging database and one SuiviMO, in this order:
    dates (`generate(history_days=...)`);
 4. **no-change**: nothing changed upstream (median of 3); the drift check runs in each
    (checked: a no-change run without its drift stage fails the benchmark);
-5. at the smallest size only: the start-up floor (`benchmarks/floors.py`) and the
-   imports of one more no-change run (`python -X importtime`);
+5. at the smallest size only, the floors of a run's path (`benchmarks/floors.py`): one
+   more no-change sync and, after a `batisync load`, a whole one (every stage), each
+   under `python -X importtime`; then a fresh interpreter importing what each imported
+   (`startup_floor_s`: the whole run's, `startup_floor_nochange_s`), and a sync refused
+   by the sync lock;
 6. **transform forced**: `batisync load` (nothing new), then a sync: it must transform
    (the staging generation moved) with nothing changed. Its transform stage at 100k is
    `dbt_floor_s`, dbt on an empty change;
@@ -39,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from batisync.loader.window import utc_today
-from benchmarks.floors import import_seconds, median_bare_fetch, startup_floor
-from benchmarks.processes import batisync, median_run, run_figures, sync
+from benchmarks.floors import median_bare_fetch, run_path_floors
+from benchmarks.processes import batisync, median_run, sync
 from benchmarks.results import record
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import FakeBatiSimply, generate
@@ -108,12 +111,7 @@ def _measure(world: World, smallest: bool) -> dict[str, Any]:
         assert all("drift" in r["ran"] for r in nochange), "a no-change run without its drift"
         runs["nochange"] = median_run(nochange)
         if smallest:
-            extra["startup"] = startup_floor(env, world.staging_url)
-            traced = batisync(["sync", "--json"], env, flags=["-X", "importtime"])
-            extra["nochange_imports"] = import_seconds(traced.stderr) | {
-                "run_s": round(traced.seconds, 2),
-                "skipped_because": run_figures(traced)["skipped_because"],
-            }
+            extra["floors"] = run_path_floors(env, world.staging_url)
         batisync(["load", "--json"], env)  # moves the staging generation, changes nothing
         runs["transform_forced"] = sync(env)
         total_days = WINDOW_DAYS + HISTORY_DAYS
@@ -149,8 +147,10 @@ def figures_of(sizes: list[dict[str, Any]]) -> dict[str, float | None]:
     """The report.json keys these sizes give (only the sizes report.json names)."""
     figures: dict[str, float | None] = {}
     for size in sizes:
-        if "startup" in size:
-            figures["startup_floor_s"] = size["startup"]["startup_floor_s"]
+        if "floors" in size:
+            floors = size["floors"]
+            figures["startup_floor_s"] = floors["whole"]["floor"]["seconds"]
+            figures["startup_floor_nochange_s"] = floors["nochange"]["floor"]["seconds"]
         label = KEY_SIZES.get(size["slots"])
         if label is None:
             continue

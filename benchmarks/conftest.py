@@ -24,7 +24,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    report = write_report(started=session.config.stash.get(STARTED, None))
+    started = session.config.stash.get(STARTED, None)
+    report = write_report(started=started, failed=session.testsfailed)
     if report is not None:
         print(f"\nbenchmark report: {report} (and report.json)")
 

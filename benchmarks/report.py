@@ -19,7 +19,7 @@ from typing import Any
 
 from benchmarks.report_md import CHART, render
 from benchmarks.results import BENCH_DIR, load_all
-from benchmarks.targets import KEYS, Figures
+from benchmarks.targets import KEYS, RATIOS, Figures
 
 
 def machine() -> dict[str, Any]:
@@ -41,7 +41,8 @@ def machine() -> dict[str, Any]:
 def assemble(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The report's figures: every key of `KEYS` (None when no benchmark of this run
     recorded it), then any other key a benchmark recorded. A key several results give
-    (e.g. round trips, one result per driver) keeps the largest: the worst case."""
+    (e.g. round trips, one result per driver) keeps the largest: the worst case. The
+    ratios of `RATIOS` are computed from the figures of this run only."""
     figures: dict[str, Any] = dict.fromkeys(KEYS)
     for result in results.values():
         for key, value in result.get("figures", {}).items():
@@ -50,12 +51,18 @@ def assemble(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 figures[key] = current
             else:
                 figures[key] = value if current is None else max(current, value)
+    for key, (top, bottom) in RATIOS.items():
+        if figures.get(top) is not None and figures.get(bottom):
+            figures[key] = round(figures[top] / figures[bottom], 2)
     return figures
 
 
-def write_report(bench_dir: Path = BENCH_DIR, *, started: datetime | None = None) -> Path | None:
+def write_report(
+    bench_dir: Path = BENCH_DIR, *, started: datetime | None = None, failed: int = 0
+) -> Path | None:
     """Write report.json, report.md (and the chart when the sync benchmark ran);
-    `started`: when the session began (the report says how long it took)."""
+    `started`: when the session began (the report says how long it took); `failed`: how
+    many benchmarks of the session failed (the report says so)."""
     results = load_all(bench_dir)
     if not results:
         return None
@@ -70,7 +77,9 @@ def write_report(bench_dir: Path = BENCH_DIR, *, started: datetime | None = None
     now = datetime.now(UTC)
     took = (now - started).total_seconds() if started else None
     md = bench_dir / "report.md"
-    md.write_text(render(figures, results, machine(), when=now, took_s=took, chart=chart))
+    md.write_text(
+        render(figures, results, machine(), when=now, took_s=took, chart=chart, failed=failed)
+    )
     return md
 
 

@@ -43,6 +43,7 @@ def render(
     when: datetime,
     took_s: float | None = None,
     chart: str | None = None,
+    failed: int = 0,
 ) -> str:
     took = f"; the whole `make bench` took {took_s / 60:.1f} min" if took_s else ""
     lines = [
@@ -52,6 +53,13 @@ def render(
         f"{took}. Every figure below was measured in this run; a figure no benchmark of "
         f'this run measured says "{NOT_MEASURED}".',
     ]
+    if failed:
+        lines += [
+            "",
+            f"**{failed} benchmark(s) of this run failed** (a sync that failed, a SuiviMO "
+            "that did not converge, an exporter writing other rows than the seed's): the "
+            "session's output says which; what they did not record is not measured.",
+        ]
     for group in GROUPS:
         lines += ["", f"#### {group.title}", ""]
         lines += target_table(group.targets, figures)
@@ -128,28 +136,33 @@ def _stage(seconds: float | None) -> str:
 
 
 def floors_lines(sizes: list[dict[str, Any]]) -> list[str]:
-    """The start-up floor and a no-change run's imports, from the size that measured them."""
-    size = next((s for s in sizes if "startup" in s), None)
+    """The floors of a run's path, from the size that measured them."""
+    size = next((s for s in sizes if "floors" in s), None)
     if size is None:
         return []
-    startup, imports = size["startup"], size.get("nochange_imports", {})
-    packages = ", ".join(f"{name} {s:.2f}" for name, s in imports.get("by_package_s", {}).items())
+    floors, lock = size["floors"], size["floors"]["lock"]
     lines = [
         "",
-        f"Start-up floor (`startup_floor_s`): {fmt(startup['startup_floor_s'])} s, median of "
-        f"{len(startup['refused_runs_s'])} `batisync sync --json` refused by the sync lock "
-        "(held by the benchmark): the interpreter, the imports a run makes before its stages, "
-        f"the settings, one staging connection, exit 75. The interpreter alone (`python -c "
-        f"pass`): {fmt(startup['interpreter_s'], 3)} s.",
+        f"Floors, measured at {size['slots']:,} slots (`benchmarks/floors.py`): one more sync "
+        "of each path under `python -X importtime`, then a fresh interpreter importing every "
+        "module that sync imported and nothing else (median of "
+        f"{len(lock['lock_refused_runs_s'])}). The interpreter alone (`python -c pass`): "
+        f"{fmt(lock['interpreter_s'], 3)} s; a `batisync sync` refused by the sync lock "
+        f"(imports up to the lock, settings, one connection): {fmt(lock['lock_refused_s'])} s.",
+        "",
+        "| path | stages that ran | the traced run | its imports (`-X importtime`) "
+        "| Python and imports alone | the costliest packages (s) |",
+        "|---|---|---:|---:|---:|---|",
     ]
-    if imports:
-        lines += [
-            "",
-            f"Imports of one more no-change run at {size['slots']:,} slots (`python -X "
-            f"importtime`, every import of the process, the stages' own included): "
-            f"{fmt(imports['imports_s'])} s of its {fmt(imports['run_s'])} s; by package: "
-            f"{packages}.",
-        ]
+    for path, text in (("whole", "whole (`startup_floor_s`)"), ("nochange", "no-change")):
+        run = floors[path]
+        floor = run["floor"]
+        failed = f" ({len(floor['failed'])} modules failed alone)" if floor["failed"] else ""
+        packages = ", ".join(f"{n} {s:.2f}" for n, s in run["by_package_s"].items())
+        lines.append(
+            f"| {text} | {', '.join(run['ran']) or 'none'} | {fmt(run['run_s'])} | "
+            f"{fmt(run['imports_s'])} | {fmt(floor['seconds'])}{failed} | {packages} |"
+        )
     return lines
 
 

@@ -27,8 +27,9 @@ KEYS: dict[str, str] = {
     "peak_rss_mb_20k": "largest peak RSS (MiB) of a sync process with the 180-day window, "
     "20,000 slots",
     "peak_rss_mb_100k": "the same at 100,000 slots",
-    "startup_floor_s": "a `batisync sync` refused by the sync lock: interpreter, the imports "
-    "a run makes before its stages, settings, one staging connection (median of 5)",
+    "startup_floor_s": "Python and the imports of a whole run's path: a fresh interpreter "
+    "importing every module a sync that ran every stage imported, nothing else (median of 5)",
+    "startup_floor_nochange_s": "the same for a no-change sync's path",
     "dbt_floor_s": "the transform stage of a sync with nothing changed that must transform "
     "(a `batisync load` ran just before), 100,000 slots",
     "exporter_speedup_10k_1ms": "the seed's row-by-row algorithm's time / the exporter's, "
@@ -39,6 +40,15 @@ KEYS: dict[str, str] = {
     "dossiers_20x2k_serial_seconds": "the same 20 dossiers synced one after the other",
     "dossiers_peak_rss_mb": "peak RSS (MiB) of the whole process tree of `sync --all --jobs 2`",
 }
+
+# figures of report.json computed from two others of the same run: key → (numerator,
+# denominator); null when either is not measured
+RATIOS: dict[str, tuple[str, str]] = {
+    f"e2e_{kind}_x_bare_fetch_{size}": (f"e2e_{kind}_seconds_{size}", f"bare_fetch_seconds_{size}")
+    for size in ("20k", "100k")
+    for kind in ("first", "nochange", "changed")
+} | {"peak_rss_ratio_100k_20k": ("peak_rss_mb_100k", "peak_rss_mb_20k")}
+KEYS |= {key: f"`{top}` / `{bottom}`" for key, (top, bottom) in RATIOS.items()}
 
 Figures = Mapping[str, Any]
 

@@ -3,11 +3,12 @@ between their markers, unchanged; a missing one leaves its section as it was."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from benchmarks.evidence import SECTIONS, MarkersMissing, paste, update
+from benchmarks.evidence import SECTIONS, WHOLE_RUN_KEYS, MarkersMissing, paste, update
 
 PAGE = """# Evidence
 
@@ -44,12 +45,32 @@ def test_update_pastes_what_is_there_and_copies_the_chart(tmp_path: Path) -> Non
     page.write_text(PAGE)
     (bench / SECTIONS["bench"]).write_text("### `make bench` of today\n![chart](sync_times.png)\n")
     (bench / "sync_times.png").write_bytes(b"png")
+    (bench / "report.json").write_text(json.dumps(dict.fromkeys(WHOLE_RUN_KEYS, 1.0)))
     done = update(page, bench)
     text = page.read_text()
     assert "![chart](sync_times.png)\n<!-- bench: end -->" in text
     assert "<!-- reliability: begin -->\n_To be measured" in text
     assert (page.parent / "sync_times.png").read_bytes() == b"png"
     assert any("reliability" in line and "not found" in line for line in done)
+
+
+def test_a_run_that_is_not_whole_is_pasted_only_when_asked(tmp_path: Path) -> None:
+    page, bench = tmp_path / "EVIDENCE.md", tmp_path / "bench"
+    bench.mkdir()
+    page.write_text(PAGE)
+    (bench / SECTIONS["bench"]).write_text("### a smoke run\n")
+    smoke = dict.fromkeys(WHOLE_RUN_KEYS, 1.0) | {"e2e_changed_seconds_100k": None}
+    (bench / "report.json").write_text(json.dumps(smoke))
+    (bench / SECTIONS["reliability"]).write_text("| fault |\n")
+    done = update(page, bench, sections=("bench",))
+    assert page.read_text() == PAGE
+    assert done == [
+        "bench: not a whole run (e2e_changed_seconds_100k not measured), section left as it "
+        "was (--partial pastes it all the same)"
+    ]
+    update(page, bench, sections=("bench",), partial=True)
+    assert "<!-- bench: begin -->\n### a smoke run\n<!-- bench: end -->" in page.read_text()
+    assert "| fault |" not in page.read_text()  # only the section asked for
 
 
 def test_the_real_page_has_both_sections() -> None:

@@ -30,12 +30,24 @@ def sync_details() -> dict:
         "changed": run(8.0, 280.0, load=3.0, transform=4.0, drift=0.5),
     }
     size = {"slots": 100_000, "fetched_slots": 100_000, "bare_fetch_s": 2.0, "runs": runs}
-    size["startup"] = {
-        "startup_floor_s": 0.5,
-        "refused_runs_s": [0.5] * 5,
-        "interpreter_s": 0.02,
+    floor = {"seconds": 0.9, "runs_s": [0.9] * 5, "modules": 40, "failed": []}
+    size["floors"] = {
+        "lock": {"lock_refused_s": 0.5, "lock_refused_runs_s": [0.5] * 5, "interpreter_s": 0.02},
+        "nochange": {
+            "run_s": 3.0,
+            "ran": ["load", "drift"],
+            "imports_s": 0.8,
+            "by_package_s": {"dlt": 0.2},
+            "floor": floor,
+        },
+        "whole": {
+            "run_s": 9.0,
+            "ran": ["load", "transform", "export", "publish", "drift"],
+            "imports_s": 3.1,
+            "by_package_s": {"dbt": 2.0, "dlt": 0.6},
+            "floor": floor | {"seconds": 3.5, "failed": ["x: ImportError"]},
+        },
     }
-    size["nochange_imports"] = {"imports_s": 0.8, "run_s": 3.0, "by_package_s": {"dlt": 0.2}}
     return {
         "sizes": [size],
         "window_days": 180,
@@ -59,6 +71,26 @@ def test_assemble_keeps_every_key_the_worst_of_several_and_nothing_else() -> Non
     assert figures["startup_floor_s"] is None and figures["not_a_key"] == 1
 
 
+def test_assemble_computes_the_ratios_from_this_runs_figures_only() -> None:
+    figures = assemble(
+        {
+            "sync": {
+                "figures": {
+                    "peak_rss_mb_20k": 250.0,
+                    "peak_rss_mb_100k": 325.0,
+                    "e2e_changed_seconds_100k": 9.0,
+                    "bare_fetch_seconds_100k": 2.0,
+                    "e2e_first_seconds_20k": 30.0,
+                }
+            }
+        }
+    )
+    assert figures["peak_rss_ratio_100k_20k"] == 1.3
+    assert figures["e2e_changed_x_bare_fetch_100k"] == 4.5
+    assert figures["e2e_first_x_bare_fetch_20k"] is None  # no bare fetch at 20k
+    assert figures["e2e_nochange_x_bare_fetch_100k"] is None
+
+
 def test_the_page_states_each_target_and_says_not_measured() -> None:
     figures = dict.fromkeys(KEYS) | {
         "e2e_changed_seconds_100k": 9.0,
@@ -69,6 +101,9 @@ def test_the_page_states_each_target_and_says_not_measured() -> None:
     lines = page.splitlines()
     assert lines[0] == "### `make bench` of 2026-12-01 10:00 UTC"
     assert "took 10.0 min" in page
+    assert "of this run failed" not in page
+    failing = render(figures, {}, BOX, when=WHEN, failed=2)
+    assert "**2 benchmark(s) of this run failed**" in failing
     # pastes under a level-2 heading: nothing above level 3
     assert not [line for line in lines if re.match(r"#{1,2} ", line)]
     changed = next(line for line in lines if line.startswith("| changed run (100 slots)"))
@@ -93,8 +128,15 @@ def test_the_sync_table_gives_each_run_against_the_bare_fetch() -> None:
     ]
     # seconds, x bare fetch, load, transform, export, publish, drift, RSS
     assert rows[2].split(" | ")[2:] == ["3.00", "1.5", "2.50", "—", "—", "—", "0.50", "150 |"]
-    assert "Start-up floor (`startup_floor_s`): 0.50 s, median of 5" in page
-    assert "0.80 s of its 3.00 s; by package: dlt 0.20." in page
+    assert (
+        "refused by the sync lock (imports up to the lock, settings, one connection): 0.50 s"
+        in page
+    )
+    assert (
+        "| whole (`startup_floor_s`) | load, transform, export, publish, drift | 9.00 | 3.10 "
+        "| 3.50 (1 modules failed alone) | dbt 2.00, dlt 0.60 |" in page
+    )
+    assert "| no-change | load, drift | 3.00 | 0.80 | 0.90 | dlt 0.20 |" in page
     assert "![" not in page  # no chart named: none linked
 
 

@@ -4,7 +4,7 @@ each size, the peak RSS of the window's runs, the floors, and `-X importtime`'s 
 from __future__ import annotations
 
 from benchmarks.bench_sync import figures_of
-from benchmarks.floors import import_seconds
+from benchmarks.floors import import_seconds, top_level_imports
 from benchmarks.processes import median_run
 
 
@@ -32,11 +32,15 @@ def test_each_named_size_gives_its_keys_and_the_window_runs_peak_rss() -> None:
         transform_forced=run(9, 260, transform=6.0),
         changed=run(8, 240),
     )
-    small["startup"] = {"startup_floor_s": 0.6}
+    small["floors"] = {
+        "whole": {"floor": {"seconds": 2.4}},
+        "nochange": {"floor": {"seconds": 0.6}},
+    }
     big = size(100_000, first=run(50, 330), transform_forced=run(20, 340, transform=12.5))
     figures = figures_of([small, big, size(2_000, first=run(5, 100))])
     assert figures == {
-        "startup_floor_s": 0.6,
+        "startup_floor_s": 2.4,
+        "startup_floor_nochange_s": 0.6,
         "bare_fetch_seconds_20k": 1.5,
         "e2e_first_seconds_20k": 20,
         "e2e_nochange_seconds_20k": 3,
@@ -73,3 +77,11 @@ def test_import_seconds_sums_every_module_own_time_by_package() -> None:
     found = import_seconds(IMPORTTIME, top=2)
     assert found["imports_s"] == 0.67
     assert found["by_package_s"] == {"dbt": 0.4, "dlt": 0.27}
+
+
+def test_top_level_imports_are_the_chains_heads_in_order_without_main() -> None:
+    stderr = IMPORTTIME + (
+        "import time:       100 |        100 | batisync.__main__\n"
+        "import time:       100 |        100 | dlt\n"  # again: once
+    )
+    assert top_level_imports(stderr) == ["encodings", "dlt", "dbt.cli.main"]
