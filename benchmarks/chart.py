@@ -1,5 +1,5 @@
 """The chart of `bench/report.md`: a sync's time against the window's slots, per stage,
-for the first, no-change and changed runs."""
+for the first, no-change and changed runs, and the bare fetch of the same window."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def draw(sync: dict[str, Any], path: Path) -> Path:
         for stage in STAGES:
             ax.plot(slots, [r["stages"].get(stage, 0) for r in runs], "o-", label=stage)
         ax.plot(slots, [r["seconds"] for r in runs], "k--", marker="s", label="total")
+        bare = [s.get("bare_fetch_s") or 0 for s in sizes]
+        ax.plot(slots, bare, ":", color="grey", marker="x", label="bare fetch")
         ax.set_title(title)
         ax.set_xlabel("slots in the window")
         ax.set_xticks(slots, [f"{n / 1000:g}k" for n in slots])

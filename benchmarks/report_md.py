@@ -148,7 +148,9 @@ def floors_lines(sizes: list[dict[str, Any]]) -> list[str]:
         "module that sync imported and nothing else (median of "
         f"{len(lock['lock_refused_runs_s'])}). The interpreter alone (`python -c pass`): "
         f"{fmt(lock['interpreter_s'], 3)} s; a `batisync sync` refused by the sync lock "
-        f"(imports up to the lock, settings, one connection): {fmt(lock['lock_refused_s'])} s.",
+        f"(imports up to the lock, settings, one connection): {fmt(lock['lock_refused_s'])} s. "
+        "An import that raises here (an optional package a library probes for, absent) "
+        "raised in the run too.",
         "",
         "| path | stages that ran | the traced run | its imports (`-X importtime`) "
         "| Python and imports alone | the costliest packages (s) |",
@@ -157,7 +159,8 @@ def floors_lines(sizes: list[dict[str, Any]]) -> list[str]:
     for path, text in (("whole", "whole (`startup_floor_s`)"), ("nochange", "no-change")):
         run = floors[path]
         floor = run["floor"]
-        failed = f" ({len(floor['failed'])} modules failed alone)" if floor["failed"] else ""
+        raised = ", ".join(name.split(":")[0] for name in floor["failed"])
+        failed = f" ({len(floor['failed'])} imports raised: {raised})" if raised else ""
         packages = ", ".join(f"{n} {s:.2f}" for n, s in run["by_package_s"].items())
         lines.append(
             f"| {text} | {', '.join(run['ran']) or 'none'} | {fmt(run['run_s'])} | "

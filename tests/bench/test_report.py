@@ -134,7 +134,7 @@ def test_the_sync_table_gives_each_run_against_the_bare_fetch() -> None:
     )
     assert (
         "| whole (`startup_floor_s`) | load, transform, export, publish, drift | 9.00 | 3.10 "
-        "| 3.50 (1 modules failed alone) | dbt 2.00, dlt 0.60 |" in page
+        "| 3.50 (1 imports raised: x) | dbt 2.00, dlt 0.60 |" in page
     )
     assert "| no-change | load, drift | 3.00 | 0.80 | 0.90 | dlt 0.20 |" in page
     assert "![" not in page  # no chart named: none linked
