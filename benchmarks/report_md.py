@@ -116,7 +116,8 @@ def sync_section(sync: dict[str, Any], chart: str | None) -> list[str]:
             if run is None:
                 continue
             ratio = run["seconds"] / bare if bare else None
-            stages = " | ".join(_stage(run["stages"].get(s)) for s in STAGES)
+            ran = run.get("ran", STAGES)
+            stages = " | ".join(_stage(run["stages"].get(s) if s in ran else None) for s in STAGES)
             lines.append(
                 f"| {size['slots']:,} | {text.format(**sync)} | {fmt(run['seconds'])} | "
                 f"{fmt(ratio, 1)} | {stages} | {fmt(run['peak_rss_mb'], 0)} |"
@@ -132,7 +133,7 @@ def sync_section(sync: dict[str, Any], chart: str | None) -> list[str]:
 
 
 def _stage(seconds: float | None) -> str:
-    return "—" if seconds is None else fmt(seconds)  # — : the run has no such stage
+    return "—" if seconds is None else fmt(seconds)  # — : the stage did not run (skipped)
 
 
 def floors_lines(sizes: list[dict[str, Any]]) -> list[str]:
