@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)/$(DBT_DIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint format demo sync doctor debug-heures reconcile pg-start pg-stop docs bench reliability clean
+.PHONY: help setup test lint format demo sync doctor debug-heures reconcile pg-start pg-stop docs bench reliability evidence clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,10 +70,15 @@ docs: setup  ## build dbt's docs site (dbt_project/target/index.html) from the s
 
 reliability: setup  ## the fault matrix (crashes, API faults, restarts, hostile corpus, lock, secrets) as a table
 	@BATISYNC_RELIABILITY=1 $(PY) -m pytest tests/orchestrate/test_hostile.py -q -p no:cacheprovider
-	@$(PY) -m devstack.reliability
+	@$(PY) -m devstack.reliability --markdown bench/reliability.md; status=$$?; \
+	  $(PY) -m benchmarks.evidence reliability; exit $$status
 
-bench: setup  ## speed and memory benchmarks
+bench: setup  ## speed and memory: bench/report.md, pasted into docs/EVIDENCE.md (BENCH_SYNC_SIZES=2000: a smoke run, not pasted)
 	$(PY) -m pytest benchmarks -s --benchmark-only $(PYTEST_ARGS)
+	@$(PY) -m benchmarks.evidence bench
+
+evidence: setup  ## paste bench/report.md and bench/reliability.md into docs/EVIDENCE.md again
+	@$(PY) -m benchmarks.evidence
 
 clean:  ## remove the virtualenv and build output (not .pg/)
 	rm -rf $(VENV) $(DBT_DIR)/target $(DBT_DIR)/logs .pytest_cache .ruff_cache *.egg-info
