@@ -191,15 +191,15 @@ def resolve_all(
     out = []
     for each in resolved:
         if each.settings and keys[key := staging_key(each.settings.staging)] > 1:
-            others = [
+            sharing = [  # in the folder's order, the same text for each of them
                 r.dossier.name
                 for r in resolved
-                if r is not each and r.settings and staging_key(r.settings.staging) == key
+                if r.settings and staging_key(r.settings.staging) == key
             ]
             host, port, database = key
             error = DossierError(
                 "PGDATABASE",
-                f"dossiers {', '.join([each.dossier.name, *others])} all use the staging "
+                f"dossiers {', '.join(sharing)} all use the staging "
                 f"database {database} on {host}:{port}: each dossier needs a database of its "
                 "own (leave PGDATABASE unset to get batisync_<dossier>)",
             )
