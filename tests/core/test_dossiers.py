@@ -11,6 +11,7 @@ import pytest
 from batisync.core.errors import ConfigError, ConfigErrors
 from batisync.core.settings import Secret
 from batisync.core.settings.dossiers import (
+    Dossier,
     check_environment,
     discover,
     dossiers_dir,
@@ -179,7 +180,7 @@ def test_dossiers_dir_default_and_relative(tmp_path: Path) -> None:
 
 
 def test_each_dossier_has_its_own_work_folders(folder: Path) -> None:
-    acme, beta = work_env(folder / "acme"), work_env(folder / "beta")
+    acme, beta = (work_env(Dossier(n, folder / n).work_folder) for n in ("acme", "beta"))
     assert set(acme) == {"DBT_TARGET_PATH", "DBT_LOG_PATH", "LOADER_PIPELINES_DIR"}
     assert not set(acme.values()) & set(beta.values())
     assert all(value.startswith(str(folder / "acme")) for value in acme.values())

@@ -225,10 +225,10 @@ def resolve(name: str, environ: Mapping[str, str] | None = None) -> tuple[Dossie
     return match.dossier, match.settings
 
 
-def work_env(dossier_folder: Path) -> dict[str, str]:
-    """A dossier's own dbt target and log folders and dlt pipelines folder (parallel
-    dossiers never share a manifest or a pipeline state)."""
-    work = dossier_folder / WORK_FOLDER
+def work_env(work: Path) -> dict[str, str]:
+    """dbt's target and log folders and dlt's pipelines folder under `work`: a dossier's
+    own (`Dossier.work_folder`: parallel dossiers never share a manifest or a pipeline
+    state), or a test's."""
     return {
         "DBT_TARGET_PATH": str(work / "dbt_target"),
         "DBT_LOG_PATH": str(work / "dbt_logs"),
