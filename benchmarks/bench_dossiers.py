@@ -171,7 +171,9 @@ def test_dossiers_all_against_one_by_one(
         "dossiers_peak_rss_mb": results["all_peak_rss_mb"] if full else None,
     }
     details = {"dossiers": DOSSIERS, "slots": SLOTS, "jobs": JOBS, "ratio": round(ratio, 3),
-               "cpus": len(os.sched_getaffinity(0)), **results}  # fmt: skip
+               "cpus": len(os.sched_getaffinity(0)),
+               "load_average_after": [round(x, 1) for x in os.getloadavg()],  # others' work
+               **results}  # fmt: skip
     print(
         f"\n{DOSSIERS} dossiers x {SLOTS} slots: --all --jobs {JOBS} {results['all_seconds']} s, "
         f"one by one {results['serial_seconds']} s (ratio {ratio:.2f}, target <= 0.7); "
