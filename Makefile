@@ -45,7 +45,7 @@ demo: setup  ## the whole sync on the embedded local stack, twice, with changes 
 # Every target below is a thin call of the `batisync` console script.
 # `@`: stdout carries only the summary (JSON=1 must parse). GNU make turns any failing
 # recipe into its own exit status 2; cron and CI that need 1 vs 75 call
-# `.venv/bin/batisync sync` directly (README "Running it from cron").
+# `.venv/bin/batisync sync` directly (docs/OPERATIONS.md "6. Running it from cron").
 # DOSSIER=NAME: one dossier of DOSSIERS_DIR; ALL=1 (JOBS=N): every dossier (docs/DOSSIERS.md)
 DOSSIER_ARG = $(if $(DOSSIER),--dossier $(DOSSIER))
 

@@ -3,7 +3,8 @@ Batigest checks
 through real SQL Server drivers (mssql-python; pyodbc + FreeTDS) speaking TDS to the
 endpoint, which runs them on the PostgreSQL stand-in. What this proves: the drivers, the
 protocol, parameter binding and literal rendering, transactions. What it cannot: SQL
-Server's own locking, collations and triggers (see README "What ran against what")."""
+Server's own locking, collations and triggers (docs/EVIDENCE.md, "What was tested
+against what")."""
 
 from __future__ import annotations
 
