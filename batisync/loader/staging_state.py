@@ -144,13 +144,18 @@ from {SLOTS_TABLE} t left join prev_slots p on p.id = t.id
 where t._fetched_at = :fetched_at
 """
 
+# per key, the set of its rows' hashes: a project listed twice with two codes is two
+# rows of one id, unchanged while both are
 _REPLACED_CHANGES = """
-with cur as (select {key} as key, _content_hash as h from {table})
+with cur as (
+    select {key} as key, array_agg(_content_hash::text order by _content_hash) as h
+    from {table} group by 1),
+prev as (select key, array_agg(h order by h) as h from {prev} group by 1)
 select count(*) filter (where p.key is null),
        count(*) filter (where p.key is not null and c.key is not null and p.h is distinct from c.h),
        count(*) filter (where p.key is not null and c.key is not null and p.h = c.h),
        count(*) filter (where c.key is null)
-from cur c full join {prev} p on p.key = c.key
+from cur c full join prev p on p.key = c.key
 """
 
 
