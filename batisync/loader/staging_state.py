@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from batisync.core.connections import relation_exists
+from batisync.loader.bounds import WINDOW_SLACK
 from batisync.loader.classify import SlotTally, Tally
 from batisync.loader.report import ChunkReport, ResourceCounts
 from batisync.loader.tables import (
@@ -35,7 +36,13 @@ _SNAPSHOTS = {
 }
 
 
-_LIVE_HASHES = "select id, h from prev_slots where not gone"
+# live slots whose start is where this run's answers may put one (the window and the
+# slack `check_in_window` allows): the hashes the classifier compares, held in memory,
+# so they follow the window, not the history kept beside it
+_LIVE_HASHES = f"""
+select id, _content_hash from {SLOTS_TABLE}
+where _deleted_at is null and start_date::timestamptz between :lo and :hi
+"""
 
 # the small tables dbt reads besides the counted resources: (table, the columns that
 # matter, never a timestamp of the load). One digest each, before and after a load.
@@ -57,7 +64,8 @@ class Before:
     quarantine_first_seen: dict[str, datetime]
     projects: int
     salarie: int
-    slot_hashes: dict[str, str] = field(default_factory=dict)  # live slots: id -> md5
+    # live slots around the window: id -> stored hash (`_LIVE_HASHES`)
+    slot_hashes: dict[str, str] = field(default_factory=dict)
     # REFERENCE_TABLES: name -> digest of the content (None: no such table yet)
     references: dict[str, str | None] = field(default_factory=dict)
 
@@ -77,11 +85,16 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
         quarantine_first_seen=_quarantine_first_seen(conn),
         projects=conn.execute(sa.text("select count(*) from prev_projects")).scalar_one(),
         salarie=conn.execute(sa.text("select count(*) from prev_salarie")).scalar_one(),
-        slot_hashes={i: h for i, h in conn.execute(sa.text(_LIVE_HASHES))},
+        slot_hashes=_live_hashes(conn, chunks) if slots and chunks else {},
         references=reference_digests(conn),
     )
     conn.commit()  # keep no lock on the raw tables while dlt alters them
     return before
+
+
+def _live_hashes(conn: sa.Connection, chunks: list[Window]) -> dict[str, str]:
+    bounds = {"lo": chunks[0].start - WINDOW_SLACK, "hi": chunks[-1].end + WINDOW_SLACK}
+    return {slot_id: h for slot_id, h in conn.execute(sa.text(_LIVE_HASHES), bounds)}
 
 
 def reference_digests(conn: sa.Connection) -> dict[str, str | None]:
