@@ -86,6 +86,10 @@ class Classifier:
         self._loaded: dict[str, str] = {}  # id -> content md5
         self._quarantined: dict[str, str] = {}  # quarantine_key -> content md5
 
+    def compare_with(self, previous: Mapping[str, str]) -> None:
+        """The raw rows' hashes the next records are compared with (a chunk's)."""
+        self.previous = previous
+
     def classify(self, page: Sequence[Any], window: Window | None = None) -> Batch:
         """Split `page`; with `window`, a record starting outside it is quarantined."""
         batch = Batch()

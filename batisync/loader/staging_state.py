@@ -36,9 +36,9 @@ _SNAPSHOTS = {
 }
 
 
-# live slots whose start is where this run's answers may put one (the window and the
-# slack `check_in_window` allows): the hashes the classifier compares, held in memory,
-# so they follow the window, not the history kept beside it
+# live slots whose start is where a chunk's answer may put one (the chunk and the slack
+# `check_in_window` allows): the hashes the classifier compares, read chunk by chunk so
+# that memory follows a chunk, not the window nor the history kept beside it
 _LIVE_HASHES = f"""
 select id, _content_hash from {SLOTS_TABLE}
 where _deleted_at is null and start_date::timestamptz between :lo and :hi
@@ -64,8 +64,6 @@ class Before:
     quarantine_first_seen: dict[str, datetime]
     projects: int
     salarie: int
-    # live slots around the window: id -> stored hash (`_LIVE_HASHES`)
-    slot_hashes: dict[str, str] = field(default_factory=dict)
     # REFERENCE_TABLES: name -> digest of the content (None: no such table yet)
     references: dict[str, str | None] = field(default_factory=dict)
 
@@ -85,16 +83,22 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
         quarantine_first_seen=_quarantine_first_seen(conn),
         projects=conn.execute(sa.text("select count(*) from prev_projects")).scalar_one(),
         salarie=conn.execute(sa.text("select count(*) from prev_salarie")).scalar_one(),
-        slot_hashes=_live_hashes(conn, chunks) if slots and chunks else {},
         references=reference_digests(conn),
     )
     conn.commit()  # keep no lock on the raw tables while dlt alters them
     return before
 
 
-def _live_hashes(conn: sa.Connection, chunks: list[Window]) -> dict[str, str]:
-    bounds = {"lo": chunks[0].start - WINDOW_SLACK, "hi": chunks[-1].end + WINDOW_SLACK}
-    return {slot_id: h for slot_id, h in conn.execute(sa.text(_LIVE_HASHES), bounds)}
+def chunk_hashes(conn: sa.Connection, chunk: Window) -> dict[str, str]:
+    """id -> stored hash of the live slots a chunk's answer may hold (`_LIVE_HASHES`);
+    committed at once: no lock is kept on the raw tables while dlt alters them."""
+    if not relation_exists(conn, SLOTS_TABLE):
+        conn.commit()
+        return {}
+    bounds = {"lo": chunk.start - WINDOW_SLACK, "hi": chunk.end + WINDOW_SLACK}
+    hashes = {slot_id: h for slot_id, h in conn.execute(sa.text(_LIVE_HASHES), bounds)}
+    conn.commit()
+    return hashes
 
 
 def reference_digests(conn: sa.Connection) -> dict[str, str | None]:
@@ -211,6 +215,7 @@ def replaced_counts(
 __all__ = [
     "REFERENCE_TABLES",
     "Before",
+    "chunk_hashes",
     "read_before",
     "reference_changes",
     "reference_digests",
