@@ -86,6 +86,13 @@ class Classifier:
         self._loaded: dict[str, str] = {}  # id -> content md5
         self._quarantined: dict[str, str] = {}  # quarantine_key -> content md5
 
+    def forget(self) -> None:
+        """Drop what was seen (ids and hashes): the records are all in, and a load's
+        memory must not keep the whole window while dlt writes it out."""
+        self._loaded = {}
+        self._quarantined = {}
+        self.previous = {}
+
     def compare_with(self, previous: Mapping[str, str]) -> None:
         """The raw rows' hashes the next records are compared with (a chunk's)."""
         self.previous = previous

@@ -101,6 +101,7 @@ def batisimply(
                         progress(tally.fetched, f"time slots {chunk}")
                 page.clear()  # the records live on only as rows, until dlt writes them
             log.info("time slots %s: %d fetched", chunk, chunk_tally.fetched)
+        classifier.forget()  # every slot is in: no id can come again
         yield _looked_up(client, tally, projects, fetched_at, quarantine_first_seen, project_tally)
 
     def fed(name: str, pick: Callable[[Batch], list], **hints: Any) -> DltResource:

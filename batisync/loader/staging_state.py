@@ -143,13 +143,18 @@ where t.id = u.id
 """
 
 
+TOUCH_SLICE = 10_000  # ids per statement: the parameter is built in memory at once
+
+
 def touch_unchanged(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> int:
     """Stamp `_fetched_at` on the slots fetched unchanged (which dlt did not load), in
-    one statement: deletion marking and the counts take them as seen in this run."""
-    if not ids:
-        return 0
+    one transaction: deletion marking and the counts take them as seen in this run."""
+    touched = 0
     with conn.begin():
-        return conn.execute(sa.text(_TOUCH), {"ids": ids, "fetched_at": fetched_at}).rowcount
+        for start in range(0, len(ids), TOUCH_SLICE):
+            params = {"ids": ids[start : start + TOUCH_SLICE], "fetched_at": fetched_at}
+            touched += conn.execute(sa.text(_TOUCH), params).rowcount
+    return touched
 
 
 _SLOT_CHANGES = f"""
