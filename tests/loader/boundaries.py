@@ -199,13 +199,7 @@ def corpus(dataset: Dataset, window: Window) -> list[Boundary]:
     entries = []
     for n, (bound, name, change, expect) in enumerate(_slots(window)):
         start = day + timedelta(hours=2, minutes=n)  # after the hostile corpus' minutes
-        record = copy.deepcopy(base)
-        record |= {
-            "id": FIRST_ID + n,
-            "startDate": f"{start:%Y-%m-%dT%H:%M:%S}Z",
-            "endDate": f"{start + timedelta(minutes=30):%Y-%m-%dT%H:%M:%S}Z",
-            "totalTimeMinutes": 30,
-        }
+        record = hostile.slot_at(base, FIRST_ID + n, start)
         change(record)
         entries.append(Boundary(bound, name, record, expect))
     entries += [Boundary(b, name, record, expect) for b, name, record, expect in PROJECTS]
