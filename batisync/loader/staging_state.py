@@ -36,13 +36,16 @@ _SNAPSHOTS = {
 }
 
 
-# live slots whose start is where a chunk's answer may put one (the chunk and the slack
-# `check_in_window` allows): the hashes the classifier compares, read chunk by chunk so
-# that memory follows a chunk, not the window nor the history kept beside it
-_LIVE_HASHES = f"""
-select id, _content_hash from {SLOTS_TABLE}
+# live slots of the window (and the slack `check_in_window` allows), their start parsed
+# once: one scan of the raw table, where counting and reading each chunk's took two
+_PREV_WINDOW = f"""
+insert into prev_window
+select id, _content_hash, start_date::timestamptz from {SLOTS_TABLE}
 where _deleted_at is null and start_date::timestamptz between :lo and :hi
 """
+# the hashes the classifier compares, read chunk by chunk so that memory follows a
+# chunk, not the window nor the history kept beside it
+_LIVE_HASHES = "select id, h from prev_window where start_at between :lo and :hi"
 
 # the small tables dbt reads besides the counted resources: (table, the columns that
 # matter, never a timestamp of the load). One digest each, before and after a load.
@@ -77,9 +80,9 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
     for temp, (query, table) in _SNAPSHOTS.items():
         if relation_exists(conn, table):
             conn.execute(sa.text(f"insert into {temp} {query}"))
-    slots = relation_exists(conn, SLOTS_TABLE)
+    _snapshot_window(conn, chunks)
     before = Before(
-        live_slots=[_live_slots(conn, chunk) if slots else 0 for chunk in chunks],
+        live_slots=[_live_slots(conn, chunk) for chunk in chunks],
         quarantine_first_seen=_quarantine_first_seen(conn),
         projects=conn.execute(sa.text("select count(*) from prev_projects")).scalar_one(),
         salarie=conn.execute(sa.text("select count(*) from prev_salarie")).scalar_one(),
@@ -89,12 +92,18 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
     return before
 
 
+def _snapshot_window(conn: sa.Connection, chunks: list[Window]) -> None:
+    conn.execute(sa.text("drop table if exists prev_window"))
+    conn.execute(sa.text("create temp table prev_window (id text, h text, start_at timestamptz)"))
+    if chunks and relation_exists(conn, SLOTS_TABLE):
+        bounds = {"lo": chunks[0].start - WINDOW_SLACK, "hi": chunks[-1].end + WINDOW_SLACK}
+        conn.execute(sa.text(_PREV_WINDOW), bounds)
+    conn.execute(sa.text("create index on prev_window (start_at)"))
+
+
 def chunk_hashes(conn: sa.Connection, chunk: Window) -> dict[str, str]:
-    """id -> stored hash of the live slots a chunk's answer may hold (`_LIVE_HASHES`);
-    committed at once: no lock is kept on the raw tables while dlt alters them."""
-    if not relation_exists(conn, SLOTS_TABLE):
-        conn.commit()
-        return {}
+    """id -> stored hash of the live slots a chunk's answer may hold (the snapshot's
+    `prev_window`, a temp table of this session)."""
     bounds = {"lo": chunk.start - WINDOW_SLACK, "hi": chunk.end + WINDOW_SLACK}
     hashes = {slot_id: h for slot_id, h in conn.execute(sa.text(_LIVE_HASHES), bounds)}
     conn.commit()
@@ -122,10 +131,7 @@ def reference_changes(conn: sa.Connection, before: Before) -> list[str]:
 
 
 def _live_slots(conn: sa.Connection, chunk: Window) -> int:
-    query = (
-        f"select count(*) from {SLOTS_TABLE} where _deleted_at is null "
-        "and start_date::timestamptz between :lo and :hi"
-    )
+    query = "select count(*) from prev_window where start_at between :lo and :hi"
     return conn.execute(sa.text(query), {"lo": chunk.start, "hi": chunk.end}).scalar_one()
 
 
