@@ -80,7 +80,8 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
     for temp, (query, table) in _SNAPSHOTS.items():
         if relation_exists(conn, table):
             conn.execute(sa.text(f"insert into {temp} {query}"))
-    _snapshot_window(conn, chunks)
+    slots = relation_exists(conn, SLOTS_TABLE)
+    _snapshot_window(conn, chunks if slots else [])
     before = Before(
         live_slots=[_live_slots(conn, chunk) for chunk in chunks],
         quarantine_first_seen=_quarantine_first_seen(conn),
@@ -95,7 +96,7 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
 def _snapshot_window(conn: sa.Connection, chunks: list[Window]) -> None:
     conn.execute(sa.text("drop table if exists prev_window"))
     conn.execute(sa.text("create temp table prev_window (id text, h text, start_at timestamptz)"))
-    if chunks and relation_exists(conn, SLOTS_TABLE):
+    if chunks:  # none when raw holds no slot table yet
         bounds = {"lo": chunks[0].start - WINDOW_SLACK, "hi": chunks[-1].end + WINDOW_SLACK}
         conn.execute(sa.text(_PREV_WINDOW), bounds)
     conn.execute(sa.text("create index on prev_window (start_at)"))
