@@ -151,7 +151,10 @@ class Dataset:
 
     def project_record(self, project_id: int) -> dict[str, Any] | None:
         """What `GET /project/{id}` answers: listed or not, None for an unknown id."""
-        listed = next((r for r in self.project_records if r.get("id") == project_id), None)
+        listed = next(
+            (r for r in self.project_records if isinstance(r, dict) and r.get("id") == project_id),
+            None,
+        )
         return listed or self.unlisted_project_records.get(project_id)
 
     def validated_slots(self) -> list[dict[str, Any]]:
