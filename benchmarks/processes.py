@@ -1,8 +1,11 @@
 """`batisync` in a subprocess, as cron runs it: its wall time, its own peak RSS, its output.
 
-`os.wait4` gives the rusage of that child alone, so the peak RSS is the process's own
-(interpreter, imports, data), not the benchmark's. Nothing is left running: each child is
-waited for before the call returns.
+The peak RSS is the child's own `VmHWM` (the high-water mark of its address space: its
+interpreter, imports and data), read from /proc while it runs: a high-water mark, so the
+last reading before it exits is its peak. Not `wait4`'s `ru_maxrss`: Linux carries that
+over an exec from the process that forked, so every child would report at least this
+benchmark's own size (it holds the fake API and the dataset). Nothing is left running:
+each child is waited for before the call returns.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,22 +35,51 @@ class Finished:
     stderr: str
 
 
+def _vm_hwm_kib(pid: int) -> int | None:
+    """The process's `VmHWM` now, or None once it has exited (a zombie has none)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+class _PeakWatch(threading.Thread):
+    """Reads a child's `VmHWM` every few milliseconds until it exits; keeps the largest."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_kib, self.done = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            kib = _vm_hwm_kib(self.pid)
+            if kib is not None:
+                self.peak_kib = max(self.peak_kib, kib)
+            self.done.wait(0.01)
+
+
 def run_python(args: Sequence[str], env: dict[str, str]) -> Finished:
-    """`python ARGS` with `env`, waited for; wall seconds and the child's peak RSS."""
+    """`python ARGS` with `env`, waited for; wall seconds and the child's own peak RSS."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         began = time.perf_counter()
         child = subprocess.Popen([sys.executable, *args], env=env, cwd=REPO, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
+        watch = _PeakWatch(child.pid)
+        watch.start()
+        # waitid with WNOWAIT: the child has exited but stays a zombie until reaped, so
+        # its last VmHWM reading is already taken (a zombie has none) and its pid not reused
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+        watch.done.set()
+        watch.join()
+        status = child.wait()
         seconds = time.perf_counter() - began
-        child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         return Finished(
-            child.returncode,
-            seconds,
-            usage.ru_maxrss / 1024,  # KiB on Linux
-            out.read().decode(),
-            err.read().decode(),
+            status, seconds, watch.peak_kib / 1024, out.read().decode(), err.read().decode()
         )
 
 
