@@ -70,6 +70,7 @@ docs: setup  ## build dbt's docs site (dbt_project/target/index.html) from the s
 
 reliability: setup  ## the fault matrix (crashes, API faults, restarts, hostile corpus, lock, secrets) as a table
 	@BATISYNC_RELIABILITY=1 $(PY) -m pytest tests/orchestrate/test_hostile.py -q -p no:cacheprovider
+	@BATISYNC_INCREMENTAL_ROUNDS=25 $(PY) -m pytest tests/orchestrate/test_incremental_property.py -q -p no:cacheprovider
 	@$(PY) -m devstack.reliability
 
 bench: setup  ## speed and memory benchmarks
