@@ -147,7 +147,7 @@ def run_load(
     engine = sa.create_engine(staging_url)
     try:
         with engine.connect() as conn:
-            report.generation = generation.advance(conn, written_by)
+            report.generation = this_load = generation.advance(conn, written_by)
             before = read_before(conn, chunks)
             # short lists first: a Batigest or API failure shows before the long fetch
             salarie = None
@@ -198,7 +198,7 @@ def run_load(
             touch_unchanged(conn, tally.unchanged_ids, fetched_at)
             # the rows dlt wrote get their `_generation` (row_generations.py), the deletion
             # marks this load's one
-            stamp_generations(conn, report.generation.after)
+            stamp_generations(conn, this_load.after)
             mark_deletions(
                 conn,
                 tally,
@@ -207,7 +207,7 @@ def run_load(
                 fetched_at,
                 report,
                 now(),
-                report.generation.after,
+                this_load.after,
             )
             report.resources[SLOTS] = slot_counts(conn, tally, report.chunks, fetched_at)
             report.resources[PROJECTS] = replaced_counts(

@@ -31,7 +31,7 @@ SLOTS_TABLE = f"{RAW_BATISIMPLY}.{SLOTS}"
 # every raw row carries the staging generation (generation.py) of the load that last
 # changed its content or deletion marks: the transform reads only rows newer than the
 # generation its last complete run read (issue 19). dlt writes it null; the load stamps
-# it right after (staging_state.stamp_generations, deletions.py).
+# it right after (row_generations.py, deletions.py).
 GENERATION_COLUMN: TTableSchemaColumns = {"_generation": {"data_type": "bigint", "nullable": True}}
 PROJECTS_TABLE = f"{RAW_BATISIMPLY}.{PROJECTS}"
 QUARANTINE_TABLE = f"{RAW_BATISIMPLY}.{QUARANTINE}"
