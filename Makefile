@@ -46,8 +46,8 @@ demo: setup  ## the whole sync on the embedded local stack, twice, with changes 
 # `@`: stdout carries only the summary (JSON=1 must parse). GNU make turns any failing
 # recipe into its own exit status 2; cron and CI that need 1 vs 75 call
 # `.venv/bin/batisync sync` directly (README "Running it from cron").
-sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1)
-	@$(BATISYNC) sync $(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run)
+sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1 FULL_REFRESH=1)
+	@$(BATISYNC) sync $(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run) $(if $(FULL_REFRESH),--full-refresh)
 
 doctor: setup  ## check every setting and connection
 	@$(BATISYNC) doctor $(if $(VERBOSE),--verbose)
