@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)/$(DBT_DIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint format demo sync doctor debug-heures reconcile pg-start pg-stop docs bench reliability clean
+.PHONY: help setup test lint format demo sync dossiers doctor debug-heures reconcile pg-start pg-stop docs bench reliability evidence clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,19 +45,27 @@ demo: setup  ## the whole sync on the embedded local stack, twice, with changes 
 # Every target below is a thin call of the `batisync` console script.
 # `@`: stdout carries only the summary (JSON=1 must parse). GNU make turns any failing
 # recipe into its own exit status 2; cron and CI that need 1 vs 75 call
-# `.venv/bin/batisync sync` directly (README "Running it from cron").
-sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1 FULL_REFRESH=1)
-	@$(BATISYNC) sync $(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run) $(if $(FULL_REFRESH),--full-refresh)
+# `.venv/bin/batisync sync` directly (docs/OPERATIONS.md "6. Running it from cron").
+# DOSSIER=NAME: one dossier of DOSSIERS_DIR; ALL=1 (JOBS=N): every dossier (docs/DOSSIERS.md)
+DOSSIER_ARG = $(if $(DOSSIER),--dossier $(DOSSIER))
+
+sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1 FULL_REFRESH=1 DOSSIER=NAME ALL=1 JOBS=N)
+	@$(BATISYNC) sync $(DOSSIER_ARG) $(if $(ALL),--all $(if $(JOBS),--jobs $(JOBS))) \
+		$(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run) \
+		$(if $(FULL_REFRESH),--full-refresh)
+
+dossiers: setup  ## every dossier: targets, last run, state, rejections waiting (JSON=1)
+	@$(BATISYNC) dossiers $(if $(JSON),--json)
 
 doctor: setup  ## check every setting and connection
-	@$(BATISYNC) doctor $(if $(VERBOSE),--verbose)
+	@$(BATISYNC) doctor $(DOSSIER_ARG) $(if $(VERBOSE),--verbose)
 
 debug-heures: setup  ## the recette tool: DAYS=7 ID=<id_heure> UPDATE_CODES=1 APPLY=1 VERBOSE=1
-	@$(BATISYNC) debug-heures $(if $(DAYS),--days $(DAYS)) $(if $(ID),--id-heure $(ID)) \
+	@$(BATISYNC) debug-heures $(DOSSIER_ARG) $(if $(DAYS),--days $(DAYS)) $(if $(ID),--id-heure $(ID)) \
 		$(if $(UPDATE_CODES),--update-codes) $(if $(APPLY),--apply) $(if $(VERBOSE),--verbose)
 
 reconcile: setup  ## compare SuiviMO with the map (REPAIR=1 rewrites drifted rows)
-	@$(BATISYNC) reconcile $(if $(REPAIR),--repair) $(if $(JSON),--json)
+	@$(BATISYNC) reconcile $(DOSSIER_ARG) $(if $(REPAIR),--repair) $(if $(JSON),--json)
 
 pg-start: setup  ## start the project's own PostgreSQL (in .pg/) and print its settings
 	$(PY) -m devstack.pg start
@@ -71,10 +79,15 @@ docs: setup  ## build dbt's docs site (dbt_project/target/index.html) from the s
 reliability: setup  ## the fault matrix (crashes, API faults, restarts, hostile corpus, lock, secrets) as a table
 	@BATISYNC_RELIABILITY=1 $(PY) -m pytest tests/orchestrate/test_hostile.py -q -p no:cacheprovider
 	@BATISYNC_INCREMENTAL_ROUNDS=25 $(PY) -m pytest tests/orchestrate/test_incremental_property.py -q -p no:cacheprovider
-	@$(PY) -m devstack.reliability
+	@$(PY) -m devstack.reliability --markdown bench/reliability.md; status=$$?; \
+	  $(PY) -m benchmarks.evidence reliability; exit $$status
 
-bench: setup  ## speed and memory benchmarks
+bench: setup  ## speed and memory: bench/report.md, pasted into docs/EVIDENCE.md (BENCH_SYNC_SIZES=2000: a smoke run, not pasted)
 	$(PY) -m pytest benchmarks -s --benchmark-only $(PYTEST_ARGS)
+	@$(PY) -m benchmarks.evidence bench
+
+evidence: setup  ## paste bench/report.md and bench/reliability.md into docs/EVIDENCE.md again
+	@$(PY) -m benchmarks.evidence
 
 clean:  ## remove the virtualenv and build output (not .pg/)
 	rm -rf $(VENV) $(DBT_DIR)/target $(DBT_DIR)/logs .pytest_cache .ruff_cache *.egg-info

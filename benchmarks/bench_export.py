@@ -16,14 +16,24 @@ PostgreSQL stand-in, with latency added to every round trip:
   values) or insert, upsert the mapping; one commit per database at the end. About
   four to five round trips per row.
 
-Asserted: the exporter is at least 20 times faster, sends at most 10 statements per
-1,000 rows (both databases counted), and both algorithms leave the same SuiviMO.
-No SQL Server is involved: the ratio is a model of round trips, not a SQL Server
-measurement. Run with `make bench` or `pytest benchmarks/bench_export.py --benchmark-only -s`.
+The seed runs once (about 44,000 round trips, a minute or more); the exporter three
+times from the same starting state, and its median is the figure (a run of a second or
+two is at the mercy of a burst of load from other processes). Both are also timed in
+process CPU (`seed_cpu_s`, `ours_cpu_s`): on a machine shared with other jobs the
+wall-clock ratio shrinks, as the seed's sleeps cost no CPU while everything else waits
+for a core; the CPU figures say how much of it is load.
+
+Target (issue 19): `exporter_speedup_10k_1ms` ≥ 60, judged in the report. Asserted here:
+at least 20 times faster (a floor that fails on a regression, whatever the machine's
+load), at most 8 Batigest statements per 1,000 rows, and both algorithms leave the same
+SuiviMO. No SQL Server is involved: the ratio is a model of round trips, not a SQL
+Server measurement. Run with `make bench` or
+`pytest benchmarks/bench_export.py --benchmark-only -s`.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -46,6 +56,8 @@ from devstack.batigest import create_standin
 
 ROWS = 10_000
 LATENCY_S = 0.001
+ROUNDS = 3  # of the exporter; the median is the figure
+BATIGEST_STATEMENTS_PER_1000 = 8  # issue 19's round-trip target
 BASE = datetime(2026, 1, 5, 8, 0)
 
 
@@ -189,51 +201,57 @@ def engines(new_database: Callable[[str], str]) -> tuple[sa.Engine, sa.Engine]:
     return staging, batigest
 
 
-def test_export_is_20x_faster_than_row_by_row(
-    benchmark: Any, new_database: Callable[[str], str]
-) -> None:
+def test_export_vs_the_seeds_row_by_row(benchmark: Any, new_database: Callable[[str], str]) -> None:
     to_push, mapped = scenario()
 
     seed_staging, seed_batigest = engines(new_database)
     prepare(seed_staging, seed_batigest, mapped)
     for engine in (seed_staging, seed_batigest):
         add_latency(engine, fast_executemany=False)
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     seed_transfer(seed_staging, seed_batigest, to_push)
-    seed_s = time.perf_counter() - began
+    seed_s, seed_cpu_s = time.perf_counter() - began, time.process_time() - began_cpu
 
     staging, batigest = engines(new_database)
     for engine in (staging, batigest):
         add_latency(engine, fast_executemany=True)
-    logs = []
+    logs, cpu = [], []
 
     def setup() -> tuple[tuple, dict]:
         prepare(staging, batigest, mapped)
         return (), {}
 
     def ours() -> Any:
+        began_cpu = time.process_time()
         with statement_log(b=batigest, s=staging) as log:
             options = ExportOptions(batch_size=1000)
             report = run_export(staging, batigest, options, marts=Marts(to_push))
+        cpu.append(time.process_time() - began_cpu)
         logs.append(log)
         return report
 
-    report = benchmark.pedantic(ours, setup=setup, rounds=1, iterations=1)
-    ours_s = benchmark.stats.stats.max
+    report = benchmark.pedantic(ours, setup=setup, rounds=ROUNDS, iterations=1)
+    ours_s = benchmark.stats.stats.median
     per_1000 = logs[-1].count() / (ROWS / 1000)
+    batigest_per_1000 = logs[-1].count("b") / (ROWS / 1000)
     benchmark.extra_info.update(
         seed_s=round(seed_s, 2),
         ours_s=round(ours_s, 3),
+        ours_runs_s=[round(t, 3) for t in benchmark.stats.stats.data],
         speedup=round(seed_s / ours_s, 1),
+        seed_cpu_s=round(seed_cpu_s, 2),
+        ours_cpu_s=round(statistics.median(cpu), 3),
         statements_per_1000_rows=per_1000,
+        batigest_statements_per_1000_rows=batigest_per_1000,
     )
     record(
         "export",
         {"exporter_speedup_10k_1ms": round(seed_s / ours_s, 1)},
-        dict(benchmark.extra_info) | {"rows": ROWS, "latency_s": LATENCY_S},
+        dict(benchmark.extra_info) | {"rows": ROWS, "latency_s": LATENCY_S, "rounds": ROUNDS},
     )
     print(
-        f"\nseed row-by-row: {seed_s:.2f} s, set-based: {ours_s:.3f} s, "
+        f"\nseed row-by-row: {seed_s:.2f} s ({seed_cpu_s:.2f} s CPU), set-based: "
+        f"{ours_s:.3f} s, median of {ROUNDS} ({statistics.median(cpu):.3f} s CPU), "
         f"speed-up x{seed_s / ours_s:.1f}, {per_1000:.1f} statements per 1,000 rows "
         f"({logs[-1].count('b')} Batigest + {logs[-1].count('s')} staging in all)"
     )
@@ -241,5 +259,5 @@ def test_export_is_20x_faster_than_row_by_row(
     counts = (report.inserted, report.updated, report.moved, report.unchanged)
     assert counts == (3000, 3000, 3000, 1000) and report.rejected == []
     assert suivimo(batigest) == suivimo(seed_batigest)  # same result, both ways
-    assert per_1000 <= 10
+    assert batigest_per_1000 <= BATIGEST_STATEMENTS_PER_1000
     assert seed_s >= 20 * ours_s

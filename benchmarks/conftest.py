@@ -6,6 +6,7 @@ Every session starts from an empty `bench/` and ends by writing `bench/report.js
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,17 @@ from benchmarks.report import write_report
 from benchmarks.results import reset
 from devstack.pg_fixtures import new_database, pg  # noqa: F401 (fixtures)
 
+STARTED = pytest.StashKey[datetime]()
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     reset()  # nothing of an earlier run may pass for this one's
+    session.config.stash[STARTED] = datetime.now(UTC)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    report = write_report()
+    started = session.config.stash.get(STARTED, None)
+    report = write_report(started=started, failed=session.testsfailed)
     if report is not None:
         print(f"\nbenchmark report: {report} (and report.json)")
 

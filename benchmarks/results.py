@@ -18,10 +18,15 @@ BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
 
 
+# what a bench session writes (`bench/` also holds `make reliability`'s table: kept)
+OUTPUTS = ("report.json", "report.md", "sync_times.png")
+
+
 def reset(bench_dir: Path = BENCH_DIR) -> None:
     """Remove the previous run's results and report (the folder is git-ignored)."""
-    if bench_dir.exists():
-        shutil.rmtree(bench_dir)
+    shutil.rmtree(bench_dir / "results", ignore_errors=True)
+    for name in OUTPUTS:
+        (bench_dir / name).unlink(missing_ok=True)
     (bench_dir / "results").mkdir(parents=True)
 
 

@@ -162,6 +162,18 @@ def template(dataset: Dataset) -> dict[str, Any]:
     return max(slots, key=lambda s: (s["startDate"], s["id"]))
 
 
+def slot_at(base: dict[str, Any], record_id: int, start: datetime) -> dict[str, Any]:
+    """A copy of `base` as the 30-minute slot `record_id` starting at `start`."""
+    record = copy.deepcopy(base)
+    record |= {
+        "id": record_id,
+        "startDate": f"{start:%Y-%m-%dT%H:%M:%S}Z",
+        "endDate": f"{start + timedelta(minutes=30):%Y-%m-%dT%H:%M:%S}Z",
+        "totalTimeMinutes": 30,
+    }
+    return record
+
+
 def corpus(dataset: Dataset) -> list[Hostile]:
     """Every hostile record, each on its own night minute of the template's day (01:00Z
     on, where the generator puts nothing), so that no two can share a SuiviMO key."""
@@ -170,13 +182,7 @@ def corpus(dataset: Dataset) -> list[Hostile]:
     entries = []
     for n, (name, change, expect) in enumerate(MUTATIONS):
         start = day + timedelta(hours=1, minutes=n)
-        record = copy.deepcopy(base)
-        record |= {
-            "id": FIRST_ID + n,
-            "startDate": f"{start:%Y-%m-%dT%H:%M:%S}Z",
-            "endDate": f"{start + timedelta(minutes=30):%Y-%m-%dT%H:%M:%S}Z",
-            "totalTimeMinutes": 30,
-        }
+        record = slot_at(base, FIRST_ID + n, start)
         if name == "end_before_start":
             record["endDate"] = f"{start - timedelta(minutes=30):%Y-%m-%dT%H:%M:%S}Z"
         elif name == "end_equals_start":
@@ -252,6 +258,7 @@ __all__ = [
     "corpus",
     "fate_mismatches",
     "install",
+    "slot_at",
     "template",
     "uninstall",
 ]

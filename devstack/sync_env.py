@@ -9,36 +9,41 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
+from batisync.core.settings.dossiers import work_env
 from devstack.fake_batisimply import FakeBatiSimply
 
 # the window of the end-to-end tests: the generated datasets span 20 days or so
 WINDOW_DAYS = 30
 
 
-def work_env(work_dir: Path) -> dict[str, str]:
-    """dbt's target and logs and dlt's pipelines under `work_dir`."""
+def conninfo(staging_url: str) -> dict[str, Any]:
+    """psycopg's keywords for the database at `staging_url` (None where the URL has none)."""
+    url = sa.make_url(staging_url)
     return {
-        "DBT_TARGET_PATH": str(work_dir / "dbt_target"),
-        "DBT_LOG_PATH": str(work_dir / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(work_dir / "dlt"),
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
     }
 
 
 def staging_env(staging_url: str) -> dict[str, str]:
     """libpq's `PG*` for the database at `staging_url` (what the settings and dbt's
     profile read); `PGPASSWORD` only when the URL has one."""
-    url = sa.make_url(staging_url)
+    keywords = conninfo(staging_url)
     env = {
-        "PGHOST": str(url.host),
-        "PGPORT": str(url.port or 5432),
-        "PGUSER": str(url.username),
-        "PGDATABASE": str(url.database),
+        "PGHOST": str(keywords["host"]),
+        "PGPORT": str(keywords["port"] or 5432),
+        "PGUSER": str(keywords["user"]),
+        "PGDATABASE": str(keywords["dbname"]),
     }
-    if url.password is not None:
-        env["PGPASSWORD"] = str(url.password)
+    if keywords["password"] is not None:
+        env["PGPASSWORD"] = str(keywords["password"])
     return env
 
 
@@ -70,4 +75,4 @@ def sync_env(
     return env | settings
 
 
-__all__ = ["WINDOW_DAYS", "staging_env", "sync_env", "work_env"]
+__all__ = ["WINDOW_DAYS", "conninfo", "staging_env", "sync_env", "work_env"]

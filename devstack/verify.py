@@ -72,9 +72,10 @@ def healthy_slots(
     """id → key and values of every healthy slot of the dataset (see the module doc)."""
     zone, first = ZoneInfo(tz), today - timedelta(days=window_days)
     codes = {p.id: p.code for p in dataset.projects}
+    employees = {e.id: e for e in dataset.employees}  # a dict: large worlds (the bench)
     found: dict[str, Expectation] = {}
     for slot_id, slot in dataset.slots.items():
-        employee = dataset.employee(slot["user"]["id"])
+        employee = employees.get(slot["user"]["id"])
         code = codes.get(slot["project"]["id"])
         if slot.get("managementStatus") != "VALIDATED" or employee is None or not code:
             continue

@@ -41,7 +41,7 @@ class ConfigError(BatisyncError, ValueError):
     exit_code = EXIT_CONFIG
     instruction: str | None = (
         "set it in the environment, in .env or in credentials.json "
-        "(see README 'Configuration'); `make doctor` checks every setting"
+        "(see docs/OPERATIONS.md '2. Configuration'); `make doctor` checks every setting"
     )
     searched = ""  # the settings files looked at (`Settings.require_all` sets it)
 

@@ -1,6 +1,7 @@
 """Set-based application of one batch to SuiviMO, in one transaction.
 
-Per batch, whatever its size and whatever the driver (at most 8 round trips):
+Per batch, whatever its size and whatever the driver (6 round trips when it inserts and
+updates, 7 with deletes, the commit included):
 
 1. read the SuiviMO rows at the batch's new and old keys (the keys are a VALUES list of
    literals), `WITH (UPDLOCK, HOLDLOCK)` on SQL Server: update locks held to the end of
@@ -8,21 +9,23 @@ Per batch, whatever its size and whatever the driver (at most 8 round trips):
    those keys (no duplicate) or change them before we write (and two exporters queue
    instead of deadlocking).
 2. `plan.plan_batch` decides per row in Python (pure).
-3. `CREATE TABLE #export_batch` (SQL Server local temp table; `CREATE TEMPORARY TABLE
-   export_batch` on the PostgreSQL stand-in), only when something is to be written. No
+3. only when something is to be written: create and load the batch table in one
+   statement, `SELECT … INTO #export_batch FROM (VALUES …)` (SQL Server local temp
+   table; `CREATE TEMPORARY TABLE export_batch AS …` on the PostgreSQL stand-in), the
+   rows to write with their op and target as rendered literals (`literals.py`: one round
+   trip per 1,000 rows on every driver, where parameters would cost one per row on
+   FreeTDS, or one per 150 rows within SQL Server's 2,100-parameter limit). No
    parameters: with pyodbc a parameterised statement runs inside sp_executesql, and a
-   temp table created there would vanish.
-4. load the rows to write with their op and target, as one `INSERT … VALUES` of rendered
-   literals (`literals.py`: one round trip per 1,000 rows on every driver, where
-   parameters would cost one per row on FreeTDS, or one per 150 rows within SQL Server's
-   2,100-parameter limit),
-5. `DELETE` the old rows of merges and retractions,
-6. one `UPDATE … FROM` for moves and value updates (matched on the pre-batch `target`
+   temp table created there would vanish. Not mssql-python's bulk copy: it opens a
+   connection of its own, outside this transaction, which cannot see a `#` table
+   (docs/NOTES.md).
+4. `DELETE` the old rows of merges and retractions,
+5. one `UPDATE … FROM` for moves and value updates (matched on the pre-batch `target`
    key, so a swap or a chain happens at once, as one statement),
-7. `INSERT … SELECT` the missing rows,
-8. `DROP TABLE` the batch table (the pool reuses the connection).
+6. `INSERT … SELECT` the missing rows,
+7. `DROP TABLE` the batch table (the pool reuses the connection).
 
-Statements 5-7 are skipped when no row needs them; a dry run is statement 1 alone. Each
+Statements 4-6 are skipped when no row needs them; a dry run is statement 1 alone. Each
 statement is sent on its own (never several in one batch: a driver reports an error in
 the second statement of a batch only when its results are drained). The statements are
 built by `statements.BatchStatements` for the target's dialect; the batch table and its
@@ -66,16 +69,13 @@ def is_row_error(error: sa.exc.DBAPIError) -> bool:
 
 
 def state_from(rows: Sequence[Any], norm: KeyNorm = identity_key) -> State:
-    """Fold the read_state rows: the rows at each key once, by normalised key.
+    """Fold the read_state rows (key columns, then values) by normalised key.
 
-    Both halves return every row at a key they match, so a key that is both a new and an
-    old key comes twice: keep one half's list. Duplicates within SuiviMO itself stay
-    visible (two rows at a key → two values)."""
-    parts: tuple[dict[Key, list[Values]], dict[Key, list[Values]]] = ({}, {})
-    for row in rows:
-        key = norm((row.CodeChantier, row.CodeSalarie, row.Date))
-        parts[row.part].setdefault(key, []).append(values_from_db(row.NbH0, row.NbH3, row.NbH4))
-    return State({**parts[1], **parts[0]})
+    Duplicates within SuiviMO itself stay visible (two rows at a key → two values)."""
+    found: dict[Key, list[Values]] = {}
+    for cc, cs, date, nb_h0, nb_h3, nb_h4 in rows:
+        found.setdefault(norm((cc, cs, date)), []).append(values_from_db(nb_h0, nb_h3, nb_h4))
+    return State(found)
 
 
 def read_state(
@@ -87,10 +87,12 @@ def read_state(
     lock: bool = True,
 ) -> State:
     """Statement 1: the SuiviMO rows at the batch's keys (locked when writing)."""
-    keys = [k for r in rows for k in r.touched_keys()]
+    # each key once, as the target compares keys (one spelling of 'ch1' / 'CH1 ')
+    keys = {norm(k): k for r in rows for k in r.touched_keys()}
     if not keys:
         return State({})
-    return state_from(conn.exec_driver_sql(statements.read_state(keys, lock=lock)).all(), norm)
+    sql = statements.read_state(keys.values(), lock=lock)
+    return state_from(conn.exec_driver_sql(sql).all(), norm)
 
 
 def write_batch(
@@ -100,7 +102,7 @@ def write_batch(
     plans: Sequence[RowPlan],
     norm: KeyNorm = identity_key,
 ) -> None:
-    """Statements 3-8 for the planned rows that write (or, under triggers, one statement
+    """Statements 3-7 for the planned rows that write (or, under triggers, one statement
     per row)."""
     writes = {p.id_heure: p for p in plans if p.writes}
     if not writes:
@@ -108,9 +110,8 @@ def write_batch(
     if statements.row_by_row:
         apply_steps(conn, statements.schema, steps(list(writes.values()), norm))
         return
-    conn.execute(statements.create)
     loaded = [r.batch_values(writes[r.id_heure]) for r in rows if r.id_heure in writes]
-    for statement in statements.load(loaded):
+    for statement in statements.load(loaded):  # the first one creates the batch table
         conn.exec_driver_sql(statement)
     ops = {p.op for p in writes.values()}
     if ops & set(DELETE_OPS):

@@ -15,16 +15,15 @@ import sqlalchemy as sa
 
 from batisync.export.marts import KEY_NAMES, VALUE_NAMES
 from batisync.export.model import Key
-from batisync.export.plan import Op, Resolved, RowPlan
+from batisync.export.plan import DELETE_OPS, Op, Resolved, RowPlan
 
 BATCH_TABLE = "export_batch"
 
 
 def _text(length: int = 255) -> sa.types.TypeEngine[str]:
     # Wider than SuiviMO's varchar(8), so an over-long code fails on SuiviMO itself, with
-    # its reason. COLLATE DATABASE_DEFAULT: tempdb's collation may differ from Batigest's,
-    # and comparing the two would fail with a collation conflict.
-    return sa.String(length).with_variant(sa.String(length, collation="DATABASE_DEFAULT"), "mssql")
+    # its reason (the load gives text columns tempdb's collation: `statements.load`).
+    return sa.String(length)
 
 
 def _key(prefix: str) -> list[sa.Column[Any]]:
@@ -33,13 +32,16 @@ def _key(prefix: str) -> list[sa.Column[Any]]:
 
 
 def batch_table(dialect_name: str) -> sa.Table:
-    """The batch table: `#export_batch` on SQL Server, a TEMPORARY table elsewhere."""
+    """The batch table: `#export_batch` on SQL Server, a TEMPORARY table elsewhere.
+
+    Never created from this definition: `statements.load` creates and fills it in one
+    statement, casting each column to the type given here."""
     mssql = dialect_name == "mssql"
     columns = [
-        sa.Column("id_heure", _text(), primary_key=True),
+        sa.Column("id_heure", _text()),
         *_key(""),  # the new key and values
         *(sa.Column(name, sa.Numeric(18, 6)) for name in VALUE_NAMES),
-        *_key("old_"),  # the mapped old key
+        *_key("old_"),  # the mapped old key, where its rows are deleted (else NULL)
         sa.Column("op", _text(16)),  # what to do
         *_key("target_"),  # where the rows to update sit before the batch
     ]
@@ -64,15 +66,18 @@ class LoadRow:
     old: tuple[Any, ...] | None  # (code_chantier, code_salarie, date)
     op: Op | None = None
 
-    def touched_keys(self) -> list[tuple[int, Key]]:
-        """(part, key) of the SuiviMO rows this row may touch: 0 new, 1 old."""
-        found = [(0, tuple(self.new[:3]))] if self.new else []
-        return found + ([(1, tuple(self.old))] if self.old else [])
+    def touched_keys(self) -> list[Key]:
+        """The keys of the SuiviMO rows this row may touch: its new key, its old key."""
+        found = [(self.new[0], self.new[1], self.new[2])] if self.new else []
+        return found + ([(self.old[0], self.old[1], self.old[2])] if self.old else [])
 
     def batch_values(self, plan: RowPlan) -> tuple[Any, ...]:
-        """The batch table's row (BATCH_COLUMNS order) for this row written as `plan`."""
+        """The batch table's row (BATCH_COLUMNS order) for this row written as `plan`.
+
+        Only the keys a statement reads are filled: the old key for the ops that delete
+        there, the target for the ops that update (fewer literals to send and parse)."""
         new = self.new or (None,) * 6
-        old = self.old or (None,) * 3
+        old = self.old if self.old and plan.op in DELETE_OPS else (None,) * 3
         target = plan.target or (None,) * 3
         return (self.id_heure, *new, *old, str(plan.op), *target)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 
 import sqlalchemy as sa
@@ -75,13 +76,8 @@ def read_map(conn: sa.Connection, schema: str = "public") -> dict[str, MapRow]:
         )
     )
     return {
-        r.id_heure: MapRow(
-            r.id_heure,
-            (r.code_chantier, r.code_salarie, r.date_sqlserver),
-            values_from_db(r.nb_h0, r.nb_h3, r.nb_h4),
-            r.values_hash,
-        )
-        for r in rows
+        id_heure: MapRow(id_heure, (cc, cs, date), values_from_db(h0, h3, h4), values_hash)
+        for id_heure, cc, cs, date, h0, h3, h4, values_hash in rows
     }
 
 
@@ -133,14 +129,20 @@ def write_map(
         "id_heure": [m.id_heure for m in upserts],
         "code_chantier": [m.key[0] for m in upserts],
         "code_salarie": [m.key[1] for m in upserts],
-        "date_sqlserver": [m.key[2] for m in upserts],
-        "nb_h0": [m.values.nb_h0 for m in upserts],
+        # as text, which PostgreSQL casts: psycopg inspects each datetime / Decimal of
+        # an array in Python, five times the cost of the upsert itself
+        "date_sqlserver": [m.key[2].isoformat() for m in upserts],
+        "nb_h0": [_text(m.values.nb_h0) for m in upserts],
         "nb_h3": [m.values.nb_h3 for m in upserts],
         "nb_h4": [m.values.nb_h4 for m in upserts],
         "values_hash": [m.values_hash for m in upserts],
     }
     statement = sa.text(_UPSERT.format(table=table))
     conn.execute(statement, {**columns, "pushed_at": now or datetime.now(UTC), "run_id": run_id})
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _qualified(conn: sa.Connection, schema: str) -> str:

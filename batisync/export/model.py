@@ -88,11 +88,20 @@ class Values:
 
 def values_from_db(nb_h0: Any, nb_h3: Any, nb_h4: Any) -> Values:
     """Values as read back from SuiviMO or the map (numeric columns; NULLs allowed)."""
-    return Values(
-        None if nb_h0 is None else Decimal(str(nb_h0)),
-        None if nb_h3 is None else int(Decimal(str(nb_h3))),
-        None if nb_h4 is None else int(Decimal(str(nb_h4))),
-    )
+    return Values(_decimal(nb_h0), _integer(nb_h3), _integer(nb_h4))
+
+
+# The exact types a driver returns need no conversion (one map row per slot is read)
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or type(value) is Decimal:
+        return value
+    return Decimal(str(value))
+
+
+def _integer(value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    return int(Decimal(str(value)))
 
 
 @dataclass(frozen=True)
@@ -178,7 +187,7 @@ def _key(row: Mapping[str, Any]) -> Key:
 
 def _hours(value: Any) -> Decimal:
     try:
-        hours = Decimal(str(value))
+        hours = value if type(value) is Decimal else Decimal(str(value))
     except (InvalidOperation, ValueError) as error:
         raise BadRow(f"bad_record: nb_h0 {str(value)[:40]!r} is not a number") from error
     if value is None or not hours.is_finite():
@@ -191,6 +200,8 @@ def _hours(value: Any) -> Decimal:
 
 def _flag(row: Mapping[str, Any], name: str) -> int:
     value = row.get(name)
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         return int(value)
     try:

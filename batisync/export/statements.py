@@ -1,11 +1,14 @@
 """Every statement the exporter sends to Batigest for a batch, for one dialect (SQL
 Server, or the PostgreSQL stand-in) and schema; `apply.py` sends them in order.
 
-SQLAlchemy builds the ones on the batch table (create, delete, update, insert, drop);
-the locked read and the batch load are rendered text (`literals.py`: a VALUES list of
-typed, escaped literals, one round trip whatever the driver). Tests compile every one
-of them for the `mssql` dialect, parse it as T-SQL, and run the whole sequence through
-real SQL Server drivers against the TDS endpoint (`devstack/tds`).
+SQLAlchemy builds the writes from the batch table (delete, update, insert, drop), with
+no parameter left (the ops are rendered in: a parameterised statement costs SQL Server
+drivers a prepare and an unprepare, two round trips more than a plain batch). The
+locked read and the batch load are rendered text (`literals.py`: a VALUES list of typed,
+escaped literals, one round trip whatever the driver); the load creates the batch table
+as it fills it (`SELECT … INTO`). Tests compile every one of them for the `mssql`
+dialect, parse it as T-SQL, and run the whole sequence through real SQL Server drivers
+against the TDS endpoint (`devstack/tds`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql, postgresql
-from sqlalchemy.schema import CreateTable, DropTable
+from sqlalchemy.schema import DropTable
 
 from batisync.export.batch_table import BATCH_COLUMNS, LoadRow, batch_table
-from batisync.export.literals import insert_values, values_rows
+from batisync.export.literals import MAX_VALUES_ROWS, insert_values, values_rows
 from batisync.export.marts import KEY_NAMES
 from batisync.export.model import Key
 from batisync.export.plan import DELETE_OPS, UPDATE_OPS, Op, RowPlan
@@ -28,6 +31,12 @@ from batisync.export.suivimo import KEY_COLUMNS, VALUE_COLUMNS, suivimo_table
 # update locks held to the end of the transaction, with serializable range locks: no
 # concurrent writer inserts at the batch's keys or changes them before we write
 LOCK_HINT = "WITH (UPDLOCK, HOLDLOCK)"
+_NAMES = ", ".join(BATCH_COLUMNS)  # the VALUES list's column names
+
+
+def _ops(ops: Iterable[Op]) -> sa.BindParameter[Any]:
+    """The ops as an IN list rendered into the statement (no parameter is sent)."""
+    return sa.bindparam(None, [str(o) for o in ops], expanding=True, literal_execute=True)
 
 
 class BatchStatements:
@@ -47,36 +56,55 @@ class BatchStatements:
         return sa.and_(*(s[column] == b[f"{prefix}{name}"] for column, name in pairs))
 
     @cached_property
-    def create(self) -> CreateTable:
-        return CreateTable(self.b)
-
-    @cached_property
     def drop(self) -> DropTable:
         return DropTable(self.b)
 
     def load(self, rows: Sequence[Sequence[Any]]) -> list[str]:
-        """The batch table's rows (in `BATCH_COLUMNS` order) as INSERT … VALUES literals."""
+        """The batch table created and filled with `rows` (in `BATCH_COLUMNS` order).
+
+        The first statement creates it from a VALUES list of up to 1,000 rows
+        (`SELECT … INTO` on SQL Server, `CREATE TEMPORARY TABLE … AS` on PostgreSQL):
+        one round trip where CREATE TABLE then INSERT took two. Every column is cast to
+        its type, so a column that is all NULL in this batch still compares as a key.
+        Further rows follow as INSERT … VALUES, 1,000 a statement (SQL Server's limit
+        for an INSERT; it also bounds the statement's size)."""
         table = self._quoted(self.b)
-        return insert_values(table, BATCH_COLUMNS, rows, self.dialect_name)
+        head, rest = rows[:MAX_VALUES_ROWS], rows[MAX_VALUES_ROWS:]
+        source = f"from (values {values_rows(head, self.dialect_name)}) as v ({_NAMES})"
+        if self.dialect_name == "mssql":
+            first = f"select {self._typed_columns} into {table} {source}"
+        else:
+            first = f"create temporary table {table} as select {self._typed_columns} {source}"
+        return [first, *insert_values(table, BATCH_COLUMNS, rest, self.dialect_name)]
 
-    def read_state(self, keys: Iterable[tuple[int, Key]], *, lock: bool = True) -> str:
-        """SuiviMO rows at `keys`, each `(part, key)`: part 0 the new keys, 1 the old.
+    @cached_property
+    def _typed_columns(self) -> str:
+        """`cast(v.c as type) as c` for each batch column. Text takes the database's
+        collation on SQL Server: tempdb's may differ from Batigest's, and comparing the
+        two would fail with a collation conflict."""
+        columns = []
+        for column in self.b.columns:
+            typed = f"cast(v.{column.name} as {column.type.compile(dialect=self.dialect)})"
+            if self.dialect_name == "mssql" and isinstance(column.type, sa.String):
+                typed += " collate DATABASE_DEFAULT"
+            columns.append(f"{typed} as {column.name}")
+        return ", ".join(columns)
 
-        One join on a VALUES list (distinct keys, so each row comes once per part);
-        `part` tells the halves apart for `state_from`."""
+    def read_state(self, keys: Iterable[Key], *, lock: bool = True) -> str:
+        """SuiviMO rows at `keys`: one join on a VALUES list of the keys, which the
+        caller gives once each (as the target compares them), so each row comes once."""
         s, name = self.s.c, self._quoted(self.s)
         q = self._quote
         hint = f" {LOCK_HINT}" if lock and self.dialect_name == "mssql" else ""
-        distinct = sorted({(part, *key) for part, key in keys}, key=repr)
-        listed = values_rows(distinct, self.dialect_name)
+        listed = values_rows(sorted(keys), self.dialect_name)  # sorted: the same text again
         on = " and ".join(
             f"s.{q(c.name)} = k.{k}"
             for c, k in ((s.CodeChantier, "cc"), (s.CodeSalarie, "cs"), (s.Date, "d"))
         )
         columns = ", ".join(f"s.{q(c)}" for c in (*KEY_COLUMNS, *VALUE_COLUMNS))
         return (
-            f"select {columns}, k.part from {name} as s{hint} "
-            f"join (values {listed}) as k (part, cc, cs, d) on {on}"
+            f"select {columns} from {name} as s{hint} "
+            f"join (values {listed}) as k (cc, cs, d) on {on}"
         )
 
     def _quote(self, name: str) -> str:
@@ -92,7 +120,7 @@ class BatchStatements:
     @cached_property
     def delete_old(self) -> sa.Delete:
         return sa.delete(self.s).where(
-            sa.exists().where(self._key_is("old_"), self.b.c.op.in_([str(o) for o in DELETE_OPS]))
+            sa.exists().where(self._key_is("old_"), self.b.c.op.in_(_ops(DELETE_OPS)))
         )
 
     @cached_property
@@ -109,7 +137,7 @@ class BatchStatements:
                 NbH3=b.nb_h3,
                 NbH4=b.nb_h4,
             )
-            .where(self._key_is("target_"), b.op.in_([str(o) for o in UPDATE_OPS]))
+            .where(self._key_is("target_"), b.op.in_(_ops(UPDATE_OPS)))
         )
 
     @cached_property
@@ -119,14 +147,13 @@ class BatchStatements:
             ["CodeChantier", "CodeSalarie", "Date", "NbH0", "NbH3", "NbH4"],
             sa.select(
                 b.code_chantier, b.code_salarie, b.date_sqlserver, b.nb_h0, b.nb_h3, b.nb_h4
-            ).where(b.op == str(Op.INSERT)),
+            ).where(b.op == sa.literal(str(Op.INSERT), literal_execute=True)),
         )
 
     def catalogue(self) -> dict[str, sa.Executable]:
         """Name → statement built by SQLAlchemy, for the T-SQL fidelity test (the
         rendered ones, `read_state` and `load`, are checked from their text)."""
         return {
-            "create": self.create,
             "delete_old": self.delete_old,
             "update_rows": self.update_rows,
             "insert_rows": self.insert_rows,
@@ -136,7 +163,7 @@ class BatchStatements:
     def rendered(self, sample: Sequence[LoadRow], plans: Sequence[RowPlan]) -> dict[str, str]:
         """Name → text of the rendered statements for `sample` rows written as `plans`."""
         by_id = {p.id_heure: p for p in plans}
-        keys = [k for r in sample for k in r.touched_keys()]
+        keys = {k for r in sample for k in r.touched_keys()}
         return {
             "read_state": self.read_state(keys, lock=True),
             "read_state_nolock": self.read_state(keys, lock=False),
@@ -145,10 +172,12 @@ class BatchStatements:
 
     def rendered_kind(self, sql: str) -> str | None:
         """`read_state` or `load` when `sql` is one of the rendered statements."""
+        table = self._quoted(self.b)
+        loads = ("select cast(v.", f"create temporary table {table} as ", f"insert into {table} (")
+        if sql.startswith(loads):
+            return "load"
         if sql.startswith("select ") and " join (values " in sql:
             return "read_state"
-        if sql.startswith(f"insert into {self._quoted(self.b)} ({BATCH_COLUMNS[0]},"):
-            return "load"
         return None
 
 

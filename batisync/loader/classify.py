@@ -56,9 +56,10 @@ class Classifier:
     `duplicate_id`, and one with identical content (an API that returns a record in two
     answers) is counted as `repeated`, not loaded twice. Rows get `_content_hash` (md5 of
     the record as received, under this version of the checks: `records.stored_hash`)
-    plus the `stamp` columns. A record whose id and stored hash are in `previous` (the
-    raw rows before this run) goes to `tally.unchanged_ids` instead of the batch: dlt's
-    normaliser and merge would only rewrite the same row.
+    plus the `stamp` columns. A record whose id (`records.record_id`) and stored hash are
+    in `previous` (the raw rows before this run) goes to `tally.unchanged_ids` instead of
+    the batch, without being checked again: dlt's normaliser and merge would only
+    rewrite the same row.
     """
 
     def __init__(
@@ -85,12 +86,25 @@ class Classifier:
         self._loaded: dict[str, str] = {}  # id -> content md5
         self._quarantined: dict[str, str] = {}  # quarantine_key -> content md5
 
+    def forget(self) -> None:
+        """Drop what was seen (ids and hashes): the records are all in, and a load's
+        memory must not keep the whole window while dlt writes it out."""
+        self._loaded = {}
+        self._quarantined = {}
+        self.previous = {}
+
+    def compare_with(self, previous: Mapping[str, str]) -> None:
+        """The raw rows' hashes the next records are compared with (a chunk's)."""
+        self.previous = previous
+
     def classify(self, page: Sequence[Any], window: Window | None = None) -> Batch:
         """Split `page`; with `window`, a record starting outside it is quarantined."""
         batch = Batch()
         self.tally.fetched += len(page)
         for record in page:
             md5 = records.content_hash(record)
+            if self.previous and self._unchanged(record, md5, batch, window):
+                continue
             checked = self.check(record)
             if isinstance(checked, records.Rejection):
                 self._quarantine(batch.bad, record, checked, md5)
@@ -105,14 +119,7 @@ class Classifier:
             if known is None:
                 self._loaded[record_id] = md5
                 self.tally.loaded += 1
-                stored = records.stored_hash(md5)
-                if self.previous.get(record_id) == stored:
-                    self.tally.unchanged_ids.append(record_id)
-                    # its project is still named by the window: looked up once per run too
-                    if isinstance(self.tally, SlotTally):
-                        self.tally.projects_without_code |= project_lookups.without_code([checked])
-                    continue
-                checked["_content_hash"] = stored
+                checked["_content_hash"] = records.stored_hash(md5)
                 checked.update(self.stamp)
                 batch.rows.append(checked)
             elif known == md5:
@@ -121,6 +128,29 @@ class Classifier:
                 why = records.Rejection(records.DUPLICATE_ID, f"id {checked['id']} seen before")
                 self._quarantine(batch.bad, record, why, md5)
         return batch
+
+    def _unchanged(self, record: Any, md5: str, batch: Batch, window: Window | None) -> bool:
+        """True when `record` is the one its raw row was made from (same id, same stored
+        hash), handled at the cost of that compare: the checks passed it before, under
+        the same `CHECKS_VERSION`, so only the window (which slides) is checked again."""
+        record_id = records.record_id(record)
+        if record_id is None or record_id in self._loaded:
+            return False
+        if self.previous.get(record_id) != records.stored_hash(md5):
+            return False
+        if window is not None:
+            outside = records.check_in_window(record, window.start, window.end)
+            if outside is not None:
+                self._quarantine(batch.bad, record, outside, md5)
+                return True
+        self._loaded[record_id] = md5
+        self.tally.loaded += 1
+        self.tally.unchanged_ids.append(record_id)
+        # its project is still named by the window: looked up once per run too
+        project_id = project_lookups.record_without_code(record)
+        if isinstance(self.tally, SlotTally) and project_id is not None:
+            self.tally.projects_without_code.add(project_id)
+        return True
 
     def _quarantine(
         self, out: list[dict[str, Any]], record: Any, why: records.Rejection, md5: str

@@ -25,6 +25,7 @@ from batisync.loader.api.errors import ApiError
 from batisync.loader.report import LoadError
 
 PIPELINES_DIR_ENV = "LOADER_PIPELINES_DIR"
+FILE_MAX_ROWS = 10_000  # rows per file dlt writes, then loads (one file at a time)
 DLT_LOGGER = "dlt"  # the name dlt's runtime gives its logger (`dlt.common.logger`)
 
 
@@ -42,6 +43,12 @@ def make_pipeline(name: str, dataset: str, staging_url: str, pipelines_dir: Path
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # no phoning home
     # dlt gzips its intermediate files by default: a third of the run for nothing here
     os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
+    # memory follows a file, not the window: dlt writes one file per table by default,
+    # and its insert job holds 16 MB pieces of it, one job per worker at a time (up to
+    # 20); files of 10,000 rows loaded one at a time took a 100,000-slot first load's
+    # peak RSS from 286 to 181 MiB (measured under load, docs/NOTES.md)
+    os.environ.setdefault("DATA_WRITER__FILE_MAX_ITEMS", str(FILE_MAX_ROWS))
+    os.environ.setdefault("LOAD__WORKERS", "1")
     pipeline = dlt.pipeline(
         pipeline_name=name,
         pipelines_dir=str(pipelines_dir),

@@ -9,8 +9,9 @@ Order, so that a failure leaves the raw tables untouched:
    fast);
 3. extract the time slots (dlt streams them chunk by chunk), then the projects they
    name without a code, asked by id, in one dlt extract — any API failure stops here;
-   a slot identical to its raw row (same md5 under the same version of the checks) is
-   not handed to dlt, only its id kept;
+   a slot identical to its raw row (same md5 under the same version of the checks,
+   compared with the hashes of its chunk, read as the chunk comes) is not checked again
+   nor handed to dlt, only its id kept;
 4. normalize and load both dlt pipelines, then stamp `_fetched_at` on those unchanged
    slots in one statement;
 5. mark deleted the slots a fetched chunk no longer returns (guarded), in one transaction;
@@ -47,6 +48,7 @@ from batisync.loader.row_generations import stamp_generations
 from batisync.loader.source import batisimply
 from batisync.loader.staging_state import (
     Before,
+    chunk_hashes,
     read_before,
     reference_changes,
     replaced_counts,
@@ -172,7 +174,7 @@ def run_load(
                 refresh_projects=refresh_projects,
                 quarantine_first_seen=before.quarantine_first_seen,
                 progress=progress,
-                previous_slots=before.slot_hashes,
+                previous_slots=lambda chunk: chunk_hashes(conn, chunk),
             )
             api_pipeline = dlt_steps.make_pipeline(
                 PIPELINE_BATISIMPLY, RAW_BATISIMPLY, staging_url, workdir

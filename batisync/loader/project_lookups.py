@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from batisync.loader import records
+from batisync.loader import bounds, records
 from batisync.loader.tables import PROJECT_LOOKUPS
 
 if TYPE_CHECKING:
@@ -40,6 +40,21 @@ def without_code(rows: Iterable[Mapping[str, Any]]) -> set[int]:
         if not (isinstance(code, str | int) and str(code).strip()):
             ids.add(project["id"])
     return ids
+
+
+def record_without_code(record: Mapping[str, Any]) -> int | None:
+    """What `without_code` finds in the row `records.check_slot` makes of `record` (a
+    record that passes the checks), read from the record itself: the loader does not
+    check again a slot unchanged since its raw row."""
+    project = record.get("project")
+    if not isinstance(project, Mapping) or project.get("id") is None:
+        return None
+    project_id = bounds.bounded_int(project["id"])
+    code = project.get("projectCode")
+    # the row keeps a code only when it is a safe text (`rows.kept_texts`)
+    if project_id is None or (bounds.safe_text(code) is not None and code.strip()):
+        return None
+    return project_id
 
 
 def coded_ids(projects: Sequence[Mapping[str, Any]]) -> set[int]:
@@ -128,5 +143,6 @@ __all__ = [
     "coded_ids",
     "look_up",
     "lookup_row",
+    "record_without_code",
     "without_code",
 ]

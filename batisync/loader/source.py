@@ -66,7 +66,7 @@ def batisimply(
     refresh_projects: bool = True,
     quarantine_first_seen: Mapping[str, datetime] | None = None,
     progress: Callable[[int, str], None] | None = None,
-    previous_slots: Mapping[str, str] | None = None,
+    previous_slots: Callable[[Window], Mapping[str, str]] | None = None,
 ) -> list[DltResource]:
     """Time slots of `chunks`, their quarantine and the project lookups; the projects'
     rows too when `refresh_projects`.
@@ -75,11 +75,12 @@ def batisimply(
     short list, see `classify.split_projects`) is split into `rows`, loaded only when
     `refresh_projects` (the caller may decide not to refresh them from a suspicious
     answer) and always asked for no code again, and `bad`, quarantined with the slots'.
-    `tally` receives the time slot counts and the ids of the slots `previous_slots`
-    (id -> content md5) already holds, which dlt does not get; `project_tally` the
+    `tally` receives the time slot counts and the ids of the slots raw already holds
+    as they come (`previous_slots(chunk)`: id -> stored hash, asked chunk by chunk so
+    that only a chunk's are in memory), which dlt does not get; `project_tally` the
     lookups the checks refused.
     """
-    classifier = slot_classifier(fetched_at, quarantine_first_seen, tally, previous_slots)
+    classifier = slot_classifier(fetched_at, quarantine_first_seen, tally)
 
     @dlt.resource(name="time_slot_batches", selected=False)
     def time_slot_batches() -> Iterator[Batch]:
@@ -88,6 +89,7 @@ def batisimply(
         for chunk in chunks:
             chunk_tally = ChunkTally(chunk)
             tally.chunks.append(chunk_tally)
+            classifier.compare_with(previous_slots(chunk) if previous_slots else {})
             for page in client.time_slots(chunk):
                 chunk_tally.fetched += len(page)
                 # small batches: dlt writes each one out before the next is classified
@@ -99,6 +101,7 @@ def batisimply(
                         progress(tally.fetched, f"time slots {chunk}")
                 page.clear()  # the records live on only as rows, until dlt writes them
             log.info("time slots %s: %d fetched", chunk, chunk_tally.fetched)
+        classifier.forget()  # every slot is in: no id can come again
         yield _looked_up(client, tally, projects, fetched_at, quarantine_first_seen, project_tally)
 
     def fed(name: str, pick: Callable[[Batch], list], **hints: Any) -> DltResource:

@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from batisync.core.connections import relation_exists
+from batisync.loader.bounds import WINDOW_SLACK
 from batisync.loader.classify import SlotTally, Tally
 from batisync.loader.report import ChunkReport, ResourceCounts
 from batisync.loader.row_generations import generation_of, snapshot_generations
@@ -37,7 +38,16 @@ _SNAPSHOTS = {
 }
 
 
-_LIVE_HASHES = "select id, h from prev_slots where not gone"
+# live slots of the window (and the slack `check_in_window` allows), their start parsed
+# once: one scan of the raw table, where counting and reading each chunk's took two
+_PREV_WINDOW = f"""
+insert into prev_window
+select id, _content_hash, start_date::timestamptz from {SLOTS_TABLE}
+where _deleted_at is null and start_date::timestamptz between :lo and :hi
+"""
+# the hashes the classifier compares, read chunk by chunk so that memory follows a
+# chunk, not the window nor the history kept beside it
+_LIVE_HASHES = "select id, h from prev_window where start_at between :lo and :hi"
 
 # the small tables dbt reads besides the counted resources: (table, the columns that
 # matter, never a timestamp of the load). One digest each, before and after a load.
@@ -59,7 +69,6 @@ class Before:
     quarantine_first_seen: dict[str, datetime]
     projects: int
     salarie: int
-    slot_hashes: dict[str, str] = field(default_factory=dict)  # live slots: id -> md5
     # REFERENCE_TABLES: name -> digest of the content (None: no such table yet)
     references: dict[str, str | None] = field(default_factory=dict)
 
@@ -78,16 +87,34 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
             conn.execute(sa.text(f"insert into {temp} {query.format(generation=generation)}"))
     snapshot_generations(conn)
     slots = relation_exists(conn, SLOTS_TABLE)
+    _snapshot_window(conn, chunks if slots else [])
     before = Before(
-        live_slots=[_live_slots(conn, chunk) if slots else 0 for chunk in chunks],
+        live_slots=[_live_slots(conn, chunk) for chunk in chunks],
         quarantine_first_seen=_quarantine_first_seen(conn),
         projects=conn.execute(sa.text("select count(*) from prev_projects")).scalar_one(),
         salarie=conn.execute(sa.text("select count(*) from prev_salarie")).scalar_one(),
-        slot_hashes={i: h for i, h in conn.execute(sa.text(_LIVE_HASHES))},
         references=reference_digests(conn),
     )
     conn.commit()  # keep no lock on the raw tables while dlt alters them
     return before
+
+
+def _snapshot_window(conn: sa.Connection, chunks: list[Window]) -> None:
+    conn.execute(sa.text("drop table if exists prev_window"))
+    conn.execute(sa.text("create temp table prev_window (id text, h text, start_at timestamptz)"))
+    if chunks:  # none when raw holds no slot table yet
+        bounds = {"lo": chunks[0].start - WINDOW_SLACK, "hi": chunks[-1].end + WINDOW_SLACK}
+        conn.execute(sa.text(_PREV_WINDOW), bounds)
+    conn.execute(sa.text("create index on prev_window (start_at)"))
+
+
+def chunk_hashes(conn: sa.Connection, chunk: Window) -> dict[str, str]:
+    """id -> stored hash of the live slots a chunk's answer may hold (the snapshot's
+    `prev_window`, a temp table of this session)."""
+    bounds = {"lo": chunk.start - WINDOW_SLACK, "hi": chunk.end + WINDOW_SLACK}
+    hashes = {slot_id: h for slot_id, h in conn.execute(sa.text(_LIVE_HASHES), bounds)}
+    conn.commit()
+    return hashes
 
 
 def reference_digests(conn: sa.Connection) -> dict[str, str | None]:
@@ -111,10 +138,7 @@ def reference_changes(conn: sa.Connection, before: Before) -> list[str]:
 
 
 def _live_slots(conn: sa.Connection, chunk: Window) -> int:
-    query = (
-        f"select count(*) from {SLOTS_TABLE} where _deleted_at is null "
-        "and start_date::timestamptz between :lo and :hi"
-    )
+    query = "select count(*) from prev_window where start_at between :lo and :hi"
     return conn.execute(sa.text(query), {"lo": chunk.start, "hi": chunk.end}).scalar_one()
 
 
@@ -132,13 +156,18 @@ where t.id = u.id
 """
 
 
+TOUCH_SLICE = 10_000  # ids per statement: the parameter is built in memory at once
+
+
 def touch_unchanged(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> int:
     """Stamp `_fetched_at` on the slots fetched unchanged (which dlt did not load), in
-    one statement: deletion marking and the counts take them as seen in this run."""
-    if not ids:
-        return 0
+    one transaction: deletion marking and the counts take them as seen in this run."""
+    touched = 0
     with conn.begin():
-        return conn.execute(sa.text(_TOUCH), {"ids": ids, "fetched_at": fetched_at}).rowcount
+        for start in range(0, len(ids), TOUCH_SLICE):
+            params = {"ids": ids[start : start + TOUCH_SLICE], "fetched_at": fetched_at}
+            touched += conn.execute(sa.text(_TOUCH), params).rowcount
+    return touched
 
 
 _SLOT_CHANGES = f"""
@@ -150,13 +179,18 @@ from {SLOTS_TABLE} t left join prev_slots p on p.id = t.id
 where t._fetched_at = :fetched_at
 """
 
+# per key, the set of its rows' hashes: a project listed twice with two codes is two
+# rows of one id, unchanged while both are
 _REPLACED_CHANGES = """
-with cur as (select {key} as key, _content_hash as h from {table})
+with cur as (
+    select {key} as key, array_agg(_content_hash::text order by _content_hash) as h
+    from {table} group by 1),
+prev as (select key, array_agg(h order by h) as h from {prev} group by 1)
 select count(*) filter (where p.key is null),
        count(*) filter (where p.key is not null and c.key is not null and p.h is distinct from c.h),
        count(*) filter (where p.key is not null and c.key is not null and p.h = c.h),
        count(*) filter (where c.key is null)
-from cur c full join {prev} p on p.key = c.key
+from cur c full join prev p on p.key = c.key
 """
 
 
@@ -199,6 +233,7 @@ def replaced_counts(
 __all__ = [
     "REFERENCE_TABLES",
     "Before",
+    "chunk_hashes",
     "read_before",
     "reference_changes",
     "reference_digests",

@@ -47,7 +47,7 @@ def check_driver(settings: Settings) -> str:
     if wanted not in installed and not wanted.startswith("/"):
         raise CheckFailed(
             f"ODBC driver {wanted!r} is not installed (installed: {installed or 'none'}); "
-            "see README 'SQL Server driver'"
+            "see docs/OPERATIONS.md '5. SQL Server (Batigest)'"
         )
     note = " (FreeTDS: rows are loaded as literals, never with fast_executemany)"
     return f"{wanted} installed" + (note if is_freetds(url) else "")

@@ -151,7 +151,10 @@ class Dataset:
 
     def project_record(self, project_id: int) -> dict[str, Any] | None:
         """What `GET /project/{id}` answers: listed or not, None for an unknown id."""
-        listed = next((r for r in self.project_records if r.get("id") == project_id), None)
+        listed = next(
+            (r for r in self.project_records if isinstance(r, dict) and r.get("id") == project_id),
+            None,
+        )
         return listed or self.unlisted_project_records.get(project_id)
 
     def validated_slots(self) -> list[dict[str, Any]]:
@@ -541,6 +544,7 @@ def generate(
     unmatched_employees: int = 1,
     null_code_projects: int = 1,
     embed_project_codes: bool = False,
+    history_days: int = 0,
 ) -> Dataset:
     """Build a dataset for working days in [today - days, today].
 
@@ -550,6 +554,10 @@ def generate(
     DST-day slots (2026-03-29, 2026-10-25) are added when inside the window, or
     always with ``include_dst_days``. ``embed_project_codes``: each slot's ``project``
     carries its ``projectCode`` (the real API's shape; see ``Dataset.embed_project_codes``).
+    ``history_days`` adds older history beside the window, as a site that has run for a
+    while has: the same employees' slots on the working days of the ``history_days``
+    before ``today - days``, drawn after the window's, so that the window holds exactly
+    what it holds without history (``n_slots`` counts the window only).
     """
     rng = random.Random(seed)
     today = today or datetime.now(UTC).date()
@@ -584,6 +592,11 @@ def generate(
         employees = employees[: max(used, len(DST_SLOT_SPECS))]
     for record in dst_records:
         slots[str(record["id"])] = record
+    if history_days > 0:
+        older = _working_days(first - timedelta(days=history_days), first - timedelta(days=1))
+        for user in users[: len(employees)]:
+            for record in _employee_slots(maker, older, user, [coded, uncoded], math.inf):
+                slots[str(record["id"])] = record
     for emp in employees[len(employees) - unmatched_employees :] if unmatched_employees else []:
         emp.code = None
     dataset = Dataset(

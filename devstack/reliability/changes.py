@@ -30,11 +30,12 @@ def every_kind(ds: Dataset) -> None:
     ds.add_slot(base["user"]["id"], base["project"]["id"], night, 240)
 
 
-def many(ds: Dataset, n: int = 100, seed: int = 17) -> None:
-    """`n` moves, `n` value edits (minutes, journey, lunch) and `n` new slots, each on a
-    key no other slot holds (the large world's: a few hundred over a few thousand)."""
-    rng = random.Random(seed)
-    healthy = sorted(healthy_slots(ds, date.today(), WINDOW_DAYS), key=int)
+def move_and_edit(
+    ds: Dataset, n: int, rng: random.Random, today: date, window_days: int
+) -> list[str]:
+    """`n` moves (by a few minutes, each to a key no other slot holds) and `n` value edits
+    (minutes, journey, lunch) of healthy slots of the window; returns the ids changed."""
+    healthy = sorted(healthy_slots(ds, today, window_days), key=int)
     # (user, UTC minute) of every slot: a free one is a free SuiviMO key
     taken = {(s["user"]["id"], s["startDate"][:16]) for s in ds.slots.values()}
     picked = rng.sample(healthy, 2 * n)
@@ -57,6 +58,14 @@ def many(ds: Dataset, n: int = 100, seed: int = 17) -> None:
             ds.set_flags(slot_id, home_to_work=not slot.get("hasHomeToWorkJourney"))
         else:
             ds.set_flags(slot_id, packed_lunch=not slot.get("hasPackedLunch"))
+    return picked
+
+
+def many(ds: Dataset, n: int = 100, seed: int = 17) -> None:
+    """`n` moves, `n` value edits (minutes, journey, lunch) and `n` new slots, each on a
+    key no other slot holds (the large world's: a few hundred over a few thousand)."""
+    rng = random.Random(seed)
+    move_and_edit(ds, n, rng, date.today(), WINDOW_DAYS)
     users = sorted(e.id for e in ds.employees if e.code is not None)
     projects = sorted(p.id for p in ds.projects if p.code is not None)
     evening = datetime.combine(date.today(), datetime.min.time(), UTC) + timedelta(hours=18)
@@ -72,4 +81,4 @@ def many(ds: Dataset, n: int = 100, seed: int = 17) -> None:
         )
 
 
-__all__ = ["WINDOW_DAYS", "every_kind", "many"]
+__all__ = ["WINDOW_DAYS", "every_kind", "many", "move_and_edit"]

@@ -172,7 +172,8 @@ class Session:
         cmd = CURCMD.get(sql.split(None, 1)[0].upper(), 0) if sql else 0
         if cur.description is None:
             self.rowcount = max(cur.rowcount, 0)
-            counted = cmd in (0xC3, 0xC4, 0xC5) or (cur.rowcount >= 0 and not t.ddl)
+            # SELECT … INTO counts its rows, as SQL Server does; other DDL has no count
+            counted = cmd in (0xC1, 0xC3, 0xC4, 0xC5) or (cur.rowcount >= 0 and not t.ddl)
             return env, self.rowcount if counted else None, cmd
         cols = columns_for(cur.description, t.names, rows)
         self.rowcount = len(rows)

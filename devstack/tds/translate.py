@@ -2,7 +2,7 @@
 
 Fixes, one line each:
 - identifiers resolve against the catalog case-insensitively (the stand-in quotes mixed case)
-- `#t` temp tables become PostgreSQL temporary tables named "#t"
+- `#t` temp tables become PostgreSQL temporary tables named "#t" (`SELECT … INTO #t` too)
 - `sys.X` → pg_temp.sys_X and `INFORMATION_SCHEMA.X` → pg_temp.is_X (see compat.sql)
 - T-SQL functions (OBJECT_ID, COLUMNPROPERTY, HAS_PERMS_BY_NAME, ...) → pg_temp.tds_*
 - COLLATE clauses dropped (SQL Server collations mean nothing to PostgreSQL)
@@ -90,7 +90,8 @@ def translate(tsql: str, catalog: Catalog) -> Translated:
     _fix_update_from(tree)
     _fix_primary_keys(tree)
     sql = tree.sql(dialect="postgres")
-    ddl = isinstance(tree, exp.Create | exp.Drop | exp.Alter | exp.TruncateTable)
+    creates = isinstance(tree, exp.Select) and tree.args.get("into") is not None  # SELECT … INTO
+    ddl = creates or isinstance(tree, exp.Create | exp.Drop | exp.Alter | exp.TruncateTable)
     return Translated(sql, slots, names, ddl)
 
 

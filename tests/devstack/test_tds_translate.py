@@ -44,6 +44,19 @@ def test_temp_tables_and_collate(catalog: Catalog) -> None:
     assert pg("SELECT [#b].x FROM [#b]", catalog) == 'SELECT "#b".x FROM "#b"'
 
 
+def test_select_into_a_temp_table_creates_a_temporary_table(catalog: Catalog) -> None:
+    t = translate(
+        "select cast(v.x as varchar(8)) collate DATABASE_DEFAULT as x into [#b] "
+        "from (values (N'a'), (NULL)) as v (x)",
+        catalog,
+    )
+    assert t.sql == (
+        'SELECT CAST("v"."x" AS VARCHAR(8)) AS "x" INTO TEMPORARY "#b" '
+        "FROM (VALUES ('a'), (NULL)) AS \"v\"(x)"
+    )
+    assert t.ddl  # the catalog is read again before the next statement
+
+
 def test_lock_hints_dropped_and_top(catalog: Catalog) -> None:
     sql = pg("SELECT TOP 3 Date FROM dbo.SuiviMO WITH (UPDLOCK, HOLDLOCK)", catalog)
     assert sql == 'SELECT "Date" FROM "dbo"."SuiviMO" LIMIT 3'

@@ -89,13 +89,28 @@ def test_the_sql_server_specifics_are_there() -> None:
     read = RENDERED["read_state"]
     assert read.count("dbo.[SuiviMO] as s WITH (UPDLOCK, HOLDLOCK)") == 1
     assert "WITH (" not in RENDERED["read_state_nolock"]
-    create = compile_mssql(CATALOGUE["create"])
-    assert create.startswith("\nCREATE TABLE [#export_batch]")
-    assert "COLLATE DATABASE_DEFAULT" in create  # no collation conflict with tempdb
+    load = RENDERED["load"]
+    # one statement creates and fills the local temp table, each column typed
+    assert re.match(r"select cast\(v\.id_heure as VARCHAR\(255\)\) collate DATABASE_DEFAULT", load)
+    assert " into [#export_batch] from (values (N'1', " in load
+    assert "cast(v.date_sqlserver as DATETIME) as date_sqlserver" in load
+    assert "cast(v.nb_h0 as NUMERIC(18, 6)) as nb_h0" in load
+    # no collation conflict with tempdb: every text column takes the database's
+    assert load.count("collate DATABASE_DEFAULT") == 8
     update = compile_mssql(CATALOGUE["update_rows"])
     assert re.match(
         r"UPDATE dbo\.\[SuiviMO\] SET .* FROM dbo\.\[SuiviMO\], \[#export_batch\]", update
     )
+    assert "[#export_batch].op IN ('move', 'update', 'merge')" in update  # no parameter
+
+
+def test_a_batch_of_more_than_1000_rows_is_loaded_1000_rows_a_statement() -> None:
+    rows = [("i", "CH1", "S1", datetime(2026, 3, 2), Decimal(1), 0, 0, *[None] * 3, "insert")]
+    rows = [(str(n), *r[1:], *[None] * 3) for n, r in enumerate(rows * 2500)]
+    first, *more = MSSQL_STATEMENTS.load(rows)
+    assert first.count("), (") == 999 and " into [#export_batch] " in first
+    assert [s.count("), (") for s in more] == [999, 499]
+    assert all(s.startswith("insert into [#export_batch] (id_heure, ") for s in more)
 
 
 def test_nothing_outside_the_catalogue_reaches_batigest(staging_engine, batigest_engine) -> None:
@@ -108,11 +123,14 @@ def test_nothing_outside_the_catalogue_reaches_batigest(staging_engine, batigest
         for name, s in pg_statements.catalogue().items()
     }
     sent: list[str] = []
+    with_parameters: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool):
         compiled = getattr(context, "compiled", None)
         name = pg_catalogue.get(str(compiled)) or pg_statements.rendered_kind(statement)
         sent.append(name or f"NOT IN CATALOGUE: {statement}")
+        if params:  # a SQL Server driver would prepare and unprepare it: 2 round trips more
+            with_parameters.append(statement)
 
     K = lambda h: ("CH1", "S1", datetime(2026, 3, 2, h))  # noqa: E731
     insert_suivimo(batigest_engine, [(*K(9), 1, 0, 0)])
@@ -132,6 +150,7 @@ def test_nothing_outside_the_catalogue_reaches_batigest(staging_engine, batigest
     finally:
         sa.event.remove(batigest_engine, "before_cursor_execute", record)
     assert not [s for s in sent if s.startswith("NOT IN")]
+    assert with_parameters == []
     # and the scenario used every one
     assert set(sent) == {*pg_catalogue.values(), "read_state", "load"}
 

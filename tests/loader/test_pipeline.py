@@ -168,6 +168,25 @@ def test_unchanged_slots_skip_dlt_but_are_stamped_seen(
     assert (counts.new, counts.changed, counts.unchanged) == (0, 2, len(ids) - 2)
 
 
+def test_unchanged_slots_are_stamped_slice_by_slice(
+    load: Loader, dataset: Dataset, staging_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More unchanged slots than a statement's slice: every one stamped, none deleted."""
+    from batisync.loader import staging_state
+
+    load()
+    monkeypatch.setattr(staging_state, "TOUCH_SLICE", 7)
+    ids = sorted(_in_window(dataset), key=int)
+    assert len(ids) > 3 * 7
+
+    report = load()
+
+    counts = report.resources["time_slots"]
+    assert (counts.new, counts.changed, counts.unchanged, counts.deleted) == (0, 0, len(ids), 0)
+    stamped = query(staging_url, "select distinct _fetched_at from raw_batisimply.time_slots")
+    assert stamped == [(report.fetched_at,)]
+
+
 def test_deleted_upstream_is_marked_never_dropped_and_comes_back(
     load: Loader, dataset: Dataset, staging_url: str
 ) -> None:

@@ -202,3 +202,33 @@ def test_projects_are_split_like_slots() -> None:
     assert sorted(q["reason"] for q in batch.bad) == ["missing_id", "not_an_object"]
     assert {q["resource"] for q in batch.bad} == {"projects"}
     assert (tally.fetched, tally.loaded) == (5, 3)
+
+
+def test_an_unchanged_slot_costs_a_hash_compare_not_the_checks() -> None:
+    """A record whose id and stored hash are raw's is not checked again; it is counted
+    unchanged, its project (no code of its own) still looked up, the window still held."""
+    from batisync.loader.window import Window
+
+    same, edited, moved = _good(), _good() | {"id": 43}, _good() | {"id": 44}
+    moved["startDate"] = "2026-01-02T06:31:17Z"  # answered for March: outside it
+    raw = {str(r["id"]): records.stored_hash(records.content_hash(r)) for r in (same, moved)}
+    edited_before = records.stored_hash(records.content_hash(edited | {"comment": "x"}))
+    checked: list[Any] = []
+
+    def check(record: Any) -> Any:
+        checked.append(record["id"])
+        return records.check_slot(record)
+
+    tally = SlotTally()
+    classifier = Classifier("time_slots", check, SEEN, tally=tally)
+    classifier.compare_with(raw | {"43": edited_before})
+    march = Window(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC))
+    batch = classifier.classify([same, edited, moved], march)
+
+    assert checked == [43]
+    assert [row["id"] for row in batch.rows] == ["43"]
+    assert tally.unchanged_ids == ["42"]
+    assert [(q["record_id"], q["reason"]) for q in batch.bad] == [("44", "start_outside_window")]
+    assert tally.projects_without_code == {4100}
+    again = classifier.classify([copy.deepcopy(same)], march)  # in a second answer
+    assert again.rows == [] and again.bad == [] and tally.repeated == 1

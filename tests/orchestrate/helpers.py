@@ -10,25 +10,13 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import sqlalchemy as sa
-
 from batisync.export.report import ExportReport
 from batisync.loader.report import LoadReport, ResourceCounts
 from batisync.loader.window import Window
 from batisync.orchestrate.stages import StageContext, Stages
 from batisync.orchestrate.summary import StageReport
 from batisync.transform.build import TransformReport
-
-
-def conninfo_of(url: str) -> dict[str, Any]:
-    parsed = sa.make_url(url)
-    return {
-        "host": parsed.host,
-        "port": parsed.port,
-        "user": parsed.username,
-        "password": parsed.password,
-        "dbname": parsed.database,
-    }
+from devstack.sync_env import conninfo as conninfo_of  # psycopg keywords of a test database
 
 
 class Recorder:

@@ -1,6 +1,6 @@
 """A site switching from the old connector (issue 17): its staging database as the old
 connector left it (`devstack/old_deployment.py`), a sync role that owns it and is no
-superuser (as README "The staging PostgreSQL" sets one up), an analyst role, and
+superuser (as docs/OPERATIONS.md "4. The staging PostgreSQL" sets one up), an analyst role, and
 `batisync sync` run as a process against the fake API and the Batigest stand-in."""
 
 from __future__ import annotations

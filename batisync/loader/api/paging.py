@@ -94,8 +94,11 @@ def walk(url: str, params: Mapping[str, Any] | None, get: Get) -> Iterator[list[
                 f"GET {urlsplit(url).path}: unexpected answer shape (neither a list nor "
                 f"an object with {', '.join(LIST_KEYS)})"
             )
-        yield items
         following = next_page(response.url, query, response.links.get("next", {}).get("url"), body)
+        # the answer's bytes and envelope go before its records are used: only the
+        # records stay in memory (the caller clears them once they are rows)
+        del response, body
+        yield items
         if following is None:
             return
         url, query = following

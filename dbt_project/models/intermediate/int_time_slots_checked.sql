@@ -22,7 +22,7 @@ checked as (
                 or total_minutes < 0
                 or user_id is null
                 then 'bad_record'
-            -- plausibility rules: what may reach the payroll (README)
+            -- plausibility rules: what may reach the payroll (docs/OPERATIONS.md)
             when has_unknown_status
                 then 'unknown_status'
             when total_minutes > {{ var('max_minutes') | float }}
