@@ -49,9 +49,10 @@ demo: setup  ## the whole sync on the embedded local stack, twice, with changes 
 # DOSSIER=NAME: one dossier of DOSSIERS_DIR; ALL=1 (JOBS=N): every dossier (docs/DOSSIERS.md)
 DOSSIER_ARG = $(if $(DOSSIER),--dossier $(DOSSIER))
 
-sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1 DOSSIER=NAME ALL=1 JOBS=N)
+sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1 FULL_REFRESH=1 DOSSIER=NAME ALL=1 JOBS=N)
 	@$(BATISYNC) sync $(DOSSIER_ARG) $(if $(ALL),--all $(if $(JOBS),--jobs $(JOBS))) \
-		$(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run)
+		$(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run) \
+		$(if $(FULL_REFRESH),--full-refresh)
 
 dossiers: setup  ## every dossier: targets, last run, state, rejections waiting (JSON=1)
 	@$(BATISYNC) dossiers $(if $(JSON),--json)
@@ -77,6 +78,7 @@ docs: setup  ## build dbt's docs site (dbt_project/target/index.html) from the s
 
 reliability: setup  ## the fault matrix (crashes, API faults, restarts, hostile corpus, lock, secrets) as a table
 	@BATISYNC_RELIABILITY=1 $(PY) -m pytest tests/orchestrate/test_hostile.py -q -p no:cacheprovider
+	@BATISYNC_INCREMENTAL_ROUNDS=25 $(PY) -m pytest tests/orchestrate/test_incremental_property.py -q -p no:cacheprovider
 	@$(PY) -m devstack.reliability --markdown bench/reliability.md; status=$$?; \
 	  $(PY) -m benchmarks.evidence reliability; exit $$status
 

@@ -36,6 +36,7 @@ def _echo(dossier: str, line: str) -> None:
 def _child_command(args: argparse.Namespace) -> Any:
     def command(dossier: Dossier) -> list[str]:
         flags = ["--dry-run"] * args.dry_run + ["--verbose"] * args.verbose
+        flags += ["--full-refresh"] * getattr(args, "full_refresh", False)
         return [sys.executable, "-m", "batisync", "sync", "--dossier", dossier.name, "--json",
                 *flags]  # fmt: skip
 

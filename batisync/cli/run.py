@@ -62,7 +62,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from batisync.orchestrate.sync import sync_from_settings
 
     summary = sync_from_settings(
-        settings, display=ProgressDisplay(args.logs, log), dry_run=args.dry_run
+        settings,
+        display=ProgressDisplay(args.logs, log),
+        dry_run=args.dry_run,
+        full_refresh=args.full_refresh,
     )
     _emit(summary, args.json, json_path)
     return summary.exit_code
@@ -117,6 +120,11 @@ def add_commands(commands: Any) -> None:
     sync.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     sync.add_argument(
         "--dry-run", action="store_true", help="load and build, but write nothing to Batigest"
+    )
+    sync.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models from staging (batigest_heures is kept)",
     )
     which = sync.add_mutually_exclusive_group()
     add_dossier_option(which)

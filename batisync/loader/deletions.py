@@ -32,7 +32,7 @@ def deletion_guarded(fetched: int, live_before: int, ratio: float) -> str | None
 
 
 _MARK_DELETED = f"""
-update {SLOTS_TABLE} t set _deleted_at = :now
+update {SLOTS_TABLE} t set _deleted_at = :now, _generation = :generation
 where t._deleted_at is null
   and t._fetched_at <> :fetched_at
   and t.start_date::timestamptz between :lo and :hi
@@ -43,7 +43,7 @@ where t._deleted_at is null
 
 
 _CONFIRM_DELETED = f"""
-update {SLOTS_TABLE} t set _gone_confirmed_at = :now
+update {SLOTS_TABLE} t set _gone_confirmed_at = :now, _generation = :generation
 where t._deleted_at is not null
   and t._deleted_at < :fetched_at
   and t._gone_confirmed_at is null
@@ -56,17 +56,21 @@ where t._deleted_at is not null
 
 
 def _confirm_deleted(
-    conn: sa.Connection, chunk: Window, fetched_at: datetime, now: datetime
+    conn: sa.Connection, chunk: Window, fetched_at: datetime, now: datetime, generation: int
 ) -> int:
     """Slots marked deleted by an earlier run and missed again by this complete fetch."""
     params = {"now": now, "fetched_at": fetched_at, "lo": chunk.start, "hi": chunk.end}
+    params["generation"] = generation  # a mark is a change of the row (row_generations.py)
     return conn.execute(sa.text(_CONFIRM_DELETED), {**params, "resource": SLOTS}).rowcount
 
 
-def _mark_deleted(conn: sa.Connection, chunk: Window, fetched_at: datetime, now: datetime) -> int:
+def _mark_deleted(
+    conn: sa.Connection, chunk: Window, fetched_at: datetime, now: datetime, generation: int
+) -> int:
     """Slots of `chunk` loaded before, alive, and absent from this run's answers (where a
     quarantined record with their id counts as present: it exists upstream)."""
     params = {"now": now, "fetched_at": fetched_at, "lo": chunk.start, "hi": chunk.end}
+    params["generation"] = generation  # a mark is a change of the row (row_generations.py)
     return conn.execute(sa.text(_MARK_DELETED), {**params, "resource": SLOTS}).rowcount
 
 
@@ -78,6 +82,7 @@ def mark_deletions(
     fetched_at: datetime,
     report: LoadReport,
     now: datetime,
+    generation: int,
 ) -> None:
     with conn.begin():
         for chunk_tally, live in zip(tally.chunks, before.live_slots, strict=True):
@@ -87,11 +92,11 @@ def mark_deletions(
                 chunk.guarded = True
                 report.warn(f"no deletion marked in {chunk.window}: {why}")
             else:
-                chunk.deleted = _mark_deleted(conn, chunk.window, fetched_at, now)
+                chunk.deleted = _mark_deleted(conn, chunk.window, fetched_at, now, generation)
         if not any(chunk.guarded for chunk in report.chunks):
             # a complete picture: every chunk answered in full
             for chunk in report.chunks:
-                chunk.confirmed = _confirm_deleted(conn, chunk.window, fetched_at, now)
+                chunk.confirmed = _confirm_deleted(conn, chunk.window, fetched_at, now, generation)
 
 
 __all__ = ["deletion_guarded", "mark_deletions"]

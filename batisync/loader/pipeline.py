@@ -44,6 +44,7 @@ from batisync.loader.classify import SlotTally, Tally, split_projects
 from batisync.loader.deletions import deletion_guarded, mark_deletions
 from batisync.loader.dlt_steps import PIPELINES_DIR_ENV
 from batisync.loader.report import ChunkReport, LoadError, LoadReport, ResourceCounts
+from batisync.loader.row_generations import stamp_generations
 from batisync.loader.source import batisimply
 from batisync.loader.staging_state import (
     Before,
@@ -148,7 +149,7 @@ def run_load(
     engine = sa.create_engine(staging_url)
     try:
         with engine.connect() as conn:
-            report.generation = generation.advance(conn, written_by)
+            report.generation = this_load = generation.advance(conn, written_by)
             before = read_before(conn, chunks)
             # short lists first: a Batigest or API failure shows before the long fetch
             salarie = None
@@ -197,7 +198,19 @@ def run_load(
 
             # before deletion marking, which takes a slot not stamped by this run as absent
             touch_unchanged(conn, tally.unchanged_ids, fetched_at)
-            mark_deletions(conn, tally, before, delete_guard_ratio, fetched_at, report, now())
+            # the rows dlt wrote get their `_generation` (row_generations.py), the deletion
+            # marks this load's one
+            stamp_generations(conn, this_load.after)
+            mark_deletions(
+                conn,
+                tally,
+                before,
+                delete_guard_ratio,
+                fetched_at,
+                report,
+                now(),
+                this_load.after,
+            )
             report.resources[SLOTS] = slot_counts(conn, tally, report.chunks, fetched_at)
             report.resources[PROJECTS] = replaced_counts(
                 conn, project_tally, refresh_projects, PROJECTS_TABLE, "id::text", "prev_projects"

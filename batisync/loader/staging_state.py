@@ -12,6 +12,7 @@ from batisync.core.connections import relation_exists
 from batisync.loader.bounds import WINDOW_SLACK
 from batisync.loader.classify import SlotTally, Tally
 from batisync.loader.report import ChunkReport, ResourceCounts
+from batisync.loader.row_generations import generation_of, snapshot_generations
 from batisync.loader.tables import (
     CHANTIER_CHECK,
     CHANTIERS,
@@ -25,10 +26,11 @@ from batisync.loader.tables import (
 )
 from batisync.loader.window import Window
 
-# temp table -> (query filling it from a raw table, the raw table)
+# temp table -> (query filling it from a raw table, the raw table); {generation} is the
+# table's `_generation` column, or null on a table loaded before it existed
 _SNAPSHOTS = {
     "prev_slots": (
-        f"select id, _content_hash, _deleted_at is not null from {SLOTS_TABLE}",
+        f"select id, _content_hash, _deleted_at is not null, {{generation}} from {SLOTS_TABLE}",
         SLOTS_TABLE,
     ),
     "prev_projects": (f"select id::text, _content_hash from {PROJECTS_TABLE}", PROJECTS_TABLE),
@@ -74,12 +76,16 @@ class Before:
 def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
     """Snapshot keys and content hashes in temp tables of this session, and counts."""
     conn.execute(sa.text(f"drop table if exists {', '.join(_SNAPSHOTS)}"))
-    conn.execute(sa.text("create temp table prev_slots (id text primary key, h text, gone bool)"))
+    conn.execute(
+        sa.text("create temp table prev_slots (id text primary key, h text, gone bool, g bigint)")
+    )
     conn.execute(sa.text("create temp table prev_projects (key text, h text)"))
     conn.execute(sa.text("create temp table prev_salarie (key text, h text)"))
     for temp, (query, table) in _SNAPSHOTS.items():
         if relation_exists(conn, table):
-            conn.execute(sa.text(f"insert into {temp} {query}"))
+            generation = generation_of(conn, table)
+            conn.execute(sa.text(f"insert into {temp} {query.format(generation=generation)}"))
+    snapshot_generations(conn)
     slots = relation_exists(conn, SLOTS_TABLE)
     _snapshot_window(conn, chunks if slots else [])
     before = Before(

@@ -28,6 +28,11 @@ CHANTIERS = "chantiers"
 CHANTIER_CHECK = "chantier_check"
 
 SLOTS_TABLE = f"{RAW_BATISIMPLY}.{SLOTS}"
+# every raw row carries the staging generation (generation.py) of the load that last
+# changed its content or deletion marks: the transform reads only rows newer than the
+# generation its last complete run read (issue 19). dlt writes it null; the load stamps
+# it right after (row_generations.py, deletions.py).
+GENERATION_COLUMN: TTableSchemaColumns = {"_generation": {"data_type": "bigint", "nullable": True}}
 PROJECTS_TABLE = f"{RAW_BATISIMPLY}.{PROJECTS}"
 QUARANTINE_TABLE = f"{RAW_BATISIMPLY}.{QUARANTINE}"
 SALARIE_TABLE = f"{RAW_BATIGEST}.{SALARIE}"
@@ -55,6 +60,7 @@ SLOT_COLUMNS: TTableSchemaColumns = {
     # set when a slot marked deleted is still absent from a later complete fetch: only
     # then may HEURES_ON_GONE=delete retract its row (see deletions.py)
     "_gone_confirmed_at": {"data_type": "timestamp", "nullable": True},
+    **GENERATION_COLUMN,
 }
 QUARANTINE_COLUMNS: TTableSchemaColumns = {
     "quarantine_key": {"data_type": "text", "nullable": False, "primary_key": True},
@@ -66,6 +72,7 @@ QUARANTINE_COLUMNS: TTableSchemaColumns = {
     "management_status": {"data_type": "text", "nullable": True},
     "first_seen_at": {"data_type": "timestamp"},
     "last_seen_at": {"data_type": "timestamp"},
+    **GENERATION_COLUMN,
 }
 PROJECT_COLUMNS: TTableSchemaColumns = {
     "id": {"data_type": "bigint"},
@@ -73,6 +80,7 @@ PROJECT_COLUMNS: TTableSchemaColumns = {
     "project_name": {"data_type": "text", "nullable": True},
     "_content_hash": {"data_type": "text"},
     "_extra": {"data_type": "text", "nullable": True},
+    **GENERATION_COLUMN,
 }
 LOOKUP_COLUMNS: TTableSchemaColumns = {
     "id": {"data_type": "bigint", "nullable": False, "primary_key": True},
@@ -80,16 +88,19 @@ LOOKUP_COLUMNS: TTableSchemaColumns = {
     "project_name": {"data_type": "text", "nullable": True},
     "lookup_status": {"data_type": "text"},
     "looked_up_at": {"data_type": "timestamp"},
+    **GENERATION_COLUMN,
 }
 SALARIE_COLUMNS: TTableSchemaColumns = {
     "code": {"data_type": "text"},
     "nom": {"data_type": "text", "nullable": True},
     "codebs": {"data_type": "text", "nullable": True},
     "_content_hash": {"data_type": "text"},
+    **GENERATION_COLUMN,
 }
-CHANTIER_COLUMNS: TTableSchemaColumns = {"code": {"data_type": "text"}}
+CHANTIER_COLUMNS: TTableSchemaColumns = {"code": {"data_type": "text"}, **GENERATION_COLUMN}
 CHECK_COLUMNS: TTableSchemaColumns = {
     "is_on": {"data_type": "bool"},
     "detail": {"data_type": "text"},
     "checked_at": {"data_type": "timestamp"},
+    **GENERATION_COLUMN,
 }

@@ -155,11 +155,16 @@ def _locked_run(
 
 
 def sync_from_settings(
-    settings: Settings, *, display: ProgressDisplay | None = None, dry_run: bool = False
+    settings: Settings,
+    *,
+    display: ProgressDisplay | None = None,
+    dry_run: bool = False,
+    full_refresh: bool = False,
 ) -> RunSummary:
     """What `make sync` (and the demo) run: the real stages on the configured systems,
     and the alert when ALERT_WEBHOOK_URL is set. A dossier's database is created and
-    claimed first (`dossier_db.prepare`)."""
+    claimed first (`dossier_db.prepare`). `full_refresh`: the transform rebuilds its
+    incremental models from raw (`batisync sync --full-refresh`)."""
     prepare = None
     if settings.dossier is not None:
         from batisync.orchestrate.dossier_db import prepare as prepare_dossier
@@ -168,8 +173,10 @@ def sync_from_settings(
     hook = None
     if settings.alert_webhook_url:
         hook = alert_hook(settings.alert_webhook_url.reveal(), settings.alert_rejected_threshold)
+    # the keyword only when asked: tests wrap stages_from_settings with its older signature
+    more = {"full_refresh": True} if full_refresh else {}
     return run_sync(
-        wiring.stages_from_settings(settings),
+        wiring.stages_from_settings(settings, **more),
         conninfo=settings.staging.conninfo(),
         history_schema=settings.dbt_schema,
         display=display,

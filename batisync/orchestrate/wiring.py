@@ -83,6 +83,25 @@ def batigest_env(settings: Settings, adapt: Adaptation | None = None) -> Mapping
     return {name: str(n) for name, n in lengths.items() if n}
 
 
+def incremental_env(settings: Settings) -> Mapping[str, str]:
+    """What the incremental models read (dbt_project/macros/incremental.sql): the staging
+    generation the last complete sync's transform read (none yet: every slot is taken
+    as changed) and the dbt project's version (a new one rewrites every slot)."""
+    import psycopg
+
+    from batisync.orchestrate import runs
+    from batisync.orchestrate.nochange import project_version
+    from batisync.transform.dbt_runner import DBT_PROJECT_DIR
+
+    with psycopg.connect(**settings.staging.conninfo()) as conn:
+        last = runs.last_complete_run(conn, settings.dbt_schema)
+    since = last.generation if last is not None else None
+    return {
+        "BATISYNC_SINCE_GENERATION": "" if since is None else str(since),
+        "BATISYNC_PROJECT_VERSION": project_version(DBT_PROJECT_DIR),
+    }
+
+
 def load_stage(settings: Settings) -> StageFn:
     def stage(ctx: StageContext) -> StageReport:
         from batisync.loader.config import load_with_settings
@@ -185,7 +204,11 @@ def _unreachable(*engines: Any) -> str:
     return " and ".join(down) if down else "the staging PostgreSQL or Batigest"
 
 
-def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
+def stages_from_settings(
+    settings: Settings, *, force: bool = False, full_refresh: bool = False
+) -> Stages:
+    """`full_refresh`: the transform rebuilds every incremental model but batigest_heures
+    (`full_refresh: false`: the views people built on it survive), and never skips."""
     from batisync.transform.build import (
         PUBLISH_ARGS,
         TRANSFORM_ARGS,
@@ -202,21 +225,26 @@ def stages_from_settings(settings: Settings, *, force: bool = False) -> Stages:
     options = functools.cache(lambda: ExportOptions.from_settings(settings, adaptation()))
     manifests = ManifestCache()  # transform parses the project, publish reuses it
     inputs = functools.cache(lambda: inputs_of(settings, env, inspected()))
+    # read once per run, under its lock: every incremental model filters on the same value
+    incremental = functools.cache(lambda: incremental_env(settings))
+    transform_args = [*TRANSFORM_ARGS, *(["--full-refresh"] if full_refresh else [])]
     return Stages(
         load=load_stage(settings),
         # the old connector's batigest_heures is adopted before any dbt command (a refusal
         # stops the run before the export: exit 2, nothing written to SuiviMO)
         transform=dbt_stage(
-            list(TRANSFORM_ARGS),
+            transform_args,
             env,
-            inspected,
+            lambda: {**inspected(), **incremental()},
             manifests,
             before=lambda ctx: adopt_old_table(settings, ctx.run_id),
         ),
         export=export_stage(settings, options, force=force),
         publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
         drift=drift_stage(settings, options),
-        skip_after_load=lambda report, dry_run: nothing_to_do(settings, report, inputs, dry_run),
+        skip_after_load=None
+        if full_refresh
+        else lambda report, dry_run: nothing_to_do(settings, report, inputs, dry_run),
         inputs=inputs,
     )
 
@@ -226,6 +254,7 @@ __all__ = [
     "dbt_stage",
     "drift_stage",
     "export_stage",
+    "incremental_env",
     "load_stage",
     "stages_from_settings",
 ]

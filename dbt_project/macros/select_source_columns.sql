@@ -55,6 +55,7 @@
                 '_fetched_at': 'timestamp with time zone',
                 '_deleted_at': 'timestamp with time zone',
                 '_gone_confirmed_at': 'timestamp with time zone',
+                '_generation': 'bigint',
             },
             'projects': {
                 'id': 'bigint',

@@ -144,6 +144,24 @@ matched as (
             project_lookups.project_code
         ))) = chantiers.chantier_key
 
+),
+
+final as (
+
+    select
+        *,
+        -- what the slot's row owes to other tables than its own, and to the settings:
+        -- the incremental int_time_slots_resolved takes a slot whose digest moved as
+        -- changed (a Salarie given its codebs, a project renamed or gone from the list,
+        -- a chantier closed, a new HEURES_MAX_MINUTES)
+        md5(row(
+            project_code, project_code_source, project_lookup_status, is_chantier_check_on,
+            is_known_chantier, listed_codes, n_project_codes, n_project_listings,
+            salarie_code, n_salaries, salarie_codes, quarantine_reason, {{ transform_key() }}
+        )::text) as references_hash
+
+    from matched
+
 )
 
-select * from matched
+select * from final

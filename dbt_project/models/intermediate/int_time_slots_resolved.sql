@@ -1,12 +1,91 @@
 -- Every time slot with what SuiviMO would receive for it: the six SuiviMO fields and
 -- their hash once it passes every rule of int_time_slots_checked (null until then), or
 -- why it cannot be resolved.
+--
+-- Incremental (docs/INCREMENTAL.md): a sync that passes the staging generation the last
+-- complete sync's transform read (macros/incremental.sql) rewrites only the slots whose
+-- inputs may have changed since: their raw row was written by a later load (or by one
+-- that did not stamp it), what they owe to other tables moved (references_hash), or
+-- the window's start went past them. Every model of a run reads that same value, so a
+-- transform interrupted half-way and run again rewrites the same slots (a merge on
+-- time_slot_id: idempotent). Without it every slot is rewritten; new settings or a new
+-- dbt project move every slot's references_hash; `batisync sync --full-refresh` rebuilds.
+
+-- depends_on: {{ ref('stg_batisimply__time_slots') }}
+-- depends_on: {{ ref('int_time_slots_matched') }}
+
+{{
+    config(
+        materialized=(
+            'view' if var('marts_materialized', 'table') == 'view' else 'incremental'
+        ),
+        unique_key='time_slot_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+    )
+}}
+
+{#- filtered only when the stored table has the columns the filter reads (not on the
+    first run after an upgrade: every slot is rewritten then, and the columns synced) #}
+{%- set since = since_generation() %}
+{%- set filtered = false %}
+{%- if execute and is_incremental() and since is not none %}
+    {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
+    {%- set filtered = 'references_hash' in stored %}
+{%- endif %}
 
 with
 
+{% if filtered -%}
+written as (
+
+    -- raw rows a load changed (content or deletion marks) after the last complete run
+    select time_slot_id
+    from {{ ref('stg_batisimply__time_slots') }}
+    where raw_generation is null
+        or raw_generation > {{ since | int }}
+
+),
+
+references_moved as (
+
+    -- a Salarie, project, lookup, chantier or refusal that names the slot changed
+    select matched.time_slot_id
+    from {{ ref('int_time_slots_matched') }} as matched
+    inner join {{ this }} as stored
+        on matched.time_slot_id = stored.time_slot_id
+    where matched.references_hash is distinct from stored.references_hash
+
+),
+
+window_moved as (
+
+    -- the window's start went past the slot (or its start is unreadable: the window
+    -- then goes by when it was fetched, which a load may stamp without a new generation)
+    select time_slot_id
+    from {{ this }}
+    where started_at_local is null
+        or is_in_window is distinct from (started_at_local >= {{ window_start_date() }})
+
+),
+
+changed_slots as (
+
+    select time_slot_id from written
+    union
+    select time_slot_id from references_moved
+    union
+    select time_slot_id from window_moved
+
+),
+
+{% endif -%}
 checked as (
 
     select * from {{ ref('int_time_slots_checked') }}
+    {%- if filtered %}
+    where time_slot_id in (select time_slot_id from changed_slots)
+    {%- endif %}
 
 ),
 
@@ -21,7 +100,6 @@ final as (
         has_unknown_status,
         is_deleted,
         deleted_at,
-        fetched_at,
         is_in_window,
         started_at_local,
         ended_at_local,
@@ -42,7 +120,8 @@ final as (
         case when unresolved_reason is null then started_at_local end as date_sqlserver,
         case when unresolved_reason is null then total_hours end as nb_h0,
         case when unresolved_reason is null then has_home_to_work_journey::int end as nb_h3,
-        case when unresolved_reason is null then has_packed_lunch::int end as nb_h4
+        case when unresolved_reason is null then has_packed_lunch::int end as nb_h4,
+        references_hash
 
     from checked
 

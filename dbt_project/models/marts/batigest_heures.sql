@@ -8,7 +8,8 @@
 -- sync, and a changed row is updated, not replaced, so the columns the model does not
 -- write (the old connector's `id serial`, adopted in place by
 -- batisync/transform/adoption) keep their values (macros/incremental_strategies.sql).
--- A `--full-refresh` would drop the table (and the views): the sync never runs one.
+-- Never dropped: `full_refresh: false` keeps `dbt build --full-refresh` and
+-- `batisync sync --full-refresh` from dropping it (and the views on it).
 
 {{
     config(
@@ -18,6 +19,7 @@
         unique_key='id_heure',
         incremental_strategy='update_insert',
         on_schema_change='append_new_columns',
+        full_refresh=false,
     )
 }}
 

@@ -27,7 +27,8 @@ typed as (
         coalesce(has_home_to_work_journey, false) as has_home_to_work_journey,
         _fetched_at as fetched_at,
         _deleted_at as deleted_at,
-        _gone_confirmed_at as gone_confirmed_at
+        _gone_confirmed_at as gone_confirmed_at,
+        _generation::bigint as raw_generation
 
     from source
 
@@ -60,7 +61,8 @@ final as (
         fetched_at,
         deleted_at,
         deleted_at is not null as is_deleted,
-        gone_confirmed_at
+        gone_confirmed_at,
+        raw_generation
 
     from typed
 
