@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)/$(DBT_DIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint format demo dagster sync doctor debug-heures reconcile pg-start pg-stop docs bench reliability clean
+.PHONY: help setup test lint format demo dagster sync dossiers doctor debug-heures reconcile pg-start pg-stop docs bench reliability clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,18 +49,25 @@ dagster: setup  ## `dagster dev` on demo dossiers (fake APIs, Batigest stand-ins
 # `@`: stdout carries only the summary (JSON=1 must parse). GNU make turns any failing
 # recipe into its own exit status 2; cron and CI that need 1 vs 75 call
 # `.venv/bin/batisync sync` directly (README "Running it from cron").
-sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1)
-	@$(BATISYNC) sync $(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run)
+# DOSSIER=NAME: one dossier of DOSSIERS_DIR; ALL=1 (JOBS=N): every dossier (docs/DOSSIERS.md)
+DOSSIER_ARG = $(if $(DOSSIER),--dossier $(DOSSIER))
+
+sync: setup  ## one production run: load, transform, export (JSON=1 VERBOSE=1 DRY_RUN=1 DOSSIER=NAME ALL=1 JOBS=N)
+	@$(BATISYNC) sync $(DOSSIER_ARG) $(if $(ALL),--all $(if $(JOBS),--jobs $(JOBS))) \
+		$(if $(JSON),--json) $(if $(VERBOSE),--verbose) $(if $(DRY_RUN),--dry-run)
+
+dossiers: setup  ## every dossier: targets, last run, state, rejections waiting (JSON=1)
+	@$(BATISYNC) dossiers $(if $(JSON),--json)
 
 doctor: setup  ## check every setting and connection
-	@$(BATISYNC) doctor $(if $(VERBOSE),--verbose)
+	@$(BATISYNC) doctor $(DOSSIER_ARG) $(if $(VERBOSE),--verbose)
 
 debug-heures: setup  ## the recette tool: DAYS=7 ID=<id_heure> UPDATE_CODES=1 APPLY=1 VERBOSE=1
-	@$(BATISYNC) debug-heures $(if $(DAYS),--days $(DAYS)) $(if $(ID),--id-heure $(ID)) \
+	@$(BATISYNC) debug-heures $(DOSSIER_ARG) $(if $(DAYS),--days $(DAYS)) $(if $(ID),--id-heure $(ID)) \
 		$(if $(UPDATE_CODES),--update-codes) $(if $(APPLY),--apply) $(if $(VERBOSE),--verbose)
 
 reconcile: setup  ## compare SuiviMO with the map (REPAIR=1 rewrites drifted rows)
-	@$(BATISYNC) reconcile $(if $(REPAIR),--repair) $(if $(JSON),--json)
+	@$(BATISYNC) reconcile $(DOSSIER_ARG) $(if $(REPAIR),--repair) $(if $(JSON),--json)
 
 pg-start: setup  ## start the project's own PostgreSQL (in .pg/) and print its settings
 	$(PY) -m devstack.pg start

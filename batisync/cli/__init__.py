@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from batisync.cli import export, history, load, recette, run
+from batisync.cli import dossiers, export, history, load, recette, run
 from batisync.cli.failures import exit_status
 from batisync.core.logs import setup_logging
 
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="batisync", description=__doc__)
     # `subcommand`, not `command`: `runs --command` is an option of its own
     commands = parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
-    for module in (run, load, export, recette, history):
+    for module in (run, load, export, recette, history, dossiers):
         module.add_commands(commands)
     return parser
 

@@ -1,5 +1,6 @@
-"""What every subcommand shares: settings with their secrets registered for redaction,
-output paths checked before any work, the sync lock for whatever writes (LockBusy)."""
+"""What every subcommand shares: settings (the single configuration's, or a dossier's
+with `--dossier NAME`) with their secrets registered for redaction, output paths checked
+before any work, the sync lock for whatever writes (LockBusy)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,36 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from batisync.core.errors import ConfigError
 from batisync.core.logs import REDACT
 from batisync.core.settings import Settings, load_settings
+from batisync.core.settings import dossiers as dossier_settings
 from batisync.orchestrate.lock import application_name, sync_lock
 
 Required = Callable[[Settings], tuple[str, ...]]
 log = logging.getLogger(__name__)
 
 
-def load(required: Required | None = None) -> Settings:
+def add_dossier_option(parser: Any) -> None:
+    parser.add_argument(
+        "--dossier",
+        metavar="NAME",
+        help="the dossier DOSSIERS_DIR/NAME (docs/DOSSIERS.md) instead of the single configuration",
+    )
+
+
+def load(required: Required | None = None, *, dossier: str | None = None) -> Settings:
     """Settings with their secrets registered; raises ConfigErrors naming every setting that
-    `required(settings)` lists and that is missing."""
-    settings = load_settings()
+    `required(settings)` lists and that is missing. With `dossier`: that dossier's, and
+    this process's dbt and dlt work folders become its own."""
+    if dossier is None:
+        settings = load_settings()
+    else:
+        found, settings = dossier_settings.resolve(dossier)
+        # dbt and dlt read these from the environment; this process runs one dossier
+        os.environ.update(dossier_settings.work_env(found.folder))
     REDACT.add(settings.secret_values())
     for warning in settings.warnings:  # unknown credentials.json keys, unverified certificate
         log.warning("%s", warning)
@@ -53,8 +70,12 @@ def writing(settings: Settings, command: str, *, writes: bool = True) -> Iterato
     if not writes:
         yield
         return
+    if settings.dossier is not None:  # its database exists and is its own
+        from batisync.orchestrate.dossier_db import prepare
+
+        prepare(settings)
     with sync_lock(settings.staging.conninfo(), name=application_name(command)):
         yield
 
 
-__all__ = ["check_output_path", "load", "writing"]
+__all__ = ["add_dossier_option", "check_output_path", "load", "writing"]

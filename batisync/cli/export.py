@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batisync.cli.common import load, writing
+from batisync.cli.common import add_dossier_option, load, writing
 from batisync.core.errors import EXIT_FAILED, EXIT_OK, ConfigError
 from batisync.core.settings import Settings
 from batisync.export.config import checked_options, engines_from_settings
@@ -31,7 +31,7 @@ NEEDED = ("PGHOST", "PGDATABASE", "BATIGEST_URL")
 def cmd_export(args: argparse.Namespace) -> int:
     reconciling = args.subcommand == "reconcile"
     writes = True if reconciling else not args.dry_run
-    settings = load(lambda _: NEEDED)
+    settings = load(lambda _: NEEDED, dossier=args.dossier)
     with contextlib.ExitStack() as stack:
         try:
             staging, batigest = stack.enter_context(engines_from_settings(settings))
@@ -110,6 +110,7 @@ def add_commands(commands: Any) -> None:
     for parser in (push, check):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
         parser.add_argument("--verbose", "-v", action="store_true")
+        add_dossier_option(parser)
         parser.set_defaults(handler=cmd_export)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from batisync.cli.common import check_output_path, load
+from batisync.cli.common import add_dossier_option, check_output_path, load
 from batisync.core.errors import EXIT_FAILED, EXIT_OK
 from batisync.orchestrate import runs as history
 
@@ -108,7 +108,7 @@ def _jsonable(run: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    settings = load(lambda _: NEEDED)
+    settings = load(lambda _: NEEDED, dossier=args.dossier)
     limit = 1 if args.last else args.limit
     with psycopg.connect(**settings.staging.conninfo(), autocommit=True) as conn:
         rows = history.recent_runs(conn, settings.dbt_schema, limit, command=args.command)
@@ -149,7 +149,7 @@ def describe_rejected(row: Mapping[str, Any]) -> str:
 
 
 def cmd_rejected(args: argparse.Namespace) -> int:
-    settings = load(lambda _: NEEDED)
+    settings = load(lambda _: NEEDED, dossier=args.dossier)
     target = None if args.csv in (None, "-") else check_output_path("--csv", args.csv)
     from batisync.core.connections import make_staging_engine
     from batisync.export.rejections import read_rejected
@@ -184,6 +184,7 @@ def add_commands(commands: Any) -> None:
     runs.add_argument("--command", help="only this command (sync, reconcile, debug-heures)")
     runs.add_argument("--json", action="store_true", help="print the runs as JSON")
     runs.add_argument("--verbose", "-v", action="store_true")
+    add_dossier_option(runs)
     runs.set_defaults(handler=cmd_runs)
     rejected = commands.add_parser(
         "rejected", help="the slots that cannot be pushed, with what to fix (heures_rejected)"
@@ -197,6 +198,7 @@ def add_commands(commands: Any) -> None:
     )
     rejected.add_argument("--new", action="store_true", help="only those new since the last run")
     rejected.add_argument("--verbose", "-v", action="store_true")
+    add_dossier_option(rejected)
     rejected.set_defaults(handler=cmd_rejected)
 
 

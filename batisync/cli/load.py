@@ -12,7 +12,7 @@ import json
 from datetime import date
 from typing import Any
 
-from batisync.cli.common import load, writing
+from batisync.cli.common import add_dossier_option, load, writing
 from batisync.core.errors import EXIT_OK
 from batisync.core.settings import Settings
 from batisync.loader.report import LoadReport
@@ -44,6 +44,7 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--end", type=_day, help="backfill up to this UTC day (default today)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log each step")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_dossier_option(parser)
     parser.set_defaults(handler=cmd_load, parser=parser)
 
 
@@ -72,7 +73,7 @@ def render(report: LoadReport) -> str:
 def cmd_load(args: argparse.Namespace) -> int:
     if args.end and not args.start:
         args.parser.error("--end needs --start")
-    settings = load(Settings.required_for_sync)
+    settings = load(Settings.required_for_sync, dossier=args.dossier)
     try:  # fail on a bad window before any I/O
         window = choose_window(args, settings, utc_today())
         chunk_window(window, settings.chunk_days)

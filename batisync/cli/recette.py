@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from batisync.cli.common import load, writing
+from batisync.cli.common import add_dossier_option, load, writing
 from batisync.core.logs import ProgressDisplay
 from batisync.core.settings import Settings
 from batisync.orchestrate.record import recorded
@@ -28,7 +28,7 @@ def cmd_debug_heures(args: argparse.Namespace) -> int:
         args.parser.error("--days must be at least 1")
     options = Options(args.days, args.id_heure, args.update_codes, args.apply, args.verbose)
     display = ProgressDisplay(args.logs, log)
-    settings = load(_needed(options))
+    settings = load(_needed(options), dossier=args.dossier)
     with writing(settings, "debug-heures", writes=options.writes):
         if not options.apply:
             return run_recette(settings, options, display)
@@ -49,6 +49,7 @@ def add_commands(commands: Any) -> None:
     )
     parser.add_argument("--apply", action="store_true", help="write the export to SuiviMO")
     parser.add_argument("--verbose", "-v", action="store_true")
+    add_dossier_option(parser)
     parser.set_defaults(handler=cmd_debug_heures, parser=parser)
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from batisync.cli.common import check_output_path, load, writing
+from batisync.cli.common import add_dossier_option, check_output_path, load, writing
 from batisync.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, ConfigErrors
 from batisync.core.file_modes import config_file_warnings
 from batisync.core.ids import new_run_id
@@ -22,14 +22,27 @@ from batisync.orchestrate.summary_text import render_text
 log = logging.getLogger(__name__)
 
 
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
+    if args.jobs is not None and not args.all:
+        args.parser.error("--jobs goes with --all")
+    if args.all:
+        from batisync.cli.dossiers import cmd_sync_all
+
+        args.jobs = args.jobs or 1
+        return cmd_sync_all(args)
     json_path = os.environ.get("SUMMARY_JSON") or None
     errors: list[ConfigError] = []
     settings = None
     for warning in config_file_warnings():  # first: a config error must not hide it
         log.warning("%s", warning)
     try:  # every setting at fault is named at once, the output path's included
-        settings = load(Settings.required_for_sync)
+        settings = load(Settings.required_for_sync, dossier=args.dossier)
     except ConfigError as error:
         errors.append(error)
     if json_path:  # checked before any work: a bad path must not fail a run that worked
@@ -70,7 +83,7 @@ def _emit(summary: RunSummary, as_json: bool, json_path: str | None) -> None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from batisync.tools.doctor import render, run_doctor
 
-    settings = load()
+    settings = load(dossier=args.dossier)
     checks = run_doctor(settings)
     print(render(settings, checks))
     if any(c.setting for c in checks):
@@ -86,7 +99,7 @@ def cmd_dbt(args: argparse.Namespace) -> int:
         run_dbt_command,
     )
 
-    settings = load(lambda _: ("PGHOST", "PGDATABASE"))
+    settings = load(lambda _: ("PGHOST", "PGDATABASE"), dossier=args.dossier)
     # a command that may write the marts runs under the sync lock, after the adoption of
     # the old connector's batigest_heures (a refusal: AdoptionRefused, exit 2); `docs
     # generate`, `parse`, `ls`… write nothing (any word naming a writing command counts:
@@ -105,12 +118,22 @@ def add_commands(commands: Any) -> None:
     sync.add_argument(
         "--dry-run", action="store_true", help="load and build, but write nothing to Batigest"
     )
-    sync.set_defaults(handler=cmd_sync)
+    which = sync.add_mutually_exclusive_group()
+    add_dossier_option(which)
+    which.add_argument(
+        "--all", action="store_true", help="every dossier, each in a process of its own"
+    )
+    sync.add_argument(
+        "--jobs", type=_jobs, metavar="N", help="with --all: N dossiers at a time (1)"
+    )
+    sync.set_defaults(handler=cmd_sync, parser=sync)
     doctor = commands.add_parser("doctor", help="check every setting and connection")
     doctor.add_argument("--verbose", "-v", action="store_true")
+    add_dossier_option(doctor)
     doctor.set_defaults(handler=cmd_doctor)
     dbt = commands.add_parser("dbt", help="run dbt on the configured staging database")
     dbt.add_argument("--verbose", "-v", action="store_true")
+    add_dossier_option(dbt)
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="e.g. docs generate")
     dbt.set_defaults(handler=cmd_dbt)
 

@@ -7,6 +7,7 @@ stages; `wiring.stages_from_settings` builds the real ones (`sync_from_settings`
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -16,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from batisync.core.errors import first_line
+from batisync.core.errors import ConfigError, first_line
 from batisync.core.ids import new_run_id
 from batisync.core.logs import ProgressDisplay, redact, warnings_once
 from batisync.core.settings import Settings
@@ -39,19 +40,24 @@ def run_sync(
     dry_run: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_finish: Callable[[RunSummary], None] | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Hold the lock, record the run, execute the stages; never raises for a stage failure.
 
     Returns a summary whose status is `success`, `failed`, `interrupted` (SIGTERM or
     SIGINT: the stage under way fails, the rest are skipped) or `busy` (lock held
     elsewhere). `on_finish(summary)` (the alert) runs before the run is recorded. Each
-    warning is logged once per run, however many stages meet it.
+    warning is logged once per run, however many stages meet it. `prepare()` runs before
+    the lock is taken (a dossier's database created and claimed): its ConfigError makes a
+    `config_error` summary, its connection failure a failed one.
     """
     display = display or ProgressDisplay(None, log)
     started = now()
     run_id = new_run_id(started)
     with interruptible() as stop, warnings_once():
         try:
+            if prepare is not None:
+                prepare()
             return _locked_run(
                 stages,
                 conninfo,
@@ -67,6 +73,10 @@ def run_sync(
         except LockBusy as busy:
             log.warning("%s; nothing was done", busy)
             return RunSummary(run_id, "busy", started, now(), error=str(busy), dry_run=dry_run)
+        except ConfigError as error:  # from `prepare`: a stage's is the stage's own failure
+            cause = redact(str(error))
+            log.error("%s", cause)
+            return RunSummary(run_id, "config_error", started, now(), error=cause, dry_run=dry_run)
         except psycopg.Error as error:  # staging unreachable: the lock could not be taken
             cause = redact(f"staging PostgreSQL: {first_line(error)}")
             log.error("%s", cause)
@@ -148,7 +158,13 @@ def sync_from_settings(
     settings: Settings, *, display: ProgressDisplay | None = None, dry_run: bool = False
 ) -> RunSummary:
     """What `make sync` (and the demo) run: the real stages on the configured systems,
-    and the alert when ALERT_WEBHOOK_URL is set."""
+    and the alert when ALERT_WEBHOOK_URL is set. A dossier's database is created and
+    claimed first (`dossier_db.prepare`)."""
+    prepare = None
+    if settings.dossier is not None:
+        from batisync.orchestrate.dossier_db import prepare as prepare_dossier
+
+        prepare = functools.partial(prepare_dossier, settings)
     hook = None
     if settings.alert_webhook_url:
         hook = alert_hook(settings.alert_webhook_url.reveal(), settings.alert_rejected_threshold)
@@ -159,6 +175,7 @@ def sync_from_settings(
         display=display,
         dry_run=dry_run,
         on_finish=hook,
+        prepare=prepare,
     )
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from batisync.core.errors import ConnectionLost, is_connection_loss
 from batisync.core.settings import Settings
@@ -107,6 +108,7 @@ def export_stage(
 
         with engines_from_settings(settings) as (staging, batigest):
             try:
+                hint = _first_run_hint(settings, staging, batigest)
                 report = run_export(
                     staging,
                     batigest,
@@ -119,6 +121,7 @@ def export_stage(
                         completed=done, total=total, detail="rows"
                     ),
                 )
+                report.warnings.extend([hint] if hint else [])
                 if not ctx.dry_run:  # the next run tells its new rejections from these
                     with staging.begin() as conn:
                         remember_rejections(conn, settings.dbt_schema, datetime.now(UTC))
@@ -129,6 +132,23 @@ def export_stage(
         return report
 
     return stage
+
+
+def _first_run_hint(settings: Settings, staging: Any, batigest: Any) -> str | None:
+    """A dossier's first export into a SuiviMO that holds rows of the window already:
+    how to bring the old connector's map in (logged, and in the export's warnings)."""
+    if settings.dossier is None:  # the single configuration is the old staging database
+        return None
+    from batisync.export.first_run import import_hint, unmapped_rows
+
+    local_now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+    since = datetime.combine(local_now.date() - timedelta(days=settings.window_days), time())
+    rows = unmapped_rows(staging, batigest, settings.dbt_schema, settings.batigest_schema, since)
+    if not rows:
+        return None
+    hint = import_hint(settings.dossier, rows, since)
+    log.warning("%s", hint)
+    return hint
 
 
 def drift_stage(settings: Settings, options: Callable[[], ExportOptions]) -> StageFn:

@@ -23,6 +23,7 @@ from batisync.core.errors import (
     ConnectionLost,
     StageError,
 )
+from batisync.core.settings.dossiers import DossierError
 from batisync.export.config import BatigestUnfit
 from batisync.export.inspection import Finding
 from batisync.export.staging_io import ExportInputError
@@ -87,6 +88,12 @@ CASES: list[tuple[BatisyncError, int, list[str], list[str]]] = [
         2,
         ["configuration error: staging table public.batigest_heures: cannot be adopted", "commit;"],
         [SETTINGS_HINT],  # the DBA's script is what to do, not a setting
+    ),
+    (
+        DossierError("PGDATABASE", "the staging database batisync_a belongs to dossier 'b'"),
+        2,
+        ["configuration error: PGDATABASE: the staging database batisync_a belongs", "DOSSIERS.md"],
+        [SETTINGS_HINT],  # a dossier's own files, not the environment
     ),
     (_busy(), 75, ["holds the lock: 'batisync sync@cron-host pid 31337'", "nothing was done"], []),
     (StageError("dbt build failed: unique_x"), 1, ["doctor failed: dbt build failed"], []),

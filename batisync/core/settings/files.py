@@ -30,10 +30,10 @@ def project_root() -> Path:
     return Path.cwd()
 
 
-def in_project(path: str | Path) -> Path:
-    """A relative path as relative to the project folder."""
+def in_project(path: str | Path, base: Path | None = None) -> Path:
+    """A relative path as relative to `base` (default: the project folder)."""
     candidate = Path(path).expanduser()
-    return candidate if candidate.is_absolute() else project_root() / candidate
+    return candidate if candidate.is_absolute() else (base or project_root()) / candidate
 
 
 def read_dotenv(path: Path | None) -> dict[str, str]:
@@ -59,13 +59,16 @@ class CredentialsFile:
         return value
 
 
-def credentials_path(env: Mapping[str, str], dotenv: Mapping[str, str]) -> tuple[Path | None, bool]:
-    """(path, explicitly named). `CREDENTIALS_FILE=` (empty) means no file at all."""
+def credentials_path(
+    env: Mapping[str, str], dotenv: Mapping[str, str], base: Path | None = None
+) -> tuple[Path | None, bool]:
+    """(path, explicitly named). `CREDENTIALS_FILE=` (empty) means no file at all; a
+    relative path is relative to `base` (default: the project folder)."""
     for source in (env, dotenv):
         if CREDENTIALS_VARIABLE in source:
             value = source[CREDENTIALS_VARIABLE].strip()
-            return (in_project(value), True) if value else (None, True)
-    return in_project(DEFAULT_CREDENTIALS), False
+            return (in_project(value, base), True) if value else (None, True)
+    return in_project(DEFAULT_CREDENTIALS, base), False
 
 
 def read_credentials(path: Path | None, explicit: bool) -> CredentialsFile:
@@ -85,6 +88,55 @@ def read_credentials(path: Path | None, explicit: bool) -> CredentialsFile:
     if not isinstance(document, dict):
         raise ConfigError(CREDENTIALS_VARIABLE, f"{path} must hold a JSON object")
     return CredentialsFile(path, document)
+
+
+@dataclass(frozen=True)
+class SettingsFiles:
+    """What the settings files hold, in their order of precedence (under the environment):
+    `.env`, credentials.json, then `shared` (a dossier's `DOSSIERS_DIR/.env`), then
+    `derived` values (a dossier's own database name). Labels say where a value came from."""
+
+    dotenv: Mapping[str, str]
+    credentials: CredentialsFile
+    dotenv_path: Path | None = None
+    credentials_path: Path | None = None
+    dotenv_label: str = ".env"
+    credentials_label: str = "credentials.json"
+    shared: Mapping[str, str] = field(default_factory=dict)
+    shared_path: Path | None = None
+    shared_label: str = ""
+    derived: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # value, why
+
+    def searched(self) -> str:
+        """The files looked at, for "is required" errors (a cron job without `cd`)."""
+
+        def state(file: Path | None, what: str) -> str:
+            if file is None:
+                return f"no {what}"
+            return f"{file} ({'read' if file.is_file() else 'absent'})"
+
+        looked = [
+            "the environment",
+            state(self.dotenv_path, ".env"),
+            state(self.credentials_path, "credentials.json"),
+        ]
+        if self.shared_path is not None:
+            looked.append(state(self.shared_path, "shared .env"))
+        return ", ".join(looked)
+
+
+def project_files(env: Mapping[str, str], dotenv_path: str | Path | None) -> SettingsFiles:
+    """The single configuration's files: `.env` and credentials.json of the project folder
+    (or where `CREDENTIALS_FILE` says)."""
+    dotenv_file = in_project(dotenv_path) if dotenv_path else None
+    dotenv = read_dotenv(dotenv_file)
+    path, explicit = credentials_path(env, dotenv)
+    return SettingsFiles(
+        dotenv=dotenv,
+        credentials=read_credentials(path, explicit),
+        dotenv_path=dotenv_file,
+        credentials_path=path,
+    )
 
 
 def _leaf_keys(document: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
@@ -115,8 +167,10 @@ def unknown_keys(credentials: CredentialsFile) -> list[str]:
 __all__ = [
     "CREDENTIALS_VARIABLE",
     "CredentialsFile",
+    "SettingsFiles",
     "credentials_path",
     "in_project",
+    "project_files",
     "project_root",
     "read_credentials",
     "read_dotenv",

@@ -104,6 +104,9 @@ class Settings:
     warnings: tuple[str, ...] = field(default=(), compare=False)
     # the settings files looked at, for "is required" errors (a cron job without `cd`)
     searched: str = field(default="", compare=False)
+    # the dossier these settings are of (`--dossier`, docs/DOSSIERS.md); None: the single
+    # configuration
+    dossier: str | None = None
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming the first of `names` (variable names) that is unset."""
