@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from devstack.batigest import create_standin, seed_salaries
+from devstack.dossiers import dossier_database, dossier_env, write_dossier, write_shared
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
 
@@ -48,47 +51,36 @@ class DemoDossier:
     staging_url: str
 
 
-def write_env(path: Path, values: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
-
-
 @contextlib.contextmanager
 def demo_dossiers(
     cluster: EmbeddedPostgres,
     folder: Path,
     names: Sequence[str] = NAMES,
     *,
-    database_prefix: str = "batisync_",
     employees: int = 6,
     projects: int = 4,
 ) -> Iterator[list[DemoDossier]]:
-    """The dossiers folder, each dossier's fake API running (stopped on exit) and its
-    Batigest stand-in seeded; staging databases `<database_prefix><name>`, created empty
-    (the sync prepares them)."""
+    """The dossiers folder (devstack/dossiers.py), each dossier's fake API running (stopped
+    on exit) and its Batigest stand-in seeded; no staging database yet: each dossier's
+    first sync creates its own `batisync_<name>` (dropped here first if a previous run
+    left it: the fake APIs are new, so is the BatiSimply account it would belong to)."""
     today = datetime.now(UTC).date()
-    shared = {k: v for k, v in cluster.env().items() if k != "PGDATABASE" and v}
-    shared |= {"HEURES_TIMEZONE": TIMEZONE, "HEURES_WINDOW_DAYS": str(WINDOW_DAYS)}
-    write_env(folder / ".env", {**shared, "BATIGEST_SCHEMA": "dbo"})
+    server = cluster.url()
+    write_shared(folder, server, HEURES_TIMEZONE=TIMEZONE, BATIGEST_SCHEMA="dbo",
+                 HEURES_WINDOW_DAYS=str(WINDOW_DAYS))  # fmt: skip
     with contextlib.ExitStack() as stack:
         made = []
         for seed, name in enumerate(names, start=1):
             dataset = generate(employees, projects, WINDOW_DAYS - 10, seed=seed, today=today)
-            batigest_url = cluster.create_database(
-                f"batigest_{database_prefix}{name}", replace=True
-            )
+            batigest_url = cluster.create_database(f"batigest_{name}", replace=True)
             batigest = create_standin(batigest_url)
-            seed_salaries(
-                batigest, [(r["Code"], r["Nom"], r["codebs"]) for r in dataset.salarie_rows()]
-            )
+            salaries = [(r["Code"], r["Nom"], r["codebs"]) for r in dataset.salarie_rows()]
+            seed_salaries(batigest, salaries)
             batigest.dispose()
-            database = f"{database_prefix}{name}".replace("-", "_")
-            staging_url = cluster.create_database(database, replace=True)
+            staging_url = dossier_database(server, name)
+            cluster.drop_database(sa.make_url(staging_url).database or "")
             api = stack.enter_context(FakeBatiSimply(dataset))
-            write_env(
-                folder / name / ".env",
-                {**api.settings_env(), "BATIGEST_URL": batigest_url, "PGDATABASE": database},
-            )
+            write_dossier(folder, name, dossier_env(api, batigest_url))
             made.append(DemoDossier(name, dataset, api, batigest_url, staging_url))
         yield made
 
