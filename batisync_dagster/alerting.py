@@ -20,7 +20,7 @@ from batisync.core.errors import ConfigError
 from batisync.core.settings.dossiers import Dossier, dossier_settings, dossiers_dir
 from batisync.core.settings.files import read_dotenv
 from batisync.orchestrate.alerts import post_alert
-from batisync_dagster.asset import SYNC_ASSET
+from batisync_dagster.asset import SYNC_ASSET, SYNC_JOB
 from batisync_dagster.results import ALERTED_KEY
 
 WEBHOOK_VARIABLE = "ALERT_WEBHOOK_URL"
@@ -89,7 +89,9 @@ def webhook_url(dossier: str | None, environ: Mapping[str, str] | None = None) -
 
 
 def is_sync_run(run: dg.DagsterRun) -> bool:
-    return bool(run.asset_selection and SYNC_ASSET in run.asset_selection)
+    """A run of the sync job (the schedule's, scripts'), or one that materializes the
+    asset from the UI (Dagster's implicit asset job: the selection says it)."""
+    return run.job_name == SYNC_JOB or SYNC_ASSET in (run.asset_selection or ())
 
 
 @dg.run_failure_sensor(

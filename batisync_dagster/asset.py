@@ -26,6 +26,7 @@ from batisync_dagster.results import (
 SYNC_ASSET = dg.AssetKey(["batisync", "suivimo"])
 POOL = "batisync"  # every dossier's sync: the instance's pool limit caps them together
 SKIPPED_TAG = "batisync/skipped"  # on a run whose dossier was locked
+SYNC_JOB = "batisync_sync_job"  # the schedule's job (automation.py)
 
 
 class BatisyncCli(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -100,4 +101,4 @@ def build_sync_asset(tests: Sequence[DataTest]) -> dg.AssetsDefinition:
     return batisync_sync
 
 
-__all__ = ["POOL", "SKIPPED_TAG", "SYNC_ASSET", "BatisyncCli", "build_sync_asset"]
+__all__ = ["POOL", "SKIPPED_TAG", "SYNC_ASSET", "SYNC_JOB", "BatisyncCli", "build_sync_asset"]

@@ -13,14 +13,14 @@ import os
 
 import dagster as dg
 
-from batisync_dagster.asset import SYNC_ASSET
+from batisync_dagster.asset import SYNC_ASSET, SYNC_JOB
 from batisync_dagster.dossiers import DOSSIERS, partition_changes, scan
 
 DEFAULT_CRON = "*/30 6-20 * * 1-6"
 DEFAULT_TIMEZONE = "Europe/Paris"
 
 sync_job = dg.define_asset_job(
-    "batisync_sync_job",
+    SYNC_JOB,
     selection=dg.AssetSelection.assets(SYNC_ASSET),
     partitions_def=DOSSIERS,
     description="One dossier's sync (its dbt tests' results as the asset's checks).",

@@ -20,6 +20,8 @@ def build_definitions(timeout_s: float | None = None) -> dg.Definitions:
         schedules=[every_dossier_schedule()],
         sensors=[dossiers_folder, failure_alert],
         resources={"batisync": BatisyncCli(timeout_s=timeout)},
+        # one step per run, the sync in a process of its own already: no step process
+        executor=dg.in_process_executor,
     )
 
 

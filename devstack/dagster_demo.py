@@ -91,7 +91,10 @@ def dagster_home(cluster: EmbeddedPostgres, home: Path, database: str) -> dict[s
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
     cluster.create_database(database, replace=True)
-    return {"DAGSTER_HOME": str(home), "DAGSTER_PG_URL": cluster.dsn(database)}
+    # psycopg2, named: SQLAlchemy 2.1's default PostgreSQL driver is psycopg 3, on which
+    # dagster-postgres's `NOTIFY run_events, $1` fails (no event would be stored)
+    url = cluster.dsn(database).replace("postgresql://", "postgresql+psycopg2://", 1)
+    return {"DAGSTER_HOME": str(home), "DAGSTER_PG_URL": url}
 
 
 def dagster_env(instance: dict[str, str], dossiers_dir: Path, **more: str) -> dict[str, str]:

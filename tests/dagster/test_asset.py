@@ -58,9 +58,9 @@ def converged(dossier: DemoDossier) -> None:
 
 
 def test_two_dossiers_converge_with_their_counts_and_checks(
-    make_dossiers: Any, data_test_list: list
+    fleet: list[DemoDossier], data_test_list: list
 ) -> None:
-    alpha, beta = make_dossiers(["alpha", "beta"])
+    alpha, beta = fleet
     asset = build_sync_asset(data_test_list)
     instance = instance_with([alpha, beta])
 
@@ -96,22 +96,24 @@ def test_two_dossiers_converge_with_their_counts_and_checks(
     assert len(history.records) == 2
 
 
-def test_a_locked_dossier_is_skipped_not_failed(make_dossiers: Any, data_test_list: list) -> None:
-    (gamma,) = make_dossiers(["gamma"])
+def test_a_locked_dossier_is_skipped_not_failed(
+    fleet: list[DemoDossier], data_test_list: list
+) -> None:
+    dossier = fleet[0]
     asset = build_sync_asset(data_test_list)
-    instance = instance_with([gamma])
-    first = materialize(asset, instance, gamma.name)  # creates and claims its database
+    instance = instance_with([dossier])
+    first = materialize(asset, instance, dossier.name)  # its database created and claimed
     assert first.success
 
-    with sync_lock(conninfo_of(gamma.staging_url)):  # another sync of gamma, elsewhere
-        result = materialize(asset, instance, gamma.name)
+    with sync_lock(conninfo_of(dossier.staging_url)):  # another sync of it, elsewhere
+        result = materialize(asset, instance, dossier.name)
 
     assert result.success  # not a failure: nothing was done, the next run catches up
     assert result.get_asset_materialization_events() == []
     assert result.get_asset_check_evaluations() == []
     (observed,) = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
     seen = observed.asset_observation_data.asset_observation
-    assert seen.partition == gamma.name
+    assert seen.partition == dossier.name
     assert seen.metadata["exit_status"].value == 75
     assert "another sync holds the lock" in seen.metadata["skipped"].value
     run = instance.get_run_by_id(result.run_id)
