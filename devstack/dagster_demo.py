@@ -135,7 +135,14 @@ def start_dagster_dev(
         stdout=out,
         stderr=subprocess.STDOUT if out else None,
         start_new_session=True,
+        # SIGINT back to its default: a background job inherits it ignored, and
+        # `dagster dev` maps SIGTERM to SIGINT's handler, so it would ignore SIGTERM too
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_until_up(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
@@ -168,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.dagster_demo", description=__doc__)
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops dagster dev too, as Ctrl-C does
     cluster = EmbeddedPostgres().start()
     dossiers_dir = DEMO_FOLDER / "dossiers"
     shutil.rmtree(dossiers_dir, ignore_errors=True)  # the fake APIs are new: so are the dossiers
@@ -187,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         finally:
             stop_dagster_dev(proc)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
