@@ -12,19 +12,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from batisync.core.settings.dossiers import work_env
 from devstack.fake_batisimply import FakeBatiSimply
 
 # the window of the end-to-end tests: the generated datasets span 20 days or so
 WINDOW_DAYS = 30
-
-
-def work_env(work_dir: Path) -> dict[str, str]:
-    """dbt's target and logs and dlt's pipelines under `work_dir`."""
-    return {
-        "DBT_TARGET_PATH": str(work_dir / "dbt_target"),
-        "DBT_LOG_PATH": str(work_dir / "dbt_logs"),
-        "LOADER_PIPELINES_DIR": str(work_dir / "dlt"),
-    }
 
 
 def staging_env(staging_url: str) -> dict[str, str]:

@@ -38,7 +38,7 @@ def load(required: Required | None = None, *, dossier: str | None = None) -> Set
     else:
         found, settings = dossier_settings.resolve(dossier)
         # dbt and dlt read these from the environment; this process runs one dossier
-        os.environ.update(dossier_settings.work_env(found.folder))
+        os.environ.update(dossier_settings.work_env(found.work_folder))
     REDACT.add(settings.secret_values())
     for warning in settings.warnings:  # unknown credentials.json keys, unverified certificate
         log.warning("%s", warning)

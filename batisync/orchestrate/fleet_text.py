@@ -16,7 +16,9 @@ EXIT_WORDS = {0: "OK", 1: "FAILED", 2: "CONFIG ERROR", 75: "LOCKED"}
 
 def _written(summary: dict[str, Any] | None) -> str:
     counts = (summary or {}).get("suivimo") or {}
-    return str(sum(int(counts.get(k) or 0) for k in WRITES)) if counts else "-"
+    if not counts:  # the export did not run: nothing written when nothing had changed
+        return "0" if (summary or {}).get("skipped_because") else "-"
+    return str(sum(int(counts.get(k) or 0) for k in WRITES))
 
 
 def _rejected(summary: dict[str, Any] | None) -> str:

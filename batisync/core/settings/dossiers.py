@@ -191,15 +191,15 @@ def resolve_all(
     out = []
     for each in resolved:
         if each.settings and keys[key := staging_key(each.settings.staging)] > 1:
-            others = [
+            sharing = [  # in the folder's order, the same text for each of them
                 r.dossier.name
                 for r in resolved
-                if r is not each and r.settings and staging_key(r.settings.staging) == key
+                if r.settings and staging_key(r.settings.staging) == key
             ]
             host, port, database = key
             error = DossierError(
                 "PGDATABASE",
-                f"dossiers {', '.join([each.dossier.name, *others])} all use the staging "
+                f"dossiers {', '.join(sharing)} all use the staging "
                 f"database {database} on {host}:{port}: each dossier needs a database of its "
                 "own (leave PGDATABASE unset to get batisync_<dossier>)",
             )
@@ -225,10 +225,10 @@ def resolve(name: str, environ: Mapping[str, str] | None = None) -> tuple[Dossie
     return match.dossier, match.settings
 
 
-def work_env(dossier_folder: Path) -> dict[str, str]:
-    """A dossier's own dbt target and log folders and dlt pipelines folder (parallel
-    dossiers never share a manifest or a pipeline state)."""
-    work = dossier_folder / WORK_FOLDER
+def work_env(work: Path) -> dict[str, str]:
+    """dbt's target and log folders and dlt's pipelines folder under `work`: a dossier's
+    own (`Dossier.work_folder`: parallel dossiers never share a manifest or a pipeline
+    state), or a test's."""
     return {
         "DBT_TARGET_PATH": str(work / "dbt_target"),
         "DBT_LOG_PATH": str(work / "dbt_logs"),
