@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DBT_PROFILES_DIR := $(CURDIR)/$(DBT_DIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint format demo sync dossiers doctor debug-heures reconcile pg-start pg-stop docs bench reliability evidence clean
+.PHONY: help setup test lint format demo dagster sync dossiers doctor debug-heures reconcile pg-start pg-stop docs bench reliability evidence clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/ensure_system_deps.sh
 	@scripts/ensure_system_deps.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@$(PY) -m pip install -q -c constraints.txt -e '.[dev,dagster]'
 	@touch $@
 
 test: setup  ## run every test (pytest, dbt unit and data tests) on a throwaway PostgreSQL
@@ -41,6 +41,9 @@ format: setup  ## apply ruff's fixes and formatting
 
 demo: setup  ## the whole sync on the embedded local stack, twice, with changes between
 	@$(PY) -m devstack.demo $(if $(VERBOSE),--verbose)
+
+dagster: setup  ## `dagster dev` on demo dossiers (fake APIs, Batigest stand-ins): http://127.0.0.1:3000
+	@$(PY) -m devstack.dagster_demo $(if $(PORT),--port $(PORT))
 
 # Every target below is a thin call of the `batisync` console script.
 # `@`: stdout carries only the summary (JSON=1 must parse). GNU make turns any failing

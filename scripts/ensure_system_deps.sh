@@ -9,6 +9,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "${PG_BINDIR:-}" ] |
 ldconfig -p 2>/dev/null | grep -q 'libodbc.so.2' || missing+=(unixodbc)
 # FreeTDS's ODBC driver: pyodbc reaches the TDS endpoint of devstack/tds through it
 ls /usr/lib/*/odbc/libtdsodbc.so >/dev/null 2>&1 || missing+=(tdsodbc)
+# headless Chromium: the Dagster test opens `dagster dev`'s web UI in it (tests/dagster)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

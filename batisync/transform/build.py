@@ -16,7 +16,7 @@ from typing import Any
 
 from batisync.core.errors import StageError
 from batisync.core.settings import Settings
-from batisync.transform.dbt_runner import DbtResult, parse_manifest, run_dbt
+from batisync.transform.dbt_runner import DbtNodeResult, DbtResult, parse_manifest, run_dbt
 
 # what the exporter and the drift stage read, with everything upstream and its tests
 TRANSFORM_SELECT = ("+to_push", "+heures_gone", "+heures_rejected", "+heures_synced")
@@ -59,6 +59,9 @@ class TransformReport:
     failures: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    # each data test's own result (name, status, failing rows, model): what a scheduler
+    # shows as checks of the run (Dagster's asset checks), without running them again
+    tests: tuple[DbtNodeResult, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +71,7 @@ class TransformReport:
             "failures": list(self.failures),
             "warnings": list(self.warnings),
             "error": self.error,
+            "tests": [test.to_dict() for test in self.tests],
         }
 
 
@@ -80,6 +84,7 @@ def dbt_report(result: DbtResult, command: str | None = None) -> TransformReport
         failures=tuple(f.describe() for f in result.failures),
         warnings=tuple(w.describe() for w in result.warnings),
         error=result.error,
+        tests=result.tests,
     )
 
 

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +43,14 @@ class DbtNodeResult:
     status: str
     message: str | None = None
     failures: int | None = None
+    attached_node: str | None = None  # a data test: the model (or source) it tests
 
     def describe(self) -> str:
         text = f"{self.resource_type} {self.name}: {self.status}"
         return f"{text} ({self.message})" if self.message else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class DbtResult:
     failures: tuple[DbtNodeResult, ...] = ()
     warnings: tuple[DbtNodeResult, ...] = ()
     counts: Mapping[str, int] = field(default_factory=dict)  # status -> nodes
+    # every data test the command ran, whatever its status (the run's own results: the
+    # summary's and Dagster's asset checks read them, nothing runs a test again)
+    tests: tuple[DbtNodeResult, ...] = ()
     error: str | None = None  # dbt could not run at all (bad project, no connection…)
     elapsed_s: float = 0.0
     raw: Any = field(default=None, repr=False, compare=False)  # dbt's own result object
@@ -152,19 +159,23 @@ def interpret(
         return DbtResult(args, False, error=f"{type(exception).__name__}: {exception}")
     failures: list[DbtNodeResult] = []
     warnings: list[DbtNodeResult] = []
+    tests: list[DbtNodeResult] = []
     counts: dict[str, int] = {}
     for node_result in getattr(dbt_result, "results", None) or []:
         status = str(getattr(node_result.status, "value", node_result.status)).lower()
         counts[status] = counts.get(status, 0) + 1
+        item = _node_result(node_result, status)
         if status in _FAILED or status in _WARNED:
-            item = _node_result(node_result, status)
             (failures if status in _FAILED else warnings).append(item)
+        if item.resource_type == "test":  # a data test (unit tests are `unit_test`)
+            tests.append(item)
     return DbtResult(
         args,
         bool(success) and not failures,
         tuple(failures),
         tuple(warnings),
         counts,
+        tuple(tests),
         raw=dbt_result,
     )
 
@@ -179,6 +190,7 @@ def _node_result(node_result: Any, status: str) -> DbtNodeResult:
         status=status,
         message=getattr(node_result, "message", None),
         failures=getattr(node_result, "failures", None),
+        attached_node=getattr(node, "attached_node", None),
     )
 
 

@@ -26,15 +26,34 @@ def _lint(root: Path) -> subprocess.CompletedProcess[str]:
 def test_every_import_points_downward() -> None:
     result = _lint(REPO)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 kept, 0 broken" in result.stdout
+    assert "3 kept, 0 broken" in result.stdout
+
+
+def _copy(tmp_path: Path) -> Path:
+    for name in ("batisync", "batisync_dagster", "devstack"):
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def _append(path: Path, line: str) -> None:
+    path.write_text(path.read_text() + f"\n{line}  # noqa\n")
 
 
 def test_an_upward_import_breaks_the_contract(tmp_path: Path) -> None:
-    for name in ("batisync", "devstack"):
-        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    ids = tmp_path / "batisync" / "core" / "ids.py"
-    ids.write_text(ids.read_text() + "\nimport batisync.orchestrate.sync  # noqa\n")
-    result = _lint(tmp_path)
+    root = _copy(tmp_path)
+    _append(root / "batisync" / "core" / "ids.py", "import batisync.orchestrate.sync")
+    result = _lint(root)
     assert result.returncode != 0
     assert "batisync.core.ids -> batisync.orchestrate.sync" in result.stdout
+
+
+def test_batisync_never_imports_dagster_nor_its_code_location(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    _append(root / "batisync" / "orchestrate" / "alerts.py", "import dagster")
+    _append(root / "batisync" / "cli" / "run.py", "import batisync_dagster.process")
+    result = _lint(root)
+    assert result.returncode != 0
+    assert "2 kept" not in result.stdout and "broken" in result.stdout
+    assert "batisync.orchestrate.alerts -> dagster" in result.stdout
+    assert "batisync.cli.run -> batisync_dagster.process" in result.stdout

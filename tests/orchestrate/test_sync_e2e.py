@@ -47,6 +47,12 @@ def _sync(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _data_tests(summary: dict) -> dict[str, tuple[str, int | None]]:
+    """name -> (status, failing rows) of each data test the transform stage ran."""
+    stage = next(s for s in summary["stages"] if s["name"] == "transform")
+    return {t["name"]: (t["status"], t["failures"]) for t in stage["report"]["tests"]}
+
+
 def test_a_batigest_that_does_not_fit_stops_the_run_before_any_write(
     api: FakeBatiSimply, staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
@@ -80,6 +86,8 @@ def test_a_failing_dbt_test_stops_the_run_before_the_export(
     assert summary["status"] == "success"
     assert summary["suivimo"]["inserted"] == len(pushed) > 0
     assert summary["fetched"]["time_slots"] == len(api.dataset.slots)
+    tests = _data_tests(summary)  # each data test's own result, for schedulers' checks
+    assert len(tests) > 20 and set(tests.values()) == {("pass", 0)}
     with psycopg.connect(**conninfo_of(staging_url)) as conn:
         synced = conn.execute("select count(*) from public.batigest_heures where sync").fetchone()
     assert synced == (len(pushed),)  # published after the export: `sync` shows the push
@@ -101,6 +109,9 @@ def test_a_failing_dbt_test_stops_the_run_before_the_export(
     failed = json.loads(second.stdout)
     assert (failed["status"], failed["failed_stage"]) == ("failed", "transform")
     assert "unique_stg_batigest__salaries_salarie_code" in failed["error"]
+    tests = _data_tests(failed)
+    assert tests.pop("unique_stg_batigest__salaries_salarie_code") == ("fail", 1)
+    assert len(tests) > 20 and ("pass", 0) in set(tests.values())
     assert [(s["name"], s["status"]) for s in failed["stages"]] == [
         ("load", "ok"),
         ("transform", "failed"),

@@ -11,9 +11,14 @@ import pytest
 from batisync.transform.dbt_runner import DBT_PROJECT_DIR, dbt_args, interpret, run_dbt
 
 
-def node_result(name: str, status: str, message: str | None = None) -> SimpleNamespace:
+def node_result(
+    name: str, status: str, message: str | None = None, kind: str = "test"
+) -> SimpleNamespace:
     node = SimpleNamespace(
-        unique_id=f"test.batisync.{name}", name=name, resource_type=SimpleNamespace(value="test")
+        unique_id=f"{kind}.batisync.{name}",
+        name=name,
+        resource_type=SimpleNamespace(value=kind),
+        attached_node="model.batisync.to_push" if kind == "test" else None,
     )
     return SimpleNamespace(node=node, status=status, message=message, failures=1)
 
@@ -35,16 +40,25 @@ def test_failures_and_warnings_are_named() -> None:
         results=[
             node_result("unique_to_push_id_heure", "fail", "Got 2 results"),
             node_result("accepted_values_status", "warn", "Got 1 result"),
-            node_result("stg_batisimply__time_slots", "success"),
-            node_result("to_push", "skipped"),
+            node_result("stg_batisimply__time_slots", "success", kind="model"),
+            node_result("to_push", "skipped", kind="model"),
+            node_result("not_null_to_push_id_heure", "pass"),
+            node_result("slot_becomes_one_row", "pass", kind="unit_test"),
         ]
     )
     result = interpret(("build",), True, results, None)
     assert not result.success  # a failing node fails the command even if dbt said success
     assert result.failed_nodes == ["unique_to_push_id_heure"]
     assert [w.name for w in result.warnings] == ["accepted_values_status"]
-    assert result.counts == {"fail": 1, "warn": 1, "success": 1, "skipped": 1}
+    assert result.counts == {"fail": 1, "warn": 1, "success": 1, "skipped": 1, "pass": 2}
     assert "unique_to_push_id_heure: fail (Got 2 results)" in result.summary()
+    # every data test's own result, passing ones too (unit tests and models are not)
+    tests = {t.name: (t.status, t.attached_node) for t in result.tests}
+    assert tests == {
+        "unique_to_push_id_heure": ("fail", "model.batisync.to_push"),
+        "accepted_values_status": ("warn", "model.batisync.to_push"),
+        "not_null_to_push_id_heure": ("pass", "model.batisync.to_push"),
+    }
 
 
 def test_dbt_that_cannot_run_gives_its_error() -> None:
