@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,16 @@ from devstack.dagster_demo import PER_DOSSIER, DemoDossier, demo_dossiers
 from devstack.pg import EmbeddedPostgres
 
 _names = itertools.count()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def signal_handlers_restored() -> Iterator[None]:
+    """Dagster's in-process execution installs SIGTERM/SIGINT handlers it does not put
+    back: the other packages' tests must find the handlers they started with."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
 
 
 @pytest.fixture(scope="package")

@@ -151,6 +151,7 @@ def test_sigterm_reaches_every_running_dossier_and_starts_no_other(tmp_path: Pat
             time.sleep(0.05)
 
     threading.Thread(target=terminate_when_both_run, daemon=True).start()
+    handler_before = signal.getsignal(signal.SIGTERM)
     started = time.monotonic()
     result = run_fleet(dossiers, command, jobs=2)
     assert time.monotonic() - started < 15  # not the children's 30 s
@@ -159,5 +160,5 @@ def test_sigterm_reaches_every_running_dossier_and_starts_no_other(tmp_path: Pat
     assert result.runs[0].summary == {"status": "interrupted", "error": "by SIGTERM"}
     assert not (tmp_path / "c.start").exists()
     assert "[interrupted by SIGTERM]" in render_fleet(result).splitlines()[0]
-    # the handler is ours only while the dossiers run
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    # the handler is ours only while the dossiers run: the one before is back
+    assert signal.getsignal(signal.SIGTERM) is handler_before
