@@ -22,12 +22,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from benchmarks.processes import vm_hwm_kib
 from benchmarks.results import record
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 
@@ -40,15 +40,12 @@ MAX_RSS_MB = 365.0
 
 
 def _own_peak_rss_mb() -> float:
-    """This process's own peak RSS: `VmHWM`, the high-water mark of its address space.
-
-    Not `ru_maxrss`: Linux carries it over an exec from the process that forked, so a
-    child started by this benchmark (which holds the dataset and the fake API) would
-    report this benchmark's size, whatever the load's own."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+    """This process's own peak RSS (`processes.vm_hwm_kib`: not `ru_maxrss`, which Linux
+    carries over an exec from the benchmark that holds the dataset and the fake API)."""
+    kib = vm_hwm_kib(os.getpid())
+    if kib is None:
+        raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+    return kib / 1024
 
 
 def _load_in_child(kwargs: dict[str, Any], out: Any) -> None:

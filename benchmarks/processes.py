@@ -35,7 +35,7 @@ class Finished:
     stderr: str
 
 
-def _vm_hwm_kib(pid: int) -> int | None:
+def vm_hwm_kib(pid: int) -> int | None:
     """The process's `VmHWM` now, or None once it has exited (a zombie has none)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -56,7 +56,7 @@ class _PeakWatch(threading.Thread):
 
     def run(self) -> None:
         while not self.done.is_set():
-            kib = _vm_hwm_kib(self.pid)
+            kib = vm_hwm_kib(self.pid)
             if kib is not None:
                 self.peak_kib = max(self.peak_kib, kib)
             self.done.wait(0.01)
