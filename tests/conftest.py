@@ -16,6 +16,7 @@ from devstack.batigest import create_standin
 from devstack.fake_batisimply import Dataset, FakeBatiSimply, generate
 from devstack.pg import EmbeddedPostgres
 from devstack.pg_fixtures import new_database, pg  # noqa: F401 (fixtures)
+from tests.orchestrate.helpers import Receiver
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 
@@ -71,3 +72,11 @@ def api(request: pytest.FixtureRequest, dataset: Dataset) -> Iterator[FakeBatiSi
     marker = request.node.get_closest_marker("fake_api")
     with FakeBatiSimply(dataset, **(marker.kwargs if marker else {})) as server:
         yield server
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook on loopback that keeps what is posted to it (alerts)."""
+    server = Receiver()
+    yield server
+    server.close()

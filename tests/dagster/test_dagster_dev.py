@@ -44,18 +44,11 @@ DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
 @pytest.fixture
-def webhook() -> Iterator[Receiver]:
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture
-def unconfigured(dossiers_folder: Path, webhook: Receiver) -> Iterator[str]:
+def unconfigured(dossiers_folder: Path, receiver: Receiver) -> Iterator[str]:
     """A dossier folder with nothing but its webhook: its sync exits 2 (misconfigured),
     without alerting by itself."""
     name = "unconfigured"
-    write_dossier(dossiers_folder, name, {"ALERT_WEBHOOK_URL": webhook.url})
+    write_dossier(dossiers_folder, name, {"ALERT_WEBHOOK_URL": receiver.url})
     yield name
     shutil.rmtree(dossiers_folder / name)
 
@@ -76,7 +69,7 @@ def test_dagster_dev_runs_the_dossiers_through_its_queue_and_shows_them(
     dossiers_folder: Path,
     dbt_tests_cache: Path,
     data_test_list: list,
-    webhook: Receiver,
+    receiver: Receiver,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -134,10 +127,10 @@ def test_dagster_dev_runs_the_dossiers_through_its_queue_and_shows_them(
         # the misconfigured dossier: the sync did not alert (exit 2), Dagster did, once
         until(
             "the failure sensor posted to the dossier's webhook",
-            lambda: [b for b in webhook.bodies if b.get("source") == "dagster"],
+            lambda: [b for b in receiver.bodies if b.get("source") == "dagster"],
             timeout_s=120,
         )
-        (alert,) = [b for b in webhook.bodies if b.get("source") == "dagster"]
+        (alert,) = [b for b in receiver.bodies if b.get("source") == "dagster"]
         assert (alert["dossier"], alert["exit_code"]) == (unconfigured, 2)
         assert alert["status"] == "failed"
         assert "BATISIMPLY_API_URL" in alert["error"] and alert["dagster_run_id"] in launched

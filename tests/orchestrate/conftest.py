@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from devstack.fake_batisimply import FakeBatiSimply
-from tests.orchestrate.helpers import Receiver, conninfo_of
+from tests.orchestrate.helpers import conninfo_of
 from tests.orchestrate.old_site import OldSite, build_old_site
 
 
@@ -18,13 +18,6 @@ from tests.orchestrate.old_site import OldSite, build_old_site
 def conninfo(staging_url: str) -> dict[str, Any]:
     """psycopg's keywords for the staging database."""
     return conninfo_of(staging_url)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture
