@@ -13,8 +13,9 @@ import os
 
 import dagster as dg
 
-from batisync_dagster.asset import SYNC_ASSET, SYNC_JOB
+from batisync_dagster.asset import POOL, SYNC_ASSET, SYNC_JOB
 from batisync_dagster.dossiers import DOSSIERS, partition_changes, scan
+from batisync_dagster.instance import ensure_pool_limit
 
 DEFAULT_CRON = "*/30 6-20 * * 1-6"
 DEFAULT_TIMEZONE = "Europe/Paris"
@@ -35,6 +36,9 @@ sync_job = dg.define_asset_job(
     "deletes the partition of a folder that is gone (its run history stays).",
 )
 def dossiers_folder(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    # the sensor makes the partitions, so it runs before any run can be queued
+    if ensure_pool_limit(context.instance, POOL):
+        context.log.info("pool %s: the instance's default limit", POOL)
     folder = scan()
     if folder.invalid:
         context.log.warning("not dossiers (invalid names): %s", ", ".join(folder.invalid))
@@ -63,6 +67,7 @@ def every_dossier_schedule(
     def batisync_every_dossier(
         context: dg.ScheduleEvaluationContext,
     ) -> list[dg.RunRequest] | dg.SkipReason:
+        ensure_pool_limit(context.instance, POOL)  # before this tick's runs are queued
         names = context.instance.get_dynamic_partitions(DOSSIERS.name)
         if not names:
             return dg.SkipReason("no dossier partition yet (DOSSIERS_DIR is empty)")

@@ -1,8 +1,8 @@
 """`dagster dev` on the code location, as `make dagster` starts it: the sensor makes the
 dossier folders partitions, runs launched through the GraphQL API go through the run
-queue of the shipped dagster.yaml (one run per dossier at a time, the pool's limit), a
-failed dossier alerts through its webhook, and the web UI, rendered by headless
-Chromium, lists the dossiers' runs.
+queue of the shipped dagster.yaml (one run per dossier at a time, the pool's limit on the
+runs in progress), a failed dossier alerts through its webhook, and the web UI, rendered
+by headless Chromium, lists the dossiers' runs.
 
 Its dossiers are the package's fleet (tests/dagster/conftest.py): synced already when
 test_asset.py ran first, so these runs are quick no-change syncs; run alone, they are
@@ -21,7 +21,7 @@ dg = pytest.importorskip("dagster", reason="the dagster extra is not installed: 
 
 from dagster_graphql import DagsterGraphQLClient  # noqa: E402
 
-from batisync_dagster.asset import SYNC_ASSET  # noqa: E402
+from batisync_dagster.asset import POOL, SYNC_ASSET  # noqa: E402
 from batisync_dagster.automation import sync_job  # noqa: E402
 from batisync_dagster.dossiers import DOSSIERS  # noqa: E402
 from devstack.dagster_demo import (  # noqa: E402
@@ -117,7 +117,10 @@ def test_dagster_dev_runs_the_dossiers_through_its_queue_and_shows_them(
         )
         assert second["startTime"] >= first["endTime"]  # queued: never two syncs of alpha
         assert "batisync/skipped" not in second["tags"]  # the queue held it, not the lock
+        # run granularity: a run holds its pool slot from its dequeue to its end (its op
+        # claims nothing), so the runs' start-to-end intervals are what the limit bounds
         assert overlap(list(runs.values())) <= POOL_LIMIT
+        assert instance.event_log_storage.get_concurrency_info(POOL).slot_count == POOL_LIMIT
         for name in (alpha.name, beta.name):  # each successful run synced its dossier
             records = instance.fetch_materializations(
                 dg.AssetRecordsFilter(asset_key=SYNC_ASSET, asset_partitions=[name]), limit=5
