@@ -58,28 +58,42 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def tree_rss_bytes(root: int) -> int:
-    """The resident memory of `root` and of every process under it, now."""
-    total, todo = 0, [root]
+def _pss_bytes(pid: int) -> int:
+    """Its proportional set size: pages shared with N processes count 1/N each."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def tree_memory(root: int) -> tuple[int, int]:
+    """(RSS, PSS) of `root` and of every process under it, now. Children forked from
+    `sync --all`'s warm forkserver share its pages: the RSS sum counts them in each
+    child, the PSS sum once."""
+    rss = pss = 0
+    todo = [root]
     while todo:
         pid = todo.pop()
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            pss += _pss_bytes(pid)
         except (OSError, IndexError, ValueError):
             continue
         todo += _children(pid)
-    return total
+    return rss, pss
 
 
 @contextmanager
 def sampled_peak(pid: int) -> Iterator[dict[str, int]]:
-    """`{"peak": bytes}`: the largest whole-tree RSS of `pid` seen while inside."""
-    peak = {"peak": 0}
+    """`{"peak": bytes, "peak_pss": bytes}`: the largest whole-tree RSS (and PSS) of
+    `pid` seen while inside."""
+    peak = {"peak": 0, "peak_pss": 0}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak["peak"] = max(peak["peak"], tree_rss_bytes(pid))
+            rss, pss = tree_memory(pid)
+            peak["peak"], peak["peak_pss"] = max(peak["peak"], rss), max(peak["peak_pss"], pss)
             done.wait(SAMPLE_S)
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -91,8 +105,8 @@ def sampled_peak(pid: int) -> Iterator[dict[str, int]]:
         thread.join()
 
 
-def _batisync(env: dict[str, str], *args: str) -> tuple[float, int, str, str]:
-    """One `batisync` process: wall seconds, peak RSS of its tree, stdout, stderr."""
+def _batisync(env: dict[str, str], *args: str) -> tuple[float, dict[str, int], str, str]:
+    """One `batisync` process: wall seconds, peak RSS and PSS of its tree, stdout, stderr."""
     began = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "batisync", *args],
@@ -104,7 +118,7 @@ def _batisync(env: dict[str, str], *args: str) -> tuple[float, int, str, str]:
     if child.returncode != 0:
         raise AssertionError(f"batisync {' '.join(args)} exited {child.returncode}: "
                              f"{stdout[-2000:]} {stderr[-3000:]}")  # fmt: skip
-    return seconds, peak["peak"], stdout, stderr
+    return seconds, peak, stdout, stderr
 
 
 def _folder(pg: EmbeddedPostgres, root: Path, prefix: str, apis: list[FakeBatiSimply]) -> Path:
@@ -142,11 +156,12 @@ def test_dossiers_all_against_one_by_one(
             env = fleet_env(serial_dir, window_days=WINDOW_DAYS, HOME=str(tmp_path))
             serial = []
             for i in range(DOSSIERS):
-                seconds, rss, out, _ = _batisync(env, "sync", "--dossier", f"s{i:02d}", "--json")
+                seconds, peak, out, _ = _batisync(env, "sync", "--dossier", f"s{i:02d}", "--json")
                 assert json.loads(out)["status"] == "success"
-                serial.append({"seconds": round(seconds, 2), "peak_rss_mb": round(rss / 2**20, 1)})
+                serial.append({"seconds": round(seconds, 2),
+                               "peak_rss_mb": round(peak["peak"] / 2**20, 1)})  # fmt: skip
             env = fleet_env(parallel_dir, window_days=WINDOW_DAYS, HOME=str(tmp_path))
-            seconds, rss, out, _ = _batisync(env, "sync", "--all", "--jobs", str(JOBS), "--json")
+            seconds, peak, out, _ = _batisync(env, "sync", "--all", "--jobs", str(JOBS), "--json")
             whole = json.loads(out)
             assert whole["exit_status"] == 0
             results.update(
@@ -154,7 +169,8 @@ def test_dossiers_all_against_one_by_one(
                 serial_runs=serial,
                 serial_peak_rss_mb=round(max(s["peak_rss_mb"] for s in serial), 1),
                 all_seconds=round(seconds, 2),
-                all_peak_rss_mb=round(rss / 2**20, 1),
+                all_peak_rss_mb=round(peak["peak"] / 2**20, 1),
+                all_peak_pss_mb=round(peak["peak_pss"] / 2**20, 1),
                 all_dossier_seconds=[d["duration_s"] for d in whole["dossiers"]],
                 written=[
                     sum(d["summary"]["suivimo"].get(k, 0) for k in ("inserted", "updated"))
@@ -177,7 +193,8 @@ def test_dossiers_all_against_one_by_one(
     print(
         f"\n{DOSSIERS} dossiers x {SLOTS} slots: --all --jobs {JOBS} {results['all_seconds']} s, "
         f"one by one {results['serial_seconds']} s (ratio {ratio:.2f}, target <= 0.7); "
-        f"peak RSS of the --all tree {results['all_peak_rss_mb']} MiB"
+        f"peak RSS of the --all tree {results['all_peak_rss_mb']} MiB "
+        f"(PSS {results['all_peak_pss_mb']} MiB)"
     )
     record("dossiers", figures, details)
     benchmark.extra_info.update(details)

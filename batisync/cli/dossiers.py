@@ -33,12 +33,21 @@ def _echo(dossier: str, line: str) -> None:
         sys.stderr.flush()
 
 
+def dossier_child(argv: list[str]) -> int:
+    """What `sync --all`'s warm child runs: `batisync <argv>` (module level: the forked
+    child imports it by name)."""
+    from batisync.cli import main
+
+    return main(argv)
+
+
 def _child_command(args: argparse.Namespace) -> Any:
+    """A dossier's `batisync` arguments (the warm launcher runs them in a forked child)."""
+
     def command(dossier: Dossier) -> list[str]:
         flags = ["--dry-run"] * args.dry_run + ["--verbose"] * args.verbose
         flags += ["--full-refresh"] * getattr(args, "full_refresh", False)
-        return [sys.executable, "-m", "batisync", "sync", "--dossier", dossier.name, "--json",
-                *flags]  # fmt: skip
+        return ["sync", "--dossier", dossier.name, "--json", *flags]
 
     return command
 
@@ -46,6 +55,7 @@ def _child_command(args: argparse.Namespace) -> Any:
 def cmd_sync_all(args: argparse.Namespace) -> int:
     from batisync.orchestrate.fleet import run_fleet
     from batisync.orchestrate.fleet_text import render_fleet
+    from batisync.orchestrate.launchers import WarmLauncher
 
     json_path = os.environ.get("SUMMARY_JSON") or None
     try:
@@ -64,7 +74,10 @@ def cmd_sync_all(args: argparse.Namespace) -> int:
     # each child finds the same folder; only the whole writes SUMMARY_JSON
     env = {k: v for k, v in os.environ.items() if k != "SUMMARY_JSON"}
     env[DOSSIERS_VARIABLE] = str(folder)
-    result = run_fleet(found, _child_command(args), jobs=args.jobs, env=env, on_line=_echo)
+    warm = WarmLauncher(dossier_child)  # the sync's imports paid once, not per dossier
+    result = run_fleet(
+        found, _child_command(args), jobs=args.jobs, env=env, on_line=_echo, launcher=warm
+    )
     as_json = json.dumps(result.to_dict(), indent=2, default=str)
     print(as_json if args.json else render_fleet(result), flush=True)
     if json_path:

@@ -2,7 +2,8 @@
 
 Each dossier runs `batisync sync --dossier NAME --json` as a child process (dbt's runner
 changes its process's environment, and a crash must stay one dossier's): under its own
-lock, in its own database. A dossier that fails, is locked or is misconfigured never
+lock, in its own database. `launchers` says how a child starts (the CLI forks them from a
+warm forkserver). A dossier that fails, is locked or is misconfigured never
 stops the others. SIGTERM or SIGINT reaches every running child (each stops cleanly and
 says so in its summary), no other starts, and the whole exits 1. The exit status of the
 whole is `fleet_exit_status` (CONTRACT.md "Dossiers"); the table is `summary_table`.
@@ -14,17 +15,18 @@ import contextlib
 import json
 import logging
 import signal
-import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
 from batisync.core.errors import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from batisync.core.settings.dossiers import Dossier
+from batisync.orchestrate.launchers import Child, Launcher, SubprocessLauncher
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +132,14 @@ class _Children:
 
     stop: threading.Event = field(default_factory=threading.Event)
     signal_name: str | None = None
-    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    running: dict[str, Child] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, name: str, child: subprocess.Popen[bytes]) -> None:
+    def add(self, name: str, child: Child) -> None:
         with self.lock:
             self.running[name] = child
             if self.stop.is_set():  # the signal came between the check and the start
-                _terminate(child)
+                child.terminate()
 
     def remove(self, name: str) -> None:
         with self.lock:
@@ -150,12 +152,7 @@ class _Children:
             self.signal_name = signal_name
             self.stop.set()
             for child in self.running.values():
-                _terminate(child)
-
-
-def _terminate(child: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        child.send_signal(signal.SIGTERM)
+                child.terminate()
 
 
 @contextlib.contextmanager
@@ -185,35 +182,27 @@ def _run_child(
     env: Mapping[str, str] | None,
     children: _Children,
     on_line: Callable[[str, str], None],
+    launcher: Launcher,
 ) -> DossierRun:
     if children.stop.is_set():
         why = f"not started: sync --all was interrupted by {children.signal_name}"
         return DossierRun(dossier.name, EXIT_FAILED, error=why, started=False)
     started = time.monotonic()
     tail: list[str] = []
-    # stdout to a file (a dry run's JSON may be large); stderr read here, line by line
-    with tempfile.TemporaryFile() as out:
-        # a session of its own: a terminal's Ctrl-C reaches this process, which forwards it
-        child = subprocess.Popen(
-            list(command),
-            stdout=out,
-            stderr=subprocess.PIPE,
-            env=dict(env) if env is not None else None,
-            start_new_session=True,
-        )
+    with tempfile.TemporaryDirectory(prefix="batisync-dossier-") as folder:
+        stdout = Path(folder) / "stdout.json"
+        child = launcher.start(command, env, stdout)
         children.add(dossier.name, child)
         try:
-            stream: IO[bytes] = child.stderr  # type: ignore[assignment]
-            for raw in stream:
+            for raw in child.lines():
                 line = raw.decode("utf-8", errors="replace").rstrip("\n")
                 on_line(dossier.name, line)
                 tail = [*tail[-(STDERR_TAIL - 1) :], line]
             code = child.wait()
         finally:
             children.remove(dossier.name)
-        out.seek(0)
-        stdout = out.read().decode("utf-8", errors="replace")
-    return outcome(dossier.name, code, stdout, tail, time.monotonic() - started)
+        text = stdout.read_bytes().decode("utf-8", errors="replace") if stdout.exists() else ""
+    return outcome(dossier.name, code, text, tail, time.monotonic() - started)
 
 
 def run_fleet(
@@ -223,10 +212,13 @@ def run_fleet(
     jobs: int = 1,
     env: Mapping[str, str] | None = None,
     on_line: Callable[[str, str], None] = lambda name, line: None,
+    launcher: Launcher | None = None,
 ) -> FleetResult:
-    """Run `command(dossier)` for every dossier, `jobs` at a time; a dossier whose name is
-    invalid is misconfigured without being started. `on_line(dossier, line)` gets each
-    line a child writes on stderr (its logs)."""
+    """Run `command(dossier)` for every dossier, `jobs` at a time, started by `launcher`
+    (an argv in a new interpreter by default); a dossier whose name is invalid is
+    misconfigured without being started. `on_line(dossier, line)` gets each line a child
+    writes on stderr (its logs)."""
+    launcher = launcher or SubprocessLauncher()
     started = time.monotonic()
     children = _Children()
     results: dict[str, DossierRun] = {}
@@ -237,7 +229,7 @@ def run_fleet(
                 results[dossier.name] = DossierRun(dossier.name, EXIT_CONFIG, error=dossier.problem)
                 continue
             futures[dossier.name] = pool.submit(
-                _run_child, dossier, command(dossier), env, children, on_line
+                _run_child, dossier, command(dossier), env, children, on_line, launcher
             )
         for name, future in futures.items():
             results[name] = future.result()

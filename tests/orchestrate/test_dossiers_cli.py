@@ -104,6 +104,7 @@ def test_plain_sync_beside_a_dossiers_folder_runs_the_single_configuration(
     folder: Path, pg: EmbeddedPostgres, staging_url: str, batigest_url: str, tmp_path: Path
 ) -> None:
     write_dossier(folder, "acme", ACCOUNT)
+    pg.drop_database("batisync_acme")  # another test's dossier acme (the session's server)
     env = cli_env(staging_url, batigest_url, tmp_path) | {"DOSSIERS_DIR": str(folder)}
     done = run_cli(["sync", "--json"], env, tmp_path)
     summary = json.loads(done.stdout)

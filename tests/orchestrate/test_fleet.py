@@ -1,7 +1,9 @@
 """`sync --all`'s runner (`orchestrate/fleet.py`) with stand-in children: real processes
 that print what a dossier's `sync --json` prints and exit as it would, so the exit rule,
 the N-at-a-time bound, the forwarded SIGTERM and the table are checked in seconds (the
-real children: tests/orchestrate/test_dossiers_e2e.py)."""
+real children: tests/orchestrate/test_dossiers_e2e.py). The runner's checks run with both
+launchers: a new interpreter per child, and a child forked from the warm forkserver (the
+CLI's), which must behave the same."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 from batisync.core.settings.dossiers import Dossier
 from batisync.orchestrate.fleet import DossierRun, fleet_exit_status, outcome, run_fleet
 from batisync.orchestrate.fleet_text import render_fleet
+from batisync.orchestrate.launchers import Launcher, SubprocessLauncher, WarmLauncher
 
 CHILD = r"""
 import json, os, signal, sys, time
@@ -51,11 +54,28 @@ if mode == "wait":
 """
 
 
-def _dossiers(tmp_path: Path, modes: dict[str, str]) -> tuple[list[Dossier], object]:
+def stand_in(argv: list[str]) -> int:
+    """The warm launcher's entry for these tests: `CHILD` in the forked child."""
+    sys.argv = ["stand-in", *argv]
+    exec(CHILD, {"__name__": "stand_in"})
+    return 0
+
+
+@pytest.fixture(params=["subprocess", "warm"])
+def launcher(request: pytest.FixtureRequest) -> Launcher:
+    if request.param == "warm":
+        return WarmLauncher(stand_in, modules=("json",))
+    return SubprocessLauncher()
+
+
+def _dossiers(
+    tmp_path: Path, modes: dict[str, str], launcher: Launcher | None = None
+) -> tuple[list[Dossier], object]:
     dossiers = [Dossier(name, tmp_path / name) for name in modes]
+    prefix = [] if isinstance(launcher, WarmLauncher) else [sys.executable, "-c", CHILD]
 
     def command(dossier: Dossier) -> list[str]:
-        return [sys.executable, "-c", CHILD, dossier.name, modes[dossier.name], str(tmp_path)]
+        return [*prefix, dossier.name, modes[dossier.name], str(tmp_path)]
 
     return dossiers, command
 
@@ -87,14 +107,18 @@ def test_outcome_of_a_child() -> None:
     assert silent.summary is None and silent.error == "configuration error: Z | second"
 
 
-def test_every_dossier_runs_whatever_the_others_do(tmp_path: Path) -> None:
+def test_every_dossier_runs_whatever_the_others_do(tmp_path: Path, launcher: Launcher) -> None:
     modes = {"acme": "ok", "beta": "fail", "Bad": "ok", "delta": "busy", "echo": "crash",
              "fox": "config", "golf": "same"}  # fmt: skip
-    dossiers, command = _dossiers(tmp_path, modes)
+    dossiers, command = _dossiers(tmp_path, modes, launcher)
     dossiers[2] = Dossier("Bad", tmp_path / "Bad", problem="invalid dossier name 'Bad'")
     lines: list[tuple[str, str]] = []
     result = run_fleet(
-        dossiers, command, jobs=3, on_line=lambda name, line: lines.append((name, line))
+        dossiers,
+        command,
+        jobs=3,
+        on_line=lambda name, line: lines.append((name, line)),
+        launcher=launcher,
     )
     by_name = {run.dossier: run for run in result.runs}
     assert [run.dossier for run in result.runs] == list(modes)  # the folder's order
@@ -127,9 +151,9 @@ def test_every_dossier_runs_whatever_the_others_do(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_jobs_bounds_how_many_run_at_once(tmp_path: Path, jobs: int) -> None:
-    dossiers, command = _dossiers(tmp_path, {f"d{i}": "ok" for i in range(4)})
-    result = run_fleet(dossiers, command, jobs=jobs)
+def test_jobs_bounds_how_many_run_at_once(tmp_path: Path, jobs: int, launcher: Launcher) -> None:
+    dossiers, command = _dossiers(tmp_path, {f"d{i}": "ok" for i in range(4)}, launcher)
+    result = run_fleet(dossiers, command, jobs=jobs, launcher=launcher)
     assert result.exit_status == 0
     spans = [
         (float((tmp_path / f"d{i}.start").read_text()), float((tmp_path / f"d{i}.end").read_text()))
@@ -139,8 +163,10 @@ def test_jobs_bounds_how_many_run_at_once(tmp_path: Path, jobs: int) -> None:
     assert most == jobs
 
 
-def test_sigterm_reaches_every_running_dossier_and_starts_no_other(tmp_path: Path) -> None:
-    dossiers, command = _dossiers(tmp_path, {"a": "wait", "b": "wait", "c": "wait"})
+def test_sigterm_reaches_every_running_dossier_and_starts_no_other(
+    tmp_path: Path, launcher: Launcher
+) -> None:
+    dossiers, command = _dossiers(tmp_path, {"a": "wait", "b": "wait", "c": "wait"}, launcher)
 
     def terminate_when_both_run() -> None:
         deadline = time.monotonic() + 20
@@ -153,7 +179,7 @@ def test_sigterm_reaches_every_running_dossier_and_starts_no_other(tmp_path: Pat
     threading.Thread(target=terminate_when_both_run, daemon=True).start()
     handler_before = signal.getsignal(signal.SIGTERM)
     started = time.monotonic()
-    result = run_fleet(dossiers, command, jobs=2)
+    result = run_fleet(dossiers, command, jobs=2, launcher=launcher)
     assert time.monotonic() - started < 15  # not the children's 30 s
     assert result.interrupted_by == "SIGTERM" and result.exit_status == 1
     assert [r.status for r in result.runs] == ["interrupted", "interrupted", "not started"]
