@@ -29,10 +29,6 @@ from batisync.loader.window import Window
 # temp table -> (query filling it from a raw table, the raw table); {generation} is the
 # table's `_generation` column, or null on a table loaded before it existed
 _SNAPSHOTS = {
-    "prev_slots": (
-        f"select id, _content_hash, _deleted_at is not null, {{generation}} from {SLOTS_TABLE}",
-        SLOTS_TABLE,
-    ),
     "prev_projects": (f"select id::text, _content_hash from {PROJECTS_TABLE}", PROJECTS_TABLE),
     "prev_salarie": (f"select code, _content_hash from {SALARIE_TABLE}", SALARIE_TABLE),
 }
@@ -75,7 +71,7 @@ class Before:
 
 def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
     """Snapshot keys and content hashes in temp tables of this session, and counts."""
-    conn.execute(sa.text(f"drop table if exists {', '.join(_SNAPSHOTS)}"))
+    conn.execute(sa.text(f"drop table if exists prev_slots, {', '.join(_SNAPSHOTS)}"))
     conn.execute(
         sa.text("create temp table prev_slots (id text primary key, h text, gone bool, g bigint)")
     )
@@ -97,6 +93,24 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
     )
     conn.commit()  # keep no lock on the raw tables while dlt alters them
     return before
+
+
+# every slot row (history included), filled only when dlt is handed slot rows: the
+# counts and `_generation` compare only the rows dlt writes with it, and a load that
+# hands dlt none (nothing new or changed) spares a copy of the whole table
+_PREV_SLOTS = (
+    f"insert into prev_slots select id, _content_hash, _deleted_at is not null, "
+    f"{{generation}} from {SLOTS_TABLE}"
+)
+
+
+def snapshot_slots(conn: sa.Connection) -> None:
+    """Fill `prev_slots` (created empty by `read_before`): after the extract, before dlt
+    loads; nothing else writes the slots in between."""
+    if relation_exists(conn, SLOTS_TABLE):
+        generation = generation_of(conn, SLOTS_TABLE)
+        conn.execute(sa.text(_PREV_SLOTS.format(generation=generation)))
+    conn.commit()  # no lock on the raw table while dlt alters it
 
 
 def _snapshot_window(conn: sa.Connection, chunks: list[Window]) -> None:
@@ -203,10 +217,19 @@ from cur c full join prev p on p.key = c.key
 
 
 def slot_counts(
-    conn: sa.Connection, tally: SlotTally, chunks: list[ChunkReport], fetched_at: datetime
+    conn: sa.Connection,
+    tally: SlotTally,
+    chunks: list[ChunkReport],
+    fetched_at: datetime,
+    touched: int | None = None,
 ) -> ResourceCounts:
-    """Counts of the slots this run loaded (`_fetched_at`), against the snapshot."""
-    new, changed, unchanged = conn.execute(sa.text(_SLOT_CHANGES), {"fetched_at": fetched_at}).one()
+    """Counts of the slots this run loaded (`_fetched_at`), against the snapshot; with
+    `touched` (dlt wrote no slot, no snapshot was taken), every slot seen is unchanged."""
+    if touched is None:
+        query = sa.text(_SLOT_CHANGES)
+        new, changed, unchanged = conn.execute(query, {"fetched_at": fetched_at}).one()
+    else:
+        new, changed, unchanged = 0, 0, touched
     return ResourceCounts(
         fetched=tally.fetched,
         new=new,
@@ -247,5 +270,6 @@ __all__ = [
     "reference_digests",
     "replaced_counts",
     "slot_counts",
+    "snapshot_slots",
     "touch_unchanged",
 ]
