@@ -12,8 +12,9 @@ Order, so that a failure leaves the raw tables untouched:
    a slot identical to its raw row (same md5 under the same version of the checks,
    compared with the hashes of its chunk, read as the chunk comes) is not checked again
    nor handed to dlt, only its id kept;
-4. normalize and load both dlt pipelines, then stamp `_fetched_at` on those unchanged
-   slots in one statement;
+4. when dlt got slot rows, snapshot every raw slot (`prev_slots`, for the counts and
+   `_generation`: a load that hands dlt no slot spares that copy); normalize and load
+   both dlt pipelines, then stamp `_fetched_at` on the unchanged slots in one statement;
 5. mark deleted the slots a fetched chunk no longer returns (guarded), in one transaction;
 6. count new / changed / deleted (and deletions confirmed) against the snapshot.
 """
@@ -53,6 +54,7 @@ from batisync.loader.staging_state import (
     reference_changes,
     replaced_counts,
     slot_counts,
+    snapshot_slots,
     touch_unchanged,
 )
 from batisync.loader.tables import (
@@ -182,6 +184,10 @@ def run_load(
             # one extract per pipeline and run: a second one before normalize would make
             # a second package whose schema differs from the first (dlt's warning)
             dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
+            # the slots dlt got (new or changed) are compared with raw as it was
+            written = tally.loaded - len(tally.unchanged_ids)
+            if written:
+                snapshot_slots(conn)
             erp_resources = [] if salarie is None else [salarie_resource(salarie)]
             if chantiers is not None:
                 erp_resources += chantier_resources(chantiers, fetched_at)
@@ -197,7 +203,7 @@ def run_load(
                 dlt_steps.load(erp_pipeline, f"loading {RAW_BATIGEST} failed")
 
             # before deletion marking, which takes a slot not stamped by this run as absent
-            touch_unchanged(conn, tally.unchanged_ids, fetched_at)
+            touched = touch_unchanged(conn, tally.unchanged_ids, fetched_at)
             # the rows dlt wrote get their `_generation` (row_generations.py), the deletion
             # marks this load's one
             stamp_generations(conn, this_load.after)
@@ -211,7 +217,9 @@ def run_load(
                 now(),
                 this_load.after,
             )
-            report.resources[SLOTS] = slot_counts(conn, tally, report.chunks, fetched_at)
+            report.resources[SLOTS] = slot_counts(
+                conn, tally, report.chunks, fetched_at, None if written else touched
+            )
             report.resources[PROJECTS] = replaced_counts(
                 conn, project_tally, refresh_projects, PROJECTS_TABLE, "id::text", "prev_projects"
             )

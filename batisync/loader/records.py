@@ -84,6 +84,9 @@ def record_id(record: Any) -> str | None:
     if not isinstance(record, Mapping):
         return None
     value = record.get("id")
+    if type(value) is int:  # the API's own shape, once per record and run: no text to check
+        # (a bigint's digits are far within MAX_ID_LENGTH; a bool is no `int` here)
+        return str(value) if bounds.INT64[0] <= value <= bounds.INT64[1] else None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):

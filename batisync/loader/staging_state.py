@@ -29,10 +29,6 @@ from batisync.loader.window import Window
 # temp table -> (query filling it from a raw table, the raw table); {generation} is the
 # table's `_generation` column, or null on a table loaded before it existed
 _SNAPSHOTS = {
-    "prev_slots": (
-        f"select id, _content_hash, _deleted_at is not null, {{generation}} from {SLOTS_TABLE}",
-        SLOTS_TABLE,
-    ),
     "prev_projects": (f"select id::text, _content_hash from {PROJECTS_TABLE}", PROJECTS_TABLE),
     "prev_salarie": (f"select code, _content_hash from {SALARIE_TABLE}", SALARIE_TABLE),
 }
@@ -75,7 +71,7 @@ class Before:
 
 def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
     """Snapshot keys and content hashes in temp tables of this session, and counts."""
-    conn.execute(sa.text(f"drop table if exists {', '.join(_SNAPSHOTS)}"))
+    conn.execute(sa.text(f"drop table if exists prev_slots, {', '.join(_SNAPSHOTS)}"))
     conn.execute(
         sa.text("create temp table prev_slots (id text primary key, h text, gone bool, g bigint)")
     )
@@ -97,6 +93,24 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
     )
     conn.commit()  # keep no lock on the raw tables while dlt alters them
     return before
+
+
+# every slot row (history included), filled only when dlt is handed slot rows: the
+# counts and `_generation` compare only the rows dlt writes with it, and a load that
+# hands dlt none (nothing new or changed) spares a copy of the whole table
+_PREV_SLOTS = (
+    f"insert into prev_slots select id, _content_hash, _deleted_at is not null, "
+    f"{{generation}} from {SLOTS_TABLE}"
+)
+
+
+def snapshot_slots(conn: sa.Connection) -> None:
+    """Fill `prev_slots` (created empty by `read_before`): after the extract, before dlt
+    loads; nothing else writes the slots in between."""
+    if relation_exists(conn, SLOTS_TABLE):
+        generation = generation_of(conn, SLOTS_TABLE)
+        conn.execute(sa.text(_PREV_SLOTS.format(generation=generation)))
+    conn.commit()  # no lock on the raw table while dlt alters it
 
 
 def _snapshot_window(conn: sa.Connection, chunks: list[Window]) -> None:
@@ -149,25 +163,33 @@ def _quarantine_first_seen(conn: sa.Connection) -> dict[str, datetime]:
     return {key: seen for key, seen in conn.execute(sa.text(query))}
 
 
+# the unchanged ids go to a temp table slice by slice, then one update joins it: the raw
+# table has no index on id, so each statement of ids scanned it whole (10 scans of the
+# window and its history at 100,000 unchanged slots)
+_SEEN = "seen_unchanged"
+_COPY_SEEN = f"insert into {_SEEN} select unnest(cast(:ids as text[]))"
 _TOUCH = f"""
 update {SLOTS_TABLE} t set _fetched_at = :fetched_at
-from unnest(cast(:ids as text[])) as u(id)
+from {_SEEN} u
 where t.id = u.id
 """
 
 
-TOUCH_SLICE = 10_000  # ids per statement: the parameter is built in memory at once
+TOUCH_SLICE = 10_000  # ids per insert: the parameter is built in memory at once
 
 
 def touch_unchanged(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> int:
     """Stamp `_fetched_at` on the slots fetched unchanged (which dlt did not load), in
     one transaction: deletion marking and the counts take them as seen in this run."""
-    touched = 0
+    if not ids:
+        return 0
     with conn.begin():
+        conn.execute(sa.text(f"drop table if exists {_SEEN}"))
+        conn.execute(sa.text(f"create temp table {_SEEN} (id text) on commit drop"))
         for start in range(0, len(ids), TOUCH_SLICE):
-            params = {"ids": ids[start : start + TOUCH_SLICE], "fetched_at": fetched_at}
-            touched += conn.execute(sa.text(_TOUCH), params).rowcount
-    return touched
+            conn.execute(sa.text(_COPY_SEEN), {"ids": ids[start : start + TOUCH_SLICE]})
+        conn.execute(sa.text(f"analyze {_SEEN}"))  # a hash join, not a guess
+        return conn.execute(sa.text(_TOUCH), {"fetched_at": fetched_at}).rowcount
 
 
 _SLOT_CHANGES = f"""
@@ -195,10 +217,19 @@ from cur c full join prev p on p.key = c.key
 
 
 def slot_counts(
-    conn: sa.Connection, tally: SlotTally, chunks: list[ChunkReport], fetched_at: datetime
+    conn: sa.Connection,
+    tally: SlotTally,
+    chunks: list[ChunkReport],
+    fetched_at: datetime,
+    touched: int | None = None,
 ) -> ResourceCounts:
-    """Counts of the slots this run loaded (`_fetched_at`), against the snapshot."""
-    new, changed, unchanged = conn.execute(sa.text(_SLOT_CHANGES), {"fetched_at": fetched_at}).one()
+    """Counts of the slots this run loaded (`_fetched_at`), against the snapshot; with
+    `touched` (dlt wrote no slot, no snapshot was taken), every slot seen is unchanged."""
+    if touched is None:
+        query = sa.text(_SLOT_CHANGES)
+        new, changed, unchanged = conn.execute(query, {"fetched_at": fetched_at}).one()
+    else:
+        new, changed, unchanged = 0, 0, touched
     return ResourceCounts(
         fetched=tally.fetched,
         new=new,
@@ -239,5 +270,6 @@ __all__ = [
     "reference_digests",
     "replaced_counts",
     "slot_counts",
+    "snapshot_slots",
     "touch_unchanged",
 ]

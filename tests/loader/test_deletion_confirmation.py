@@ -78,3 +78,33 @@ def test_no_confirmation_from_a_fetch_with_a_guarded_chunk(
     report = load(chunk_days=10)
     assert any(chunk.guarded for chunk in report.chunks)
     assert query(staging_url, SQL, i=victim)[0][1] is None
+
+
+def test_marks_and_confirmations_are_counted_in_their_own_chunk(
+    load: Loader, dataset: Dataset
+) -> None:
+    """Every chunk is marked in one statement: each chunk's report still counts its own."""
+    from batisync.loader.records import parse_api_timestamp
+    from batisync.loader.window import chunk_window
+
+    load(chunk_days=10)
+    chunks = chunk_window(window(), 10)
+    by_chunk: dict[int, list[str]] = {}
+    for slot_id in _ids(dataset):
+        start = parse_api_timestamp(dataset.slots[slot_id]["startDate"])
+        where = [i for i, c in enumerate(chunks) if c.start <= start <= c.end]
+        by_chunk.setdefault(where[0], []).append(slot_id)
+    first, last = min(by_chunk), max(by_chunk)
+    assert first != last
+    gone = by_chunk[first][:1] + by_chunk[last][:2]
+    for slot_id in gone:
+        dataset.delete(slot_id)
+    expected = [0] * len(chunks)
+    expected[first], expected[last] = 1, 2
+
+    marked = load(chunk_days=10)
+    assert [c.deleted for c in marked.chunks] == expected
+    assert [c.confirmed for c in marked.chunks] == [0] * len(chunks)
+    confirmed = load(chunk_days=10)
+    assert [c.confirmed for c in confirmed.chunks] == expected
+    assert [c.deleted for c in confirmed.chunks] == [0] * len(chunks)
