@@ -21,11 +21,13 @@ from batisync.transform.dbt_runner import DbtNodeResult, DbtResult, parse_manife
 # what the exporter and the drift stage read, with everything upstream and its tests
 TRANSFORM_SELECT = ("+to_push", "+heures_gone", "+heures_rejected", "+heures_synced")
 # rebuilt after the export from the map it just wrote: to_push then holds what the next
-# export will write (nothing, after a clean run) and batigest_heures.sync shows the push
-# (int_time_slots_pushable is a table that reads the map); heures_synced, a view on
-# to_push, is created again (rebuilding to_push drops the views on it)
+# export will write (nothing, after a clean run), heures_gone what it left, and
+# batigest_heures.sync shows the push; heures_synced, a view on to_push, is created
+# again (rebuilding to_push drops the views on it). int_time_slots_pushable is not: the
+# export writes map rows only of to_push's slots (pushable, without a key collision) and
+# drops only those of heures_gone's (not pushable, and left out of the keys held), and
+# pushable reads neither, so it is what a rebuild would give (docs/INCREMENTAL.md)
 PUBLISH_SELECT = (
-    "int_time_slots_pushable",
     "to_push",
     "heures_gone",
     "batigest_heures",

@@ -19,6 +19,7 @@ from tests.transform.helpers import (
     RAW_DDL,
     Staging,
     insert_projects,
+    insert_quarantine,
     insert_salaries,
     insert_slots,
     make_staging,
@@ -90,6 +91,46 @@ def test_only_the_slots_whose_inputs_moved_are_rewritten(staging: Staging) -> No
     staging.execute("delete from raw_batigest.salarie where code = 'S2'")
     build(staging, 2)
     assert resolved(staging)["b"] == (90, None, "unresolved")
+
+
+def stored_hashes(staging: Staging) -> dict[str, str]:
+    rows = staging.rows(f"select time_slot_id, references_hash from {RESOLVED}")
+    return {r["time_slot_id"]: r["references_hash"] for r in rows}
+
+
+def test_references_are_compared_only_when_a_reference_table_moved(staging: Staging) -> None:
+    """The references digest (macros/incremental.sql) closes the comparison of every
+    slot's references_hash when no reference table moved, and opens it when one did, a
+    Salarie's codebs alone included (no generation moves: nothing else tells it)."""
+    staging.execute("update raw_batigest.salarie set codebs = null where code = 'S2'")
+    build(staging, None)
+    assert resolved(staging)["b"] == (60, None, "unresolved")
+    real = stored_hashes(staging)
+
+    # a stored hash that no longer matches: left alone while no reference table moved
+    staging.execute(f"update {RESOLVED} set references_hash = 'stale' where time_slot_id = 'a'")
+    build(staging, 1)
+    assert stored_hashes(staging)["a"] == "stale"
+
+    # S2's codebs filled in, and nothing else: the comparison runs, b is rewritten
+    # (resolved now) and a's stale hash is put right
+    staging.execute("update raw_batigest.salarie set codebs = 'uuid-b' where code = 'S2'")
+    build(staging, 1)
+    assert resolved(staging)["b"] == (60, "S2", "resolved")
+    assert stored_hashes(staging)["a"] == real["a"]
+
+    # a refusal cleared by a later fetch of the same content (its fetch time moves, not
+    # its generation): the slot is rewritten
+    seen = datetime.now(UTC)
+    insert_quarantine(staging, "time_slots", "a", "bad_date", "VALIDATED", seen)
+    build(staging, 1)
+    assert resolved(staging)["a"][2] == "unresolved"
+    staging.execute(
+        "update raw_batisimply.time_slots set _fetched_at = :t where id = 'a'",
+        [{"t": seen + timedelta(minutes=1)}],
+    )
+    build(staging, 1)
+    assert resolved(staging)["a"] == (60, "S1", "resolved")
 
 
 def test_a_table_built_before_the_incremental_version_is_rewritten_whole(

@@ -5,14 +5,21 @@
 -- Incremental (docs/INCREMENTAL.md): a sync that passes the staging generation the last
 -- complete sync's transform read (macros/incremental.sql) rewrites only the slots whose
 -- inputs may have changed since: their raw row was written by a later load (or by one
--- that did not stamp it), what they owe to other tables moved (references_hash), or
--- the window's start went past them. Every model of a run reads that same value, so a
+-- that did not stamp it), what they owe to other tables moved (references_hash, compared
+-- only when the references digest recorded with the stored rows moved), or the window's
+-- start went past them. Every model of a run reads that same value, so a
 -- transform interrupted half-way and run again rewrites the same slots (a merge on
 -- time_slot_id: idempotent). Without it every slot is rewritten; new settings or a new
 -- dbt project move every slot's references_hash; `batisync sync --full-refresh` rebuilds.
 
 -- depends_on: {{ ref('stg_batisimply__time_slots') }}
 -- depends_on: {{ ref('int_time_slots_matched') }}
+-- depends_on: {{ ref('int_time_slots_quarantined') }}
+-- depends_on: {{ ref('stg_batisimply__projects') }}
+-- depends_on: {{ ref('stg_batisimply__project_lookups') }}
+-- depends_on: {{ ref('stg_batigest__salaries') }}
+-- depends_on: {{ ref('stg_batigest__chantiers') }}
+-- depends_on: {{ ref('stg_batigest__chantier_check') }}
 
 {{
     config(
@@ -22,6 +29,7 @@
         unique_key='time_slot_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
+        post_hook="{{ record_references_digest() }}",
     )
 }}
 
@@ -32,6 +40,14 @@
 {%- if execute and is_incremental() and since is not none %}
     {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
     {%- set filtered = 'references_hash' in stored %}
+{%- endif %}
+{#- the references digest recorded with the stored rows is today's: no slot's
+    references_hash can have moved, so they are not compared (macros/incremental.sql) #}
+{%- set references_same = false %}
+{%- if filtered %}
+    {%- set stored_digest = stored_references_digest() %}
+    {%- set references_same = stored_digest is not none
+        and stored_digest == current_references_digest() %}
 {%- endif %}
 
 with
@@ -47,6 +63,7 @@ written as (
 
 ),
 
+{% if not references_same -%}
 references_moved as (
 
     -- a Salarie, project, lookup, chantier or refusal that names the slot changed
@@ -57,6 +74,8 @@ references_moved as (
     where matched.references_hash is distinct from stored.references_hash
 
 ),
+
+{% endif -%}
 
 window_moved as (
 
@@ -72,8 +91,10 @@ window_moved as (
 changed_slots as (
 
     select time_slot_id from written
+    {%- if not references_same %}
     union
     select time_slot_id from references_moved
+    {%- endif %}
     union
     select time_slot_id from window_moved
 
