@@ -1,10 +1,13 @@
 """The drift stage's I/O: compare SuiviMO with the map after each sync, heal what the
 seed promises (a row deleted or edited by hand), report the rest (`drift.decide`).
 
-Cost, whatever the number of slots: staging is read once (heures_synced, the map, the
-memory); SuiviMO once per 1,000 employee codes — one `SELECT` of the rows of those
-employees between the first and the last mapped day, so that a row moved by hand to
-another hour is seen too. Nothing to heal: that is all. Rows to heal go through the
+Cost: by groups of employees (`drift.employee_groups`, about `GROUP_ROWS` map rows each),
+so that memory follows a group, not the window and its history. heures_synced and the
+map's keys are streamed once, in group order (`drift_store.synced_by_group`); SuiviMO is
+read once per group — one `SELECT` of the rows of its employees between its first and
+last day, so that a row moved by hand to another hour is seen too; the memory table is
+read once, and the map again only for remembered slots that left heures_synced.
+Nothing to heal: that is all. Rows to heal go through the
 exporter's own batches (`reconcile.write_back`, as `reconcile --repair`): each batch
 re-reads its keys under lock and `plan.plan_batch` decides again on what it finds (a
 key holding two rows by then is rejected, never collapsed).

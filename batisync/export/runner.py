@@ -33,7 +33,7 @@ from batisync.export.rejections import rejections_by_reason
 from batisync.export.report import ExportReport
 from batisync.export.resolve import batches, group, resolve
 from batisync.export.retract import plan_retract, retract_candidates, retract_refusal
-from batisync.export.staging_io import Marts, read_marts
+from batisync.export.staging_io import Marts, read_gone, stream_to_push
 from batisync.export.statements import BatchStatements
 
 log = logging.getLogger(__name__)
@@ -67,15 +67,16 @@ def run_export(
     report = ExportReport(run_id or new_run_id(), dry_run=dry_run)
     if marts is None or with_dbt_rejections:
         with staging_engine.connect() as conn:
-            if marts is None:
-                marts = read_marts(conn, schema)
+            if marts is None:  # to_push parsed as it streams in: no dict per row held
+                rows, bad = _parse(stream_to_push(conn, schema), PushRow.from_mapping)
+                gone_rows, bad_gone = _parse(read_gone(conn, schema), GoneRow.from_mapping)
             if with_dbt_rejections:
                 by_reason, new_by_reason = rejections_by_reason(conn, schema)
                 report.rejected_by_dbt, report.rejected_new_by_dbt = by_reason, new_by_reason
+    if marts is not None:
+        rows, bad = _parse(marts.to_push, PushRow.from_mapping)
+        gone_rows, bad_gone = _parse(marts.gone, GoneRow.from_mapping)
     norm = options.key_norm(batigest_engine.dialect.name)
-
-    rows, bad = _parse(marts.to_push, PushRow.from_mapping)
-    gone_rows, bad_gone = _parse(marts.gone, GoneRow.from_mapping)
     # all gone slots, even with --id-heure: their rows may be adopted by the one pushed
     all_gone_ids = {g.id_heure for g in gone_rows}
     if id_heure is not None:
