@@ -51,7 +51,7 @@ MEANING = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SuiviRow:
     """One SuiviMO row as read (its own key, not normalised)."""
 
