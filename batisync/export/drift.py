@@ -51,7 +51,7 @@ MEANING = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SuiviRow:
     """One SuiviMO row as read (its own key, not normalised)."""
 
@@ -175,6 +175,38 @@ def decide(
     return Decision(len(scope), tuple(findings))
 
 
+def employee_code(norm: KeyNorm, code: str) -> str:
+    """CodeSalarie as the target's collation compares it (`norm` folds codes only)."""
+    return norm(("", code, datetime.min))[1]
+
+
+def employee_groups(
+    rows_by_code: Mapping[str, int], norm: KeyNorm, budget: int, max_codes: int
+) -> list[list[str]]:
+    """The map's employee codes in groups of about `budget` map rows (at most `max_codes`
+    codes), which the drift stage checks one at a time. Every comparison of `decide`
+    stays within one employee as `norm` sees them (a key, a day of that employee), so
+    codes that `norm` takes for one employee always share a group: a group's findings
+    are those a single pass over everything would give."""
+    same: dict[str, list[str]] = defaultdict(list)
+    for code in rows_by_code:
+        same[employee_code(norm, code)].append(code)
+    groups: list[list[str]] = []
+    current: list[str] = []
+    held = 0
+    for name in sorted(same):
+        codes = sorted(same[name])
+        size = sum(rows_by_code[c] for c in codes)
+        if current and (held + size > budget or len(current) + len(codes) > max_codes):
+            groups.append(current)
+            current, held = [], 0
+        current += codes
+        held += size
+    if current:
+        groups.append(current)
+    return groups
+
+
 def remember(
     memory: Mapping[str, Memory],
     findings: Iterable[DriftFinding],
@@ -217,6 +249,8 @@ __all__ = [
     "Memory",
     "SuiviRow",
     "decide",
+    "employee_code",
+    "employee_groups",
     "remember",
     "state_of",
 ]

@@ -9,17 +9,22 @@ makes the row stale, and it is forgotten.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from batisync.core.connections import relation_exists
 from batisync.export.drift import Memory
-from batisync.export.model import MapRow, values_from_db
+from batisync.export.map_table import MAP_TABLE
+from batisync.export.model import Key, MapRow, values_from_db
 
 DRIFT_TABLE = "batigest_heures_drift"
 SYNCED_VIEW = "heures_synced"
+STREAM_ROWS = 5000  # rows a server-side cursor fetches at a time
+T = TypeVar("T")
 
 _DDL = """
 create table if not exists {table} (
@@ -51,21 +56,64 @@ def synced_exists(conn: sa.Connection, schema: str) -> bool:
     return relation_exists(conn, _q(conn, schema, SYNCED_VIEW))
 
 
-def read_synced(conn: sa.Connection, schema: str) -> list[MapRow]:
-    """The slots whose SuiviMO row must be what the map says (see heures_synced.sql)."""
-    rows = conn.exec_driver_sql(
-        "select id_heure, code_chantier, code_salarie, date_sqlserver, nb_h0, nb_h3, nb_h4, "
-        f"values_hash from {_q(conn, schema, SYNCED_VIEW)}"
+def map_rows_by_code(conn: sa.Connection, schema: str) -> dict[str, int]:
+    """How many map rows (history included) each CodeSalarie has."""
+    table = _q(conn, schema, MAP_TABLE)
+    sql = f"select code_salarie, count(*) from {table} group by code_salarie"
+    return {code: int(n) for code, n in conn.exec_driver_sql(sql)}
+
+
+def synced_by_group(
+    conn: sa.Connection, schema: str, groups: Sequence[Sequence[str]]
+) -> Iterator[tuple[list[MapRow], list[Key]]]:
+    """Per group of employee codes, in order: its slots of heures_synced (whose SuiviMO
+    row must be what the map says, see heures_synced.sql) and its map keys. One ordered
+    query each, streamed side by side (server-side cursors): one group is held at a time.
+    heures_synced's rows are map rows, so their codes are among the groups'."""
+    codes = [c for g in groups for c in g]
+    numbers = [n for n, g in enumerate(groups) for _ in g]
+    joined = (
+        "join unnest(cast(:codes as text[]), cast(:numbers as integer[])) as g(code, number) "
+        "on g.code = t.code_salarie order by g.number"
     )
-    return [
-        MapRow(
-            r.id_heure,
-            (r.code_chantier, r.code_salarie, r.date_sqlserver),
-            values_from_db(r.nb_h0, r.nb_h3, r.nb_h4),
-            r.values_hash,
-        )
-        for r in rows
-    ]
+    stream = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
+    params = {"codes": codes, "numbers": numbers}
+    synced = stream.execute(
+        sa.text(
+            "select g.number, t.id_heure, t.code_chantier, t.code_salarie, t.date_sqlserver, "
+            f"t.nb_h0, t.nb_h3, t.nb_h4, t.values_hash from {_q(conn, schema, SYNCED_VIEW)} t "
+            + joined
+        ),
+        params,
+    )
+    keys = stream.execute(
+        sa.text(
+            "select g.number, t.code_chantier, t.code_salarie, t.date_sqlserver "
+            f"from {_q(conn, schema, MAP_TABLE)} t " + joined
+        ),
+        params,
+    )
+    scopes = _per_group(
+        (
+            (r[0], MapRow(r[1], (r[2], r[3], r[4]), values_from_db(r[5], r[6], r[7]), r[8]))
+            for r in synced
+        ),
+        len(groups),
+    )
+    mapped = _per_group(((r[0], (r[1], r[2], r[3])) for r in keys), len(groups))
+    yield from zip(scopes, mapped, strict=True)
+
+
+def _per_group(rows: Iterable[tuple[int, T]], count: int) -> Iterator[list[T]]:
+    """Rows ordered by group number, as one list per group 0..count-1 (empty if none)."""
+    runs = groupby(rows, key=itemgetter(0))
+    run = next(runs, None)
+    for number in range(count):
+        if run is not None and run[0] == number:
+            yield [r for _, r in run[1]]
+            run = next(runs, None)
+        else:
+            yield []
 
 
 def read_memory(conn: sa.Connection, schema: str) -> dict[str, Memory]:
@@ -100,8 +148,9 @@ def write_memory(conn: sa.Connection, schema: str, rows: Sequence[Memory], run_i
 __all__ = [
     "DRIFT_TABLE",
     "SYNCED_VIEW",
+    "map_rows_by_code",
     "read_memory",
-    "read_synced",
+    "synced_by_group",
     "synced_exists",
     "write_memory",
 ]

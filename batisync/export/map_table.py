@@ -14,7 +14,7 @@ from functools import cache
 
 import sqlalchemy as sa
 
-from batisync.export.model import MapRow, PushRow, values_from_db
+from batisync.export.model import Key, KeyNorm, MapRow, PushRow, identity_key, values_from_db
 
 MAP_TABLE = "batigest_heures_map"
 
@@ -78,6 +78,62 @@ def read_map(conn: sa.Connection, schema: str = "public") -> dict[str, MapRow]:
     return {
         id_heure: MapRow(id_heure, (cc, cs, date), values_from_db(h0, h3, h4), values_hash)
         for id_heure, cc, cs, date, h0, h3, h4, values_hash in rows
+    }
+
+
+_COLUMNS = "id_heure, code_chantier, code_salarie, date_sqlserver, nb_h0, nb_h3, nb_h4, values_hash"
+
+
+def read_map_of(
+    conn: sa.Connection,
+    schema: str,
+    ids: Iterable[str],
+    keys: Iterable[Key] = (),
+    norm: KeyNorm = identity_key,
+) -> dict[str, MapRow]:
+    """The map rows of `ids`, and those holding one of `keys` as `norm` (the target's
+    collation) compares them: what an export of these rows consults, not the history.
+
+    A holder's CodeSalarie may differ from the key's (case, trailing spaces under SQL
+    Server): the map's distinct codes are normalised here, in Python, as `norm` does, so
+    that SQL narrows to those codes and dates and Python keeps the exact matches.
+    `norm` keeps the date (every KeyNorm only folds the codes).
+    """
+    table = _qualified(conn, schema)
+    wanted = {norm(k) for k in keys}
+    listed = sorted(set(ids))
+    found = _select(conn, f"select {_COLUMNS} from {table} where id_heure = any(:ids)", listed)
+    if wanted:
+        names = {k[1] for k in wanted}
+        everyone = conn.exec_driver_sql(f"select distinct code_salarie from {table}").scalars()
+        codes = sorted(c for c in everyone if norm(("", c, datetime.min))[1] in names)
+        # as text, which PostgreSQL casts (as write_map: psycopg's datetime arrays are slow)
+        dates = sorted({k[2].isoformat() for k in wanted})
+        sql = (
+            f"select {_COLUMNS} from {table} where code_salarie = any(:codes) "
+            "and date_sqlserver = any(cast(:dates as timestamp[]))"
+        )
+        holders = _select(conn, sql, codes, dates=dates)
+        found |= {i: m for i, m in holders.items() if norm(m.key) in wanted}
+    return found
+
+
+def count_map(conn: sa.Connection, schema: str = "public") -> int:
+    return int(conn.exec_driver_sql(f"select count(*) from {_qualified(conn, schema)}").scalar())
+
+
+def _select(
+    conn: sa.Connection, sql: str, listed: list[str], **params: object
+) -> dict[str, MapRow]:
+    """`sql` with one text array (`:ids` or `:codes`), ordered by id_heure."""
+    if not listed:
+        return {}
+    name = "ids" if ":ids" in sql else "codes"
+    sql = sql.replace(f":{name}", f"cast(:{name} as text[])") + " order by id_heure"
+    rows = conn.execute(sa.text(sql), {name: listed, **params})
+    return {
+        i: MapRow(i, (cc, cs, date), values_from_db(h0, h3, h4), values_hash)
+        for i, cc, cs, date, h0, h3, h4, values_hash in rows
     }
 
 

@@ -59,7 +59,7 @@ def format_key(key: Key | None) -> str:
     return f"({key[0]}, {key[1]}, {key[2]:%Y-%m-%d %H:%M:%S})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Values:
     """NbH0 (hours), NbH3 (home-to-work journey 0/1), NbH4 (packed lunch 0/1)."""
 
@@ -104,7 +104,7 @@ def _integer(value: Any) -> int | None:
     return int(Decimal(str(value)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PushRow:
     """One `to_push` row: the slot `id_heure` must sit at `key` with `values`."""
 
@@ -123,7 +123,7 @@ class PushRow:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GoneRow:
     """One `heures_gone` row: a mapped slot deleted or un-validated upstream."""
 
@@ -143,7 +143,7 @@ class GoneRow:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MapRow:
     """One `batigest_heures_map` row: what the project wrote for a slot."""
 

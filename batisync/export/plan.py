@@ -51,7 +51,7 @@ DELETE_OPS = (Op.MERGE, Op.MERGE_KEEP, Op.RETRACT)
 UPDATE_OPS = (Op.MOVE, Op.UPDATE, Op.MERGE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resolved:
     """A to_push row checked against the map."""
 
@@ -60,7 +60,7 @@ class Resolved:
     adopts: tuple[str, ...] = ()  # gone slots whose map row points at row.key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowPlan:
     id_heure: str
     action: Action

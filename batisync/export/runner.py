@@ -18,7 +18,14 @@ from batisync.core.errors import first_line
 from batisync.core.ids import new_run_id
 from batisync.export.apply import is_row_error, run_batch
 from batisync.export.batch_table import LoadRow, load_rows
-from batisync.export.map_table import ensure_map, map_exists, map_row_for, read_map, write_map
+from batisync.export.map_table import (
+    count_map,
+    ensure_map,
+    map_exists,
+    map_row_for,
+    read_map_of,
+    write_map,
+)
 from batisync.export.model import BadRow, GoneRow, KeyNorm, MapRow, PushRow
 from batisync.export.options import DEFAULT_OPTIONS, ExportOptions
 from batisync.export.plan import Action, Op, Resolved, RowPlan, plan_batch, reject
@@ -26,7 +33,7 @@ from batisync.export.rejections import rejections_by_reason
 from batisync.export.report import ExportReport
 from batisync.export.resolve import batches, group, resolve
 from batisync.export.retract import plan_retract, retract_candidates, retract_refusal
-from batisync.export.staging_io import Marts, read_marts
+from batisync.export.staging_io import Marts, read_gone, stream_to_push
 from batisync.export.statements import BatchStatements
 
 log = logging.getLogger(__name__)
@@ -60,15 +67,16 @@ def run_export(
     report = ExportReport(run_id or new_run_id(), dry_run=dry_run)
     if marts is None or with_dbt_rejections:
         with staging_engine.connect() as conn:
-            if marts is None:
-                marts = read_marts(conn, schema)
+            if marts is None:  # to_push parsed as it streams in: no dict per row held
+                rows, bad = _parse(stream_to_push(conn, schema), PushRow.from_mapping)
+                gone_rows, bad_gone = _parse(read_gone(conn, schema), GoneRow.from_mapping)
             if with_dbt_rejections:
                 by_reason, new_by_reason = rejections_by_reason(conn, schema)
                 report.rejected_by_dbt, report.rejected_new_by_dbt = by_reason, new_by_reason
+    if marts is not None:
+        rows, bad = _parse(marts.to_push, PushRow.from_mapping)
+        gone_rows, bad_gone = _parse(marts.gone, GoneRow.from_mapping)
     norm = options.key_norm(batigest_engine.dialect.name)
-
-    rows, bad = _parse(marts.to_push, PushRow.from_mapping)
-    gone_rows, bad_gone = _parse(marts.gone, GoneRow.from_mapping)
     # all gone slots, even with --id-heure: their rows may be adopted by the one pushed
     all_gone_ids = {g.id_heure for g in gone_rows}
     if id_heure is not None:
@@ -78,13 +86,17 @@ def run_export(
     for plan in bad_gone:
         log.warning("heures_gone row ignored: %s", plan.reason)
 
-    if dry_run and not map_exists(staging_engine, schema):
-        current_map: dict[str, MapRow] = {}
-    else:
+    # the map rows these rows and gone slots consult (their own, the holders of their
+    # new keys), not the whole map; `unread`: how many map rows there are besides
+    current_map: dict[str, MapRow] = {}
+    unread = 0
+    if not dry_run or map_exists(staging_engine, schema):
         if not dry_run:
             ensure_map(staging_engine, schema)
         with staging_engine.connect() as conn:
-            current_map = read_map(conn, schema)
+            ids = {r.id_heure for r in rows} | all_gone_ids
+            current_map = read_map_of(conn, schema, ids, [r.key for r in rows], norm)
+            unread = count_map(conn, schema) - len(current_map)
 
     # a deleted slot is retracted only once a later complete fetch confirmed it gone
     gone_ids = {g.id_heure for g in gone_rows if g.retractable}
@@ -108,7 +120,9 @@ def run_export(
             pushed = {r.id_heure for r in rows} | {p.id_heure for p in bad}
             candidates = retract_candidates(gone_ids, current_map, pushed)
             share = options.retract_max_share
-            refusal = retract_refusal(len(candidates), len(current_map), share, force)
+            # the pusher kept current_map in step with what it wrote: + unread is the map now
+            mapped = len(current_map) + unread
+            refusal = retract_refusal(len(candidates), mapped, share, force)
             if refusal:
                 log.warning("%s", refusal)
                 report.warnings.append(refusal)

@@ -3,7 +3,7 @@ counting what they hold (the sync's no-change check)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,8 @@ import sqlalchemy as sa
 
 from batisync.core.errors import BatisyncError
 from batisync.export.marts import HEURES_GONE_COLUMNS, OPTIONAL_GONE_COLUMNS, TO_PUSH_COLUMNS
+
+STREAM_ROWS = 5000  # rows a server-side cursor fetches at a time
 
 
 class ExportInputError(BatisyncError):
@@ -33,6 +35,14 @@ def read_to_push(conn: sa.Connection, schema: str = "public") -> list[dict[str, 
     return _read(conn, schema, "to_push", TO_PUSH_COLUMNS)
 
 
+def stream_to_push(conn: sa.Connection, schema: str = "public") -> Iterator[Mapping[str, Any]]:
+    """`to_push`'s rows as they arrive (a server-side cursor): a first run's 100k rows
+    are parsed one by one, never held as dicts (issue 19)."""
+    table = _table(conn, schema, "to_push", TO_PUSH_COLUMNS)
+    stream = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
+    yield from stream.execute(sa.select(table).order_by(table.c.id_heure)).mappings()
+
+
 def read_gone(conn: sa.Connection, schema: str = "public") -> list[dict[str, Any]]:
     columns = HEURES_GONE_COLUMNS
     if sa.inspect(conn).has_table("heures_gone", schema=schema):
@@ -44,10 +54,14 @@ def read_gone(conn: sa.Connection, schema: str = "public") -> list[dict[str, Any
 def _read(
     conn: sa.Connection, schema: str, name: str, columns: tuple[str, ...]
 ) -> list[dict[str, Any]]:
+    table = _table(conn, schema, name, columns)
+    return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id_heure)).mappings()]
+
+
+def _table(conn: sa.Connection, schema: str, name: str, columns: tuple[str, ...]) -> sa.TableClause:
     if not sa.inspect(conn).has_table(name, schema=schema):
         raise ExportInputError(f"{schema}.{name} not found in staging: run dbt build first")
-    table = sa.table(name, *(sa.column(c) for c in columns), schema=schema)
-    return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id_heure)).mappings()]
+    return sa.table(name, *(sa.column(c) for c in columns), schema=schema)
 
 
 def count_to_push(conn: sa.Connection, schema: str = "public") -> int | None:
@@ -77,4 +91,5 @@ __all__ = [
     "read_gone",
     "read_marts",
     "read_to_push",
+    "stream_to_push",
 ]
