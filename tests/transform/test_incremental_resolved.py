@@ -151,3 +151,43 @@ def test_a_table_built_before_the_incremental_version_is_rewritten_whole(
     names = {c["column_name"] for c in columns}
     assert "references_hash" in names and "fetched_at" not in names
     assert resolved(staging) == {k: (30, *v[1:]) for k, v in before.items()}
+
+
+def test_data_tests_read_the_rows_written_since_the_last_complete_sync(
+    staging: Staging,
+) -> None:
+    """The tests of a row's own columns (macros/changed_rows.sql) read only the rows a
+    sync wrote since the last complete one: a bad row written by an earlier complete run
+    is not read again, one written by this run or by a run that failed since is."""
+    env = {**staging.env, "BATISYNC_SINCE_GENERATION": "", "BATISYNC_SINCE_FROM_TABLE": "1"}
+    sync = Staging(staging.url, env)
+    staging.execute("create table public.transform_since (since_generation bigint)")
+    staging.execute("insert into public.transform_since values (null)")
+    built = sync.dbt(*SELECT)
+    assert built.success, built.summary()
+    # the first sync: no since, every row stamped -1
+    stamps = staging.rows(f"select distinct written_since from {RESOLVED}")
+    assert stamps == [{"written_since": -1}]
+
+    staging.execute("update public.transform_since set since_generation = 1")
+    staging.execute(f"update {RESOLVED} set resolution_status = 'lost' where time_slot_id = 'a'")
+    tests = (
+        "test",
+        "--select",
+        "int_time_slots_resolved",
+        "--exclude-resource-type",
+        "unit_test",
+        "--indirect-selection",
+        "cautious",
+    )
+    passed = sync.dbt(*tests)  # written by a run that completed: not read again
+    assert passed.success, passed.summary()
+
+    # written by a run after the last complete one (the failed run's since is this one's)
+    staging.execute(f"update {RESOLVED} set written_since = 1 where time_slot_id = 'a'")
+    failed = sync.dbt(*tests)
+    assert not failed.success
+    assert "accepted_values_int_time_slots_resolved_resolution_status" in failed.summary()
+    # written outside a sync: read by every run
+    staging.execute(f"update {RESOLVED} set written_since = null where time_slot_id = 'a'")
+    assert not sync.dbt(*tests).success

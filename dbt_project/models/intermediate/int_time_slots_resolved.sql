@@ -29,7 +29,10 @@
         unique_key='time_slot_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
-        post_hook="{{ record_references_digest() }}",
+        post_hook=[
+            "{{ record_references_digest() }}",
+            "{{ index_written_since() }}",
+        ],
     )
 }}
 
@@ -39,7 +42,7 @@
 {%- set filtered = false %}
 {%- if execute and is_incremental() and since is not none %}
     {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
-    {%- set filtered = 'references_hash' in stored %}
+    {%- set filtered = 'references_hash' in stored and 'written_since' in stored %}
 {%- endif %}
 {#- the references digest recorded with the stored rows is today's: no slot's
     references_hash can have moved, so they are not compared (macros/incremental.sql) #}
@@ -142,7 +145,10 @@ final as (
         case when unresolved_reason is null then total_hours end as nb_h0,
         case when unresolved_reason is null then has_home_to_work_journey::int end as nb_h3,
         case when unresolved_reason is null then has_packed_lunch::int end as nb_h4,
-        references_hash
+        references_hash,
+        -- which run wrote the row: its data tests are limited to the rows written since
+        -- the last complete sync (macros/changed_rows.sql)
+        {{ written_since_value() }}::bigint as written_since
 
     from checked
 
