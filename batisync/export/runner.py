@@ -52,6 +52,7 @@ def run_export(
     run_id: str | None = None,
     with_dbt_rejections: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    keep_plans: bool = True,
 ) -> ExportReport:
     """Apply `to_push` / `heures_gone` (read from staging, or `marts` when given) to
     SuiviMO and record the map.
@@ -62,9 +63,10 @@ def run_export(
     of the mapped rows (then nothing is retracted, unless `force`). `id_heure` exports
     that slot only; `with_dbt_rejections` counts dbt's `heures_rejected` in the report
     (the sync's whole picture, so the export's own line and the run summary agree).
+    `keep_plans=False` keeps in `report.plans` only a dry run's writes (see ExportReport).
     """
     schema = options.staging_schema
-    report = ExportReport(run_id or new_run_id(), dry_run=dry_run)
+    report = ExportReport(run_id or new_run_id(), dry_run=dry_run, keep_plans=keep_plans)
     if marts is None or with_dbt_rejections:
         with staging_engine.connect() as conn:
             if marts is None:  # to_push parsed as it streams in: no dict per row held
@@ -120,8 +122,9 @@ def run_export(
             pushed = {r.id_heure for r in rows} | {p.id_heure for p in bad}
             candidates = retract_candidates(gone_ids, current_map, pushed)
             share = options.retract_max_share
-            # the pusher kept current_map in step with what it wrote: + unread is the map now
-            mapped = len(current_map) + unread
+            # the pusher kept current_map in step with what it wrote, counting the slots
+            # it mapped anew: with `unread`, the map's size now
+            mapped = len(current_map) + pusher.added + unread
             refusal = retract_refusal(len(candidates), mapped, share, force)
             if refusal:
                 log.warning("%s", refusal)
@@ -168,6 +171,9 @@ class _Pusher:
         self.report = report
         self.staging_schema = staging_schema
         self.write = not report.dry_run
+        # slots mapped anew by this run, counted rather than kept in `map`: nothing after
+        # their batch consults them (adopted and retracted ids are gone slots, never pushed)
+        self.added = 0
 
     def push(self, groups: Sequence[list[Resolved]]) -> None:
         """One transaction for these groups; on a data error, one per group."""
@@ -224,7 +230,10 @@ class _Pusher:
         for a in drops:
             self.map.pop(a, None)
         for m in upserts:
-            self.map[m.id_heure] = m
+            if m.id_heure in self.map:
+                self.map[m.id_heure] = m
+            else:
+                self.added += 1
 
     def retract(self, mapped: Sequence[MapRow]) -> None:
         """One retraction batch (`devstack/reliability/crashing.py` counts these calls)."""
