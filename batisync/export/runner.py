@@ -96,9 +96,11 @@ def run_export(
         if not dry_run:
             ensure_map(staging_engine, schema)
         with staging_engine.connect() as conn:
-            ids = {r.id_heure for r in rows} | all_gone_ids
-            current_map = read_map_of(conn, schema, ids, [r.key for r in rows], norm)
-            unread = count_map(conn, schema) - len(current_map)
+            total = count_map(conn, schema)
+            if total:  # an empty map (a first run) has nothing to consult: no 100k-id query
+                ids = {r.id_heure for r in rows} | all_gone_ids
+                current_map = read_map_of(conn, schema, ids, [r.key for r in rows], norm)
+            unread = total - len(current_map)
 
     # a deleted slot is retracted only once a later complete fetch confirmed it gone
     gone_ids = {g.id_heure for g in gone_rows if g.retractable}
