@@ -26,7 +26,7 @@ from batisync.export.map_table import (
     read_map_of,
     write_map,
 )
-from batisync.export.model import BadRow, GoneRow, KeyNorm, MapRow, PushRow
+from batisync.export.model import BadRow, GoneRow, KeyNorm, MapRow, sharing_parser
 from batisync.export.options import DEFAULT_OPTIONS, ExportOptions
 from batisync.export.plan import Action, Op, Resolved, RowPlan, plan_batch, reject
 from batisync.export.rejections import rejections_by_reason
@@ -70,13 +70,13 @@ def run_export(
     if marts is None or with_dbt_rejections:
         with staging_engine.connect() as conn:
             if marts is None:  # to_push parsed as it streams in: no dict per row held
-                rows, bad = _parse(stream_to_push(conn, schema), PushRow.from_mapping)
+                rows, bad = _parse(stream_to_push(conn, schema), sharing_parser())
                 gone_rows, bad_gone = _parse(read_gone(conn, schema), GoneRow.from_mapping)
             if with_dbt_rejections:
                 by_reason, new_by_reason = rejections_by_reason(conn, schema)
                 report.rejected_by_dbt, report.rejected_new_by_dbt = by_reason, new_by_reason
     if marts is not None:
-        rows, bad = _parse(marts.to_push, PushRow.from_mapping)
+        rows, bad = _parse(marts.to_push, sharing_parser())
         gone_rows, bad_gone = _parse(marts.gone, GoneRow.from_mapping)
     norm = options.key_norm(batigest_engine.dialect.name)
     # all gone slots, even with --id-heure: their rows may be adopted by the one pushed

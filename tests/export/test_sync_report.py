@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from batisync.export import ExportOptions, run_export
+from batisync.export.model import PushRow, sharing_parser
 from tests.export.helpers import gone, map_rows, push, suivimo, write_marts
 
 
@@ -45,3 +46,13 @@ def test_a_sync_keeps_only_a_dry_runs_writes(
     real = run_export(staging_engine, batigest_engine, keep_plans=False)
     assert (real.plans, real.updated, real.inserted, real.unchanged) == ([], 1, 1, 1)
     assert suivimo(batigest_engine) != before
+
+
+def test_parsed_rows_share_codes_and_values_but_keep_what_they_read() -> None:
+    rows = [push("A", *K(8)), push("B", *K(9)), dict(push("C", *K(10)), nb_h0="-0")]
+    rows.append(dict(push("D", *K(11)), nb_h0="0"))
+    parse = sharing_parser()
+    a, b, c, d = (parse(r) for r in rows)
+    assert [a, b, c, d] == [PushRow.from_mapping(r) for r in rows]
+    assert a.key[0] is b.key[0] and a.key[1] is b.key[1] and a.values is b.values
+    assert (str(c.values.nb_h0), str(d.values.nb_h0)) == ("-0.000000", "0.000000")  # not shared
