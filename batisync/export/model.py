@@ -123,6 +123,25 @@ class PushRow:
         )
 
 
+def sharing_parser() -> Callable[[Mapping[str, Any]], PushRow]:
+    """`PushRow.from_mapping`, the rows it returns sharing one object per distinct code
+    and per distinct values: a first run's 100k rows repeat a few hundred of each
+    (issue 19). Values are told apart by their text (Decimal('0') and Decimal('-0') are
+    equal), so every row keeps exactly what it parsed."""
+    codes: dict[str, str] = {}
+    values: dict[tuple[str, int | None, int | None], Values] = {}
+
+    def parse(row: Mapping[str, Any]) -> PushRow:
+        parsed = PushRow.from_mapping(row)
+        chantier, salarie, date = parsed.key
+        v = parsed.values
+        key = (codes.setdefault(chantier, chantier), codes.setdefault(salarie, salarie), date)
+        shared = values.setdefault((str(v.nb_h0), v.nb_h3, v.nb_h4), v)
+        return PushRow(parsed.id_heure, key, shared, parsed.values_hash)
+
+    return parse
+
+
 @dataclass(frozen=True, slots=True)
 class GoneRow:
     """One `heures_gone` row: a mapped slot deleted or un-validated upstream."""

@@ -36,6 +36,9 @@ class ExportReport:
     batches: int = 0
     warnings: list[str] = field(default_factory=list)
     plans: list[RowPlan] = field(default_factory=list)
+    # False (a sync): `plans` keeps only what `planned_writes` reads (a dry run's
+    # writes), so a first run's memory does not grow with its 100k unchanged/inserted rows
+    keep_plans: bool = True
     # slots dbt held back (heures_rejected), by reason: disjoint from `rejected`, since a
     # slot in heures_rejected never reaches to_push; set by the sync after the export
     rejected_by_dbt: dict[str, int] = field(default_factory=dict)
@@ -44,7 +47,8 @@ class ExportReport:
 
     def add(self, plans: Iterable[RowPlan]) -> None:
         for plan in plans:
-            self.plans.append(plan)
+            if self.keep_plans or (self.dry_run and plan.action in WRITE_ACTIONS):
+                self.plans.append(plan)
             if plan.action is Action.REJECT:
                 self.rejected.append((plan.id_heure, plan.reason or "unknown"))
             else:

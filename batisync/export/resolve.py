@@ -9,7 +9,7 @@ on each other (swaps, chains) in one batch, where `plan.plan_batch` decides them
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from batisync.export.model import Key, KeyNorm, MapRow, PushRow, identity_key
@@ -31,18 +31,23 @@ def resolve(
     """
     gone = set(gone_ids)
     rejected: dict[str, str] = {}
-    by_id: dict[str, list[PushRow]] = defaultdict(list)
-    for row in rows:
-        by_id[row.id_heure].append(row)
-    for id_heure, same in by_id.items():
-        if len(same) > 1:
+    # counts and first holders, not a list per id or key: 100k rows on a first run
+    by_id = Counter(row.id_heure for row in rows)
+    for id_heure, n in by_id.items():
+        if n > 1:
             rejected[id_heure] = "bad_record: id_heure appears more than once in to_push"
-    by_new_key: dict[Key, list[str]] = defaultdict(list)
+    first_at: dict[Key, str] = {}
+    others_at: dict[Key, list[str]] = {}
     for row in rows:
         if row.id_heure not in rejected:
-            by_new_key[norm(row.key)].append(row.id_heure)
-    for ids in by_new_key.values():
-        if len(ids) > 1:
+            key = norm(row.key)
+            if key in first_at:
+                others_at.setdefault(key, []).append(row.id_heure)
+            else:
+                first_at[key] = row.id_heure
+    for key, first in first_at.items():  # in the order of the keys' first rows
+        if key in others_at:
+            ids = [first, *others_at[key]]
             for id_heure in ids:
                 others = ", ".join(i for i in ids if i != id_heure)
                 rejected[id_heure] = f"key_collision: same key as slot {others} in to_push"

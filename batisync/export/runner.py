@@ -26,7 +26,7 @@ from batisync.export.map_table import (
     read_map_of,
     write_map,
 )
-from batisync.export.model import BadRow, GoneRow, KeyNorm, MapRow, PushRow
+from batisync.export.model import BadRow, GoneRow, KeyNorm, MapRow, sharing_parser
 from batisync.export.options import DEFAULT_OPTIONS, ExportOptions
 from batisync.export.plan import Action, Op, Resolved, RowPlan, plan_batch, reject
 from batisync.export.rejections import rejections_by_reason
@@ -52,6 +52,7 @@ def run_export(
     run_id: str | None = None,
     with_dbt_rejections: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    keep_plans: bool = True,
 ) -> ExportReport:
     """Apply `to_push` / `heures_gone` (read from staging, or `marts` when given) to
     SuiviMO and record the map.
@@ -62,19 +63,20 @@ def run_export(
     of the mapped rows (then nothing is retracted, unless `force`). `id_heure` exports
     that slot only; `with_dbt_rejections` counts dbt's `heures_rejected` in the report
     (the sync's whole picture, so the export's own line and the run summary agree).
+    `keep_plans=False` keeps in `report.plans` only a dry run's writes (see ExportReport).
     """
     schema = options.staging_schema
-    report = ExportReport(run_id or new_run_id(), dry_run=dry_run)
+    report = ExportReport(run_id or new_run_id(), dry_run=dry_run, keep_plans=keep_plans)
     if marts is None or with_dbt_rejections:
         with staging_engine.connect() as conn:
             if marts is None:  # to_push parsed as it streams in: no dict per row held
-                rows, bad = _parse(stream_to_push(conn, schema), PushRow.from_mapping)
+                rows, bad = _parse(stream_to_push(conn, schema), sharing_parser())
                 gone_rows, bad_gone = _parse(read_gone(conn, schema), GoneRow.from_mapping)
             if with_dbt_rejections:
                 by_reason, new_by_reason = rejections_by_reason(conn, schema)
                 report.rejected_by_dbt, report.rejected_new_by_dbt = by_reason, new_by_reason
     if marts is not None:
-        rows, bad = _parse(marts.to_push, PushRow.from_mapping)
+        rows, bad = _parse(marts.to_push, sharing_parser())
         gone_rows, bad_gone = _parse(marts.gone, GoneRow.from_mapping)
     norm = options.key_norm(batigest_engine.dialect.name)
     # all gone slots, even with --id-heure: their rows may be adopted by the one pushed
@@ -94,9 +96,11 @@ def run_export(
         if not dry_run:
             ensure_map(staging_engine, schema)
         with staging_engine.connect() as conn:
-            ids = {r.id_heure for r in rows} | all_gone_ids
-            current_map = read_map_of(conn, schema, ids, [r.key for r in rows], norm)
-            unread = count_map(conn, schema) - len(current_map)
+            total = count_map(conn, schema)
+            if total:  # an empty map (a first run) has nothing to consult: no 100k-id query
+                ids = {r.id_heure for r in rows} | all_gone_ids
+                current_map = read_map_of(conn, schema, ids, [r.key for r in rows], norm)
+            unread = total - len(current_map)
 
     # a deleted slot is retracted only once a later complete fetch confirmed it gone
     gone_ids = {g.id_heure for g in gone_rows if g.retractable}
@@ -120,8 +124,9 @@ def run_export(
             pushed = {r.id_heure for r in rows} | {p.id_heure for p in bad}
             candidates = retract_candidates(gone_ids, current_map, pushed)
             share = options.retract_max_share
-            # the pusher kept current_map in step with what it wrote: + unread is the map now
-            mapped = len(current_map) + unread
+            # the pusher kept current_map in step with what it wrote, counting the slots
+            # it mapped anew: with `unread`, the map's size now
+            mapped = len(current_map) + pusher.added + unread
             refusal = retract_refusal(len(candidates), mapped, share, force)
             if refusal:
                 log.warning("%s", refusal)
@@ -168,6 +173,9 @@ class _Pusher:
         self.report = report
         self.staging_schema = staging_schema
         self.write = not report.dry_run
+        # slots mapped anew by this run, counted rather than kept in `map`: nothing after
+        # their batch consults them (adopted and retracted ids are gone slots, never pushed)
+        self.added = 0
 
     def push(self, groups: Sequence[list[Resolved]]) -> None:
         """One transaction for these groups; on a data error, one per group."""
@@ -224,7 +232,10 @@ class _Pusher:
         for a in drops:
             self.map.pop(a, None)
         for m in upserts:
-            self.map[m.id_heure] = m
+            if m.id_heure in self.map:
+                self.map[m.id_heure] = m
+            else:
+                self.added += 1
 
     def retract(self, mapped: Sequence[MapRow]) -> None:
         """One retraction batch (`devstack/reliability/crashing.py` counts these calls)."""

@@ -151,6 +151,7 @@ def export_stage(
                     dry_run=ctx.dry_run,
                     run_id=ctx.run_id,
                     with_dbt_rejections=True,
+                    keep_plans=False,  # the summary reads counts and a dry run's writes
                     progress=lambda done, total: ctx.task.update(
                         completed=done, total=total, detail="rows"
                     ),
