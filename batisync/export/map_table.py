@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -75,6 +76,11 @@ def read_map(conn: sa.Connection, schema: str = "public") -> dict[str, MapRow]:
             t.c.values_hash,
         )
     )
+    return _by_id(rows)
+
+
+def _by_id(rows: Iterable[Sequence[Any]]) -> dict[str, MapRow]:
+    """Rows of `_COLUMNS` (id_heure, key, hours, values_hash) as map rows, by id_heure."""
     return {
         id_heure: MapRow(id_heure, (cc, cs, date), values_from_db(h0, h3, h4), values_hash)
         for id_heure, cc, cs, date, h0, h3, h4, values_hash in rows
@@ -102,7 +108,8 @@ def read_map_of(
     table = _qualified(conn, schema)
     wanted = {norm(k) for k in keys}
     listed = sorted(set(ids))
-    found = _select(conn, f"select {_COLUMNS} from {table} where id_heure = any(:ids)", listed)
+    sql = f"select {_COLUMNS} from {table} where id_heure = any(cast(:ids as text[]))"
+    found = _select(conn, sql, listed, ids=listed)
     if wanted:
         names = {k[1] for k in wanted}
         everyone = conn.exec_driver_sql(f"select distinct code_salarie from {table}").scalars()
@@ -110,10 +117,10 @@ def read_map_of(
         # as text, which PostgreSQL casts (as write_map: psycopg's datetime arrays are slow)
         dates = sorted({k[2].isoformat() for k in wanted})
         sql = (
-            f"select {_COLUMNS} from {table} where code_salarie = any(:codes) "
+            f"select {_COLUMNS} from {table} where code_salarie = any(cast(:codes as text[])) "
             "and date_sqlserver = any(cast(:dates as timestamp[]))"
         )
-        holders = _select(conn, sql, codes, dates=dates)
+        holders = _select(conn, sql, codes, codes=codes, dates=dates)
         found |= {i: m for i, m in holders.items() if norm(m.key) in wanted}
     return found
 
@@ -125,16 +132,10 @@ def count_map(conn: sa.Connection, schema: str = "public") -> int:
 def _select(
     conn: sa.Connection, sql: str, listed: list[str], **params: object
 ) -> dict[str, MapRow]:
-    """`sql` with one text array (`:ids` or `:codes`), ordered by id_heure."""
+    """`sql` (`_COLUMNS`) ordered by id_heure; nothing to ask when `listed` is empty."""
     if not listed:
         return {}
-    name = "ids" if ":ids" in sql else "codes"
-    sql = sql.replace(f":{name}", f"cast(:{name} as text[])") + " order by id_heure"
-    rows = conn.execute(sa.text(sql), {name: listed, **params})
-    return {
-        i: MapRow(i, (cc, cs, date), values_from_db(h0, h3, h4), values_hash)
-        for i, cc, cs, date, h0, h3, h4, values_hash in rows
-    }
+    return _by_id(conn.execute(sa.text(sql + " order by id_heure"), params))
 
 
 def map_row_for(row: PushRow) -> MapRow:
