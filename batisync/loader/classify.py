@@ -85,16 +85,12 @@ class Classifier:
         self.identity = identity or (lambda row: str(row["id"]))
         self._loaded: dict[str, str] = {}  # id -> content md5
         self._quarantined: dict[str, str] = {}  # quarantine_key -> content md5
-        # (project id, code) -> what `record_without_code` says: a window names a few
-        # dozen projects, asked once each instead of once per unchanged slot
-        self._without_code: dict[tuple[Any, ...], int | None] = {}
 
     def forget(self) -> None:
         """Drop what was seen (ids and hashes): the records are all in, and a load's
         memory must not keep the whole window while dlt writes it out."""
         self._loaded = {}
         self._quarantined = {}
-        self._without_code = {}
         self.previous = {}
 
     def compare_with(self, previous: Mapping[str, str]) -> None:
@@ -151,27 +147,10 @@ class Classifier:
         self.tally.loaded += 1
         self.tally.unchanged_ids.append(record_id)
         # its project is still named by the window: looked up once per run too
-        if isinstance(self.tally, SlotTally):
-            project_id = self._project_without_code(record)
-            if project_id is not None:
-                self.tally.projects_without_code.add(project_id)
+        project_id = project_lookups.record_without_code(record)
+        if isinstance(self.tally, SlotTally) and project_id is not None:
+            self.tally.projects_without_code.add(project_id)
         return True
-
-    def _project_without_code(self, record: Mapping[str, Any]) -> int | None:
-        """`project_lookups.record_without_code(record)`, remembered by the values it
-        reads (with their types: 1 and True are equal keys, not equal ids)."""
-        project = record.get("project")
-        if not isinstance(project, Mapping):
-            return project_lookups.record_without_code(record)
-        project_id, code = project.get("id"), project.get("projectCode")
-        key = (type(project_id), project_id, type(code), code)
-        try:
-            return self._without_code[key]
-        except KeyError:
-            found = self._without_code[key] = project_lookups.record_without_code(record)
-            return found
-        except TypeError:  # an unhashable value (a list for a code...): asked each time
-            return project_lookups.record_without_code(record)
 
     def _quarantine(
         self, out: list[dict[str, Any]], record: Any, why: records.Rejection, md5: str
