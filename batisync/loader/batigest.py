@@ -1,5 +1,5 @@
-"""What the loader reads from Batigest, read only (SQL Server, or the stand-in), and the
-dlt resources that put it in `raw_batigest`:
+"""What the loader reads from Batigest, read only (SQL Server, or the stand-in), for
+`raw_batigest` (the dlt resources that write it are in `source.py`):
 
 - `{schema}.Salarie(Code, Nom, codebs)` → `raw_batigest.salarie`, replaced each run;
 - `{schema}.ChantierDef.Code`, for the `unknown_chantier` check: read when the table
@@ -10,25 +10,14 @@ dlt resources that put it in `raw_batigest`:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import dlt
 import sqlalchemy as sa
-from dlt.extract.resource import DltResource
 
 from batisync.core.errors import first_line
 from batisync.loader import records
-from batisync.loader.tables import (
-    CHANTIER_CHECK,
-    CHANTIER_COLUMNS,
-    CHANTIERS,
-    CHECK_COLUMNS,
-    SALARIE,
-    SALARIE_COLUMNS,
-)
 
 # -- Salarie -------------------------------------------------------------------------
 
@@ -49,18 +38,6 @@ def read_salarie(batigest_url: str, schema: str) -> list[dict[str, Any]]:
 
 def with_hash(record: Mapping[str, Any]) -> dict[str, Any]:
     return {**record, "_content_hash": records.content_hash(record)}
-
-
-def salarie_resource(rows: Sequence[Mapping[str, Any]]) -> DltResource:
-    """`raw_batigest.salarie`, replaced each run."""
-
-    @dlt.resource(name=SALARIE, write_disposition="replace", columns=SALARIE_COLUMNS)
-    def salarie() -> Iterator[Any]:
-        yield dlt.mark.materialize_table_schema()
-        if rows:
-            yield [with_hash(r) for r in rows]
-
-    return salarie()
 
 
 # -- ChantierDef ---------------------------------------------------------------------
@@ -91,25 +68,9 @@ def read_chantiers(engine: sa.Engine, schema: str) -> ChantierCheck:
     return ChantierCheck(kept, f"{schema}.ChantierDef: {len(kept)} chantier codes: check on")
 
 
-def chantier_resources(check: ChantierCheck, checked_at: datetime) -> Sequence[DltResource]:
-    """`chantier_check` always; `chantiers` replaced only when the check is on."""
-
-    @dlt.resource(name=CHANTIER_CHECK, write_disposition="replace", columns=CHECK_COLUMNS)
-    def chantier_check() -> Iterator[Any]:
-        yield [{"is_on": check.is_on, "detail": check.detail, "checked_at": checked_at}]
-
-    @dlt.resource(name=CHANTIERS, write_disposition="replace", columns=CHANTIER_COLUMNS)
-    def chantiers() -> Iterator[Any]:
-        yield dlt.mark.materialize_table_schema()
-        yield [{"code": code} for code in check.codes or ()]
-
-    return [chantier_check(), chantiers()] if check.is_on else [chantier_check()]
-
-
 __all__ = [
     "ChantierCheck",
-    "chantier_resources",
     "read_chantiers",
     "read_salarie",
-    "salarie_resource",
+    "with_hash",
 ]

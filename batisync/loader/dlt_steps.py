@@ -9,34 +9,20 @@ to stderr, past the redaction) and stops propagation, which `make_pipeline` undo
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import dlt
-import sqlalchemy as sa
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from batisync.core.logs import adopt_library_logger
 from batisync.core.settings import dlt_credentials
-from batisync.loader.api.errors import ApiError
-from batisync.loader.report import LoadError
+from batisync.loader.pipelines_dir import PIPELINES_DIR_ENV, default_pipelines_dir
+from batisync.loader.report import LoadError, root_cause
 
-PIPELINES_DIR_ENV = "LOADER_PIPELINES_DIR"
 FILE_MAX_ROWS = 10_000  # rows per file dlt writes, then loads (one file at a time)
 DLT_LOGGER = "dlt"  # the name dlt's runtime gives its logger (`dlt.common.logger`)
-
-
-def default_pipelines_dir(staging_url: str) -> Path:
-    """`$LOADER_PIPELINES_DIR`, else a temp folder per staging database (dlt state is
-    rebuilt from the destination, so losing it costs nothing)."""
-    if env := os.environ.get(PIPELINES_DIR_ENV):
-        return Path(env)
-    url = sa.make_url(staging_url)
-    identity = f"{url.host}:{url.port}/{url.database}".encode()
-    return Path(tempfile.gettempdir()) / f"batisync-dlt-{hashlib.md5(identity).hexdigest()[:10]}"
 
 
 def make_pipeline(name: str, dataset: str, staging_url: str, pipelines_dir: Path) -> dlt.Pipeline:
@@ -68,25 +54,13 @@ def _abort_pending(pipeline: dlt.Pipeline) -> None:
         pipeline.abort_packages()
 
 
-def _root_cause(error: BaseException) -> BaseException:
-    """The first ApiError (or the innermost error) under dlt's wrappers."""
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        if isinstance(current, ApiError):
-            return current
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen[-1]
-
-
 def extract(pipeline: dlt.Pipeline, data: Any, what: str) -> None:
     # default file format (insert_values): dlt's csv would load "" as NULL
     try:
         pipeline.extract(data)
     except PipelineStepFailed as error:
         _abort_pending(pipeline)
-        cause = _root_cause(error)
+        cause = root_cause(error)
         raise LoadError(f"{what}: {cause}") from cause
 
 
@@ -96,7 +70,7 @@ def load(pipeline: dlt.Pipeline, what: str) -> None:
         pipeline.load(raise_on_failed_jobs=True)
     except PipelineStepFailed as error:
         _abort_pending(pipeline)
-        cause = _root_cause(error)
+        cause = root_cause(error)
         raise LoadError(f"{what}: {type(cause).__name__}: {cause}") from cause
 
 

@@ -7,23 +7,30 @@ Order, so that a failure leaves the raw tables untouched:
    digests of the small reference tables);
 2. read `Salarie` and `ChantierDef`, fetch and check the projects (short lists, fail
    fast);
-3. extract the time slots (dlt streams them chunk by chunk), then the projects they
-   name without a code, asked by id, in one dlt extract — any API failure stops here;
-   a slot identical to its raw row (same md5 under the same version of the checks,
-   compared with the hashes of its chunk, read as the chunk comes) is not checked again
-   nor handed to dlt, only its id kept;
+3. fetch and classify the time slots chunk by chunk (`batches.py`), then the projects
+   they name without a code, asked by id — a slot identical to its raw row (same md5
+   under the same version of the checks, compared with the hashes of its chunk, read
+   as the chunk comes) is not checked again nor handed to dlt, only its id kept; dlt
+   is started (`dlt_write.py`, its imports with it) only when some resource has
+   something staging does not hold (`unchanged.py`: the projects, Salarie or
+   ChantierDef differ, a table is missing a column, or at the first batch with a new or
+   changed slot, quarantine row or lookup, fed what came before) — any API failure
+   stops here, before any write;
 4. when dlt got slot rows, snapshot every raw slot (`prev_slots`, for the counts and
-   `_generation`: a load that hands dlt no slot spares that copy); normalize and load
-   both dlt pipelines, then stamp `_fetched_at` on the unchanged slots in one statement;
+   `_generation`); dlt normalizes and loads; a pipeline that did not run has its
+   bookkeeping written by our SQL instead (`last_seen_at`, `looked_up_at`,
+   `checked_at`, `_dlt_load_id`); then `_fetched_at` is stamped on the unchanged slots
+   in one statement;
 5. mark deleted the slots a fetched chunk no longer returns (guarded), in one transaction;
 6. count new / changed / deleted (and deletions confirmed) against the snapshot.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,22 +38,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
-from batisync.loader import dlt_steps, generation
+from batisync.loader import generation, unchanged
 from batisync.loader.api.auth import ApiCredentials
 from batisync.loader.api.client import BatiSimplyClient, RetryPolicy
-from batisync.loader.batigest import (
-    ChantierCheck,
-    chantier_resources,
-    read_chantiers,
-    read_salarie,
-    salarie_resource,
-)
-from batisync.loader.classify import SlotTally, Tally, split_projects
+from batisync.loader.batches import slot_batches
+from batisync.loader.batigest import ChantierCheck, read_chantiers, read_salarie
+from batisync.loader.classify import Batch, SlotTally, Tally, split_projects
 from batisync.loader.deletions import deletion_guarded, mark_deletions
-from batisync.loader.dlt_steps import PIPELINES_DIR_ENV
-from batisync.loader.report import ChunkReport, LoadError, LoadReport, ResourceCounts
+from batisync.loader.pipelines_dir import PIPELINES_DIR_ENV, default_pipelines_dir
+from batisync.loader.report import ChunkReport, LoadError, LoadReport, ResourceCounts, root_cause
 from batisync.loader.row_generations import stamp_generations
-from batisync.loader.source import batisimply
 from batisync.loader.staging_state import (
     Before,
     chunk_hashes,
@@ -54,12 +55,9 @@ from batisync.loader.staging_state import (
     reference_changes,
     replaced_counts,
     slot_counts,
-    snapshot_slots,
     touch_unchanged,
 )
 from batisync.loader.tables import (
-    PIPELINE_BATIGEST,
-    PIPELINE_BATISIMPLY,
     PROJECTS,
     PROJECTS_TABLE,
     RAW_BATIGEST,
@@ -116,6 +114,17 @@ def _refresh_projects(rows: list[dict[str, Any]], before: Before, report: LoadRe
     return False
 
 
+def _read_until_write(
+    batches: Iterator[Batch], stored: unchanged.Stored, seen: list[Batch]
+) -> bool:
+    """`unchanged.read_until_write`, an API failure reported as dlt's extract reports it."""
+    try:
+        return unchanged.read_until_write(batches, stored, seen)
+    except Exception as error:
+        cause = root_cause(error)
+        raise LoadError(f"BatiSimply extract failed: {cause}") from cause
+
+
 def run_load(
     *,
     staging_url: str,
@@ -131,6 +140,7 @@ def run_load(
     progress: Callable[[int, str], None] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     written_by: str = "load",
+    always_dlt: bool = False,
 ) -> LoadReport:
     """Load `window` of time slots, the projects and (with `batigest_url`) `Salarie`.
 
@@ -139,13 +149,14 @@ def run_load(
     dataset loaded and not the other, which the next run repairs (it fetches the whole
     window again). `progress(records_fetched, detail)` is called as slots arrive.
     `written_by` (the command) is kept with the staging generation this load commits
-    before anything else.
+    before anything else. `always_dlt` writes through dlt even what staging already
+    holds (the tests compare both ways).
     """
     began = time.monotonic()
     fetched_at = now()
     report = LoadReport(window=window, fetched_at=fetched_at)
     chunks = chunk_window(window, chunk_days)
-    workdir = Path(pipelines_dir) if pipelines_dir else dlt_steps.default_pipelines_dir(staging_url)
+    workdir = Path(pipelines_dir) if pipelines_dir else default_pipelines_dir(staging_url)
     client = client or BatiSimplyClient(credentials, retry)
 
     engine = sa.create_engine(staging_url)
@@ -166,41 +177,47 @@ def run_load(
             refresh_projects = _refresh_projects(projects.rows, before, report)
 
             tally = SlotTally()
-            source = batisimply(
+            batches = slot_batches(
                 client,
                 chunks,
                 fetched_at,
                 tally,
                 projects=projects,
                 project_tally=project_tally,
-                refresh_projects=refresh_projects,
                 quarantine_first_seen=before.quarantine_first_seen,
                 progress=progress,
                 previous_slots=lambda chunk: chunk_hashes(conn, chunk),
             )
-            api_pipeline = dlt_steps.make_pipeline(
-                PIPELINE_BATISIMPLY, RAW_BATISIMPLY, staging_url, workdir
+            stored = unchanged.read_stored(conn)
+            project_rows = projects.rows if refresh_projects else None
+            seen: list[Batch] = []
+            api_writes = (
+                always_dlt
+                or unchanged.batisimply_writes(stored, project_rows)
+                or _read_until_write(batches, stored, seen)
             )
-            # one extract per pipeline and run: a second one before normalize would make
-            # a second package whose schema differs from the first (dlt's warning)
-            dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
-            # the slots dlt got (new or changed) are compared with raw as it was
-            written = tally.loaded - len(tally.unchanged_ids)
-            if written:
-                snapshot_slots(conn)
-            erp_resources = [] if salarie is None else [salarie_resource(salarie)]
-            if chantiers is not None:
-                erp_resources += chantier_resources(chantiers, fetched_at)
-            erp_pipeline = None
-            if erp_resources:
-                erp_pipeline = dlt_steps.make_pipeline(
-                    PIPELINE_BATIGEST, RAW_BATIGEST, staging_url, workdir
-                )
-                dlt_steps.extract(erp_pipeline, erp_resources, "Batigest extract failed")
+            erp_writes = chantiers is not None and (
+                always_dlt or unchanged.batigest_writes(stored, salarie, chantiers)
+            )
+            if api_writes or erp_writes:
+                from batisync.loader import dlt_write  # dlt's imports only for a write
 
-            dlt_steps.load(api_pipeline, f"loading {RAW_BATISIMPLY} failed")
-            if erp_pipeline is not None:
-                dlt_steps.load(erp_pipeline, f"loading {RAW_BATIGEST} failed")
+                dlt_write.write(
+                    conn,
+                    staging_url=staging_url,
+                    workdir=workdir,
+                    batches=itertools.chain(seen, batches) if api_writes else None,
+                    projects=project_rows,
+                    slot_rows=lambda: tally.loaded > len(tally.unchanged_ids),
+                    salarie=salarie,
+                    chantiers=chantiers if erp_writes else None,
+                    fetched_at=fetched_at,
+                )
+            if not api_writes:
+                unchanged.mark_batisimply_seen(conn, seen, fetched_at, refresh_projects)
+            if chantiers is not None and not erp_writes:
+                unchanged.mark_batigest_seen(conn, salarie is not None, chantiers, fetched_at)
+            written = tally.loaded - len(tally.unchanged_ids)
 
             # before deletion marking, which takes a slot not stamped by this run as absent
             touched = touch_unchanged(conn, tally.unchanged_ids, fetched_at)

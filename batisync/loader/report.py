@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from batisync.core.errors import BatisyncError
+from batisync.loader.api.errors import ApiError
 from batisync.loader.generation import Generation
 from batisync.loader.window import Window
 
@@ -16,6 +17,18 @@ log = logging.getLogger(__name__)
 
 class LoadError(BatisyncError):
     """The load failed; raw tables hold what the previous successful load left."""
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The first ApiError (or the innermost error) under dlt's (or our) wrappers."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        if isinstance(current, ApiError):
+            return current
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen[-1]
 
 
 @dataclass
@@ -132,4 +145,4 @@ class LoadReport:
         return found + [f"{name} changed" for name in self.reference_changed]
 
 
-__all__ = ["ChunkReport", "LoadError", "LoadReport", "ResourceCounts"]
+__all__ = ["ChunkReport", "LoadError", "LoadReport", "ResourceCounts", "root_cause"]

@@ -1,42 +1,40 @@
 """dlt source `batisimply`: time slots, quarantine, projects and project lookups, in one
-extract (so one load package and one schema version per run).
+extract (so one load package and one schema version per run), and the Batigest
+resources (`salarie`, `chantiers`, `chantier_check`) of the other pipeline.
 
-Time slots stream chunk by chunk from the API into one classifier that splits them into
-clean rows (`time_slots`) and bad records (`quarantine`): both tables are fed by dlt
+Imported only by a load that has rows to write (pipeline.py): the batches come from
+`batches.slot_batches`, already classified; `time_slots` and `quarantine` are dlt
 transformers forked from the same, unselected, `time_slot_batches` resource, so each
-record is read once and lands in exactly one table. Once every chunk is read, the
-projects the slots name without a code are asked by id (`project_lookups`), and their
-answers go out as the last batch (`project_lookups`, and `quarantine` for the refused).
+record lands in exactly one table.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import dlt
 from dlt.extract.resource import DltResource
 
-from batisync.loader import project_lookups
-from batisync.loader.api.client import BatiSimplyClient
-from batisync.loader.classify import Batch, ChunkTally, SlotTally, Tally, slot_classifier
+from batisync.loader.batigest import ChantierCheck, with_hash
+from batisync.loader.classify import Batch
 from batisync.loader.tables import (
+    CHANTIER_CHECK,
+    CHANTIER_COLUMNS,
+    CHANTIERS,
+    CHECK_COLUMNS,
     LOOKUP_COLUMNS,
     PROJECT_COLUMNS,
     PROJECT_LOOKUPS,
     PROJECTS,
     QUARANTINE,
     QUARANTINE_COLUMNS,
+    SALARIE,
+    SALARIE_COLUMNS,
     SLOT_COLUMNS,
     SLOTS,
 )
-from batisync.loader.window import Window
-
-log = logging.getLogger(__name__)
-
-BATCH_SIZE = 2000  # records per batch handed to dlt
 
 
 def _once_materialized(pick: Callable[[Batch], list]) -> Callable[[Batch], Iterator[Any]]:
@@ -56,53 +54,15 @@ def _once_materialized(pick: Callable[[Batch], list]) -> Callable[[Batch], Itera
 
 @dlt.source(name="batisimply")
 def batisimply(
-    client: BatiSimplyClient,
-    chunks: Sequence[Window],
-    fetched_at: datetime,
-    tally: SlotTally,
-    *,
-    projects: Batch,
-    project_tally: Tally,
-    refresh_projects: bool = True,
-    quarantine_first_seen: Mapping[str, datetime] | None = None,
-    progress: Callable[[int, str], None] | None = None,
-    previous_slots: Callable[[Window], Mapping[str, str]] | None = None,
+    batches: Iterable[Batch], *, projects: Sequence[dict[str, Any]] | None = None
 ) -> list[DltResource]:
-    """Time slots of `chunks`, their quarantine and the project lookups; the projects'
-    rows too when `refresh_projects`.
-
-    `projects` (the projects answer, fetched and checked beforehand by the caller: a
-    short list, see `classify.split_projects`) is split into `rows`, loaded only when
-    `refresh_projects` (the caller may decide not to refresh them from a suspicious
-    answer) and always asked for no code again, and `bad`, quarantined with the slots'.
-    `tally` receives the time slot counts and the ids of the slots raw already holds
-    as they come (`previous_slots(chunk)`: id -> stored hash, asked chunk by chunk so
-    that only a chunk's are in memory), which dlt does not get; `project_tally` the
-    lookups the checks refused.
-    """
-    classifier = slot_classifier(fetched_at, quarantine_first_seen, tally)
+    """The time slots, their quarantine and the project lookups of `batches` (each read
+    once, as dlt pulls them); the projects' rows too unless `projects` is None (the
+    caller keeps the table as it is, from a suspicious answer)."""
 
     @dlt.resource(name="time_slot_batches", selected=False)
     def time_slot_batches() -> Iterator[Batch]:
-        # first: the projects' bad records, and a batch for tables to exist on no data
-        yield Batch(bad=list(projects.bad))
-        for chunk in chunks:
-            chunk_tally = ChunkTally(chunk)
-            tally.chunks.append(chunk_tally)
-            classifier.compare_with(previous_slots(chunk) if previous_slots else {})
-            for page in client.time_slots(chunk):
-                chunk_tally.fetched += len(page)
-                # small batches: dlt writes each one out before the next is classified
-                for start in range(0, len(page), BATCH_SIZE):
-                    batch = classifier.classify(page[start : start + BATCH_SIZE], chunk)
-                    tally.projects_without_code |= project_lookups.without_code(batch.rows)
-                    yield batch
-                    if progress:
-                        progress(tally.fetched, f"time slots {chunk}")
-                page.clear()  # the records live on only as rows, until dlt writes them
-            log.info("time slots %s: %d fetched", chunk, chunk_tally.fetched)
-        classifier.forget()  # every slot is in: no id can come again
-        yield _looked_up(client, tally, projects, fetched_at, quarantine_first_seen, project_tally)
+        yield from batches
 
     def fed(name: str, pick: Callable[[Batch], list], **hints: Any) -> DltResource:
         return dlt.transformer(
@@ -123,28 +83,12 @@ def batisimply(
         ),
         fed(PROJECT_LOOKUPS, lambda batch: batch.lookups, primary_key="id", columns=LOOKUP_COLUMNS),
     ]
-    if refresh_projects:
-        resources.append(projects_resource(projects.rows))
+    if projects is not None:
+        resources.append(projects_resource(projects))
     return resources
 
 
-def _looked_up(
-    client: BatiSimplyClient,
-    tally: SlotTally,
-    projects: Batch,
-    fetched_at: datetime,
-    first_seen: Mapping[str, datetime] | None,
-    project_tally: Tally,
-) -> Batch:
-    """The last batch: projects the slots name without a code the list gives, asked by id."""
-    unknown = tally.projects_without_code - project_lookups.coded_ids(projects.rows)
-    lookups = project_lookups.look_up(client, unknown, fetched_at, first_seen)
-    for bad in lookups.bad:  # counted with the projects they are
-        project_tally.quarantined[bad["reason"]] += 1
-    return Batch(bad=lookups.bad, lookups=lookups.rows)
-
-
-def projects_resource(projects: Sequence[Mapping[str, Any]]) -> DltResource:
+def projects_resource(projects: Sequence[dict[str, Any]]) -> DltResource:
     """`raw_batisimply.projects` (checked rows with `_content_hash`), replaced each run."""
 
     @dlt.resource(name=PROJECTS, write_disposition="replace", columns=PROJECT_COLUMNS)
@@ -156,4 +100,31 @@ def projects_resource(projects: Sequence[Mapping[str, Any]]) -> DltResource:
     return projects_rows()
 
 
-__all__ = ["BATCH_SIZE", "batisimply", "projects_resource"]
+def salarie_resource(rows: Sequence[dict[str, Any]]) -> DltResource:
+    """`raw_batigest.salarie`, replaced each run."""
+
+    @dlt.resource(name=SALARIE, write_disposition="replace", columns=SALARIE_COLUMNS)
+    def salarie() -> Iterator[Any]:
+        yield dlt.mark.materialize_table_schema()
+        if rows:
+            yield [with_hash(r) for r in rows]
+
+    return salarie()
+
+
+def chantier_resources(check: ChantierCheck, checked_at: datetime) -> Sequence[DltResource]:
+    """`chantier_check` always; `chantiers` replaced only when the check is on."""
+
+    @dlt.resource(name=CHANTIER_CHECK, write_disposition="replace", columns=CHECK_COLUMNS)
+    def chantier_check() -> Iterator[Any]:
+        yield [{"is_on": check.is_on, "detail": check.detail, "checked_at": checked_at}]
+
+    @dlt.resource(name=CHANTIERS, write_disposition="replace", columns=CHANTIER_COLUMNS)
+    def chantiers() -> Iterator[Any]:
+        yield dlt.mark.materialize_table_schema()
+        yield [{"code": code} for code in check.codes or ()]
+
+    return [chantier_check(), chantiers()] if check.is_on else [chantier_check()]
+
+
+__all__ = ["batisimply", "chantier_resources", "projects_resource", "salarie_resource"]

@@ -1,9 +1,10 @@
 """Logging in to BatiSimply: the credentials, and the OAuth2 token (password or
 client-credentials grant) renewed before it expires and once more after a 401.
 
-The token is dlt's `OAuth2ClientCredentials` (a `requests` auth that obtains and renews
-the token itself), extended for the password grant, the scope, early renewal and
-errors that name the SSO path and the OAuth2 error code, never a secret.
+The token is a `requests` auth that obtains and renews the token itself (what dlt's
+`OAuth2ClientCredentials` did, without importing dlt), for the password and the
+client-credentials grants, with the scope, early renewal and errors that name the SSO
+path and the OAuth2 error code, never a secret.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from dlt.common.configuration.specs.base_configuration import configspec
-from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
 
 from batisync.loader.api.errors import ApiError, cause, where
 
 log = logging.getLogger(__name__)
 
 GRANT_TYPES = ("password", "client_credentials")
+DEFAULT_LIFETIME = 3600  # seconds, when the token answer gives no `expires_in` (as dlt)
 
 
 @dataclass(frozen=True)
@@ -46,28 +46,46 @@ class ApiCredentials:
             raise ValueError("the password grant needs a username and a password")
 
 
-@configspec
-class OAuth2Token(OAuth2ClientCredentials):
-    """dlt's client-credentials auth, plus the password grant and early renewal.
+class OAuth2Token(requests.auth.AuthBase):
+    """A bearer token obtained from the SSO, renewed when less than `renew_margin`
+    seconds (at most a tenth of its lifetime) remain, and on demand (`invalidate`)
+    after a 401. `session` posts the token request (retried like the API's GETs)."""
 
-    The token is renewed when less than `renew_margin` seconds (at most a tenth of its
-    lifetime) remain, and on demand (`invalidate`) after a 401.
-    """
-
-    grant_type: str = "password"
-    username: str | None = None
-    password: str | None = None
-    scope: str | None = None
-    renew_margin: float = 30.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __init__(
+        self,
+        *,
+        access_token_url: str,
+        client_id: str,
+        client_secret: str,
+        session: requests.Session,
+        grant_type: str = "password",
+        username: str | None = None,
+        password: str | None = None,
+        scope: str | None = None,
+        renew_margin: float = 30.0,
+    ) -> None:
+        self.access_token_url = access_token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.session = session
+        self.grant_type = grant_type
+        self.username = username
+        self.password = password
+        self.scope = scope
+        self.renew_margin = renew_margin
+        self.access_token: str | None = None
         self.clock: Callable[[], float] = time.monotonic
         self._expires_at = 0.0
         self._renew_at = 0.0
         self.tokens_obtained = 0
 
-    def __repr__(self) -> str:  # the dataclass repr would show the secrets
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self.access_token is None or self.is_token_expired():
+            self.obtain_token()
+        request.headers["Authorization"] = f"Bearer {self.access_token}"
+        return request
+
+    def __repr__(self) -> str:  # never the secrets
         return f"OAuth2Token(url={self.access_token_url!r}, grant_type={self.grant_type!r})"
 
     def is_token_expired(self) -> bool:
@@ -111,7 +129,7 @@ class OAuth2Token(OAuth2ClientCredentials):
             token = answer["access_token"]
         except (ValueError, KeyError, TypeError):
             raise ApiError(f"POST {path} (token): the answer holds no access_token") from None
-        lifetime = float(self.parse_expiration_in_seconds(answer))
+        lifetime = float(int(answer.get("expires_in", DEFAULT_LIFETIME)))
         now = self.clock()
         self.access_token = str(token)
         self._expires_at = now + lifetime

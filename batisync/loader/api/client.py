@@ -1,9 +1,10 @@
 """BatiSimply HTTP client: GETs with a fresh token and bounded retries, the endpoints.
 
-- Retries on 429, 5xx and connection errors come from dlt's retrying `requests` session
-  (`dlt.sources.helpers.requests.Client`): exponential backoff, `Retry-After` honoured,
-  at most `RetryPolicy.max_attempts` attempts, each wait capped at `max_delay`; each
-  retry is logged here (dlt does not).
+- Retries on 429, 5xx and connection errors come from a retrying `requests` session
+  (`retrying.RetryingSessions`, as dlt's `requests.Client` did: dlt is not imported
+  here, so that a load that writes nothing never imports it): exponential backoff,
+  `Retry-After` honoured, at most `RetryPolicy.max_attempts` attempts, each wait capped
+  at `max_delay`; each retry is logged here.
 - The token is `auth.OAuth2Token`, renewed once more when the API answers 401.
 - Pages are walked by `paging.walk`.
 
@@ -21,12 +22,11 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
-from dlt.sources.helpers.requests import Client
-from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_STATUS
 
 from batisync.loader.api import paging
 from batisync.loader.api.auth import ApiCredentials, OAuth2Token
 from batisync.loader.api.errors import ApiError, cause, where
+from batisync.loader.api.retrying import RETRY_STATUS, RetryingSessions
 from batisync.loader.window import Window
 
 log = logging.getLogger(__name__)
@@ -84,14 +84,13 @@ class BatiSimplyClient:
         self.retry = retry or RetryPolicy()
         self.requests_sent = 0
         self.responses_by_status: dict[int, int] = {}
-        self._http = Client(
-            request_timeout=self.retry.timeout,
-            raise_for_status=False,
-            request_max_attempts=self.retry.max_attempts,
-            request_backoff_factor=self.retry.backoff_factor,
-            request_max_retry_delay=self.retry.max_delay,
-            respect_retry_after_header=True,
-            session_attrs={"hooks": {"response": [self._observe]}},
+        self._http = RetryingSessions(
+            timeout=self.retry.timeout,
+            max_attempts=self.retry.max_attempts,
+            backoff_factor=self.retry.backoff_factor,
+            max_delay=self.retry.max_delay,
+            before_sleep=_before_retry,
+            on_response=self._observe,
         )
         self.auth = OAuth2Token(
             access_token_url=credentials.sso_url,
@@ -112,12 +111,8 @@ class BatiSimplyClient:
         self.responses_by_status[status] = self.responses_by_status.get(status, 0) + 1
 
     def _session(self) -> requests.Session:
-        """dlt's retrying session, with each retry logged (`_before_retry`)."""
-        session = self._http.session
-        retry = getattr(session.send, "retry", None)  # tenacity's Retrying behind send
-        if retry is not None and retry.before_sleep is not _before_retry:
-            retry.before_sleep = _before_retry
-        return session
+        """This thread's retrying session, each retry logged (`_before_retry`)."""
+        return self._http.session
 
     def url(self, path: str) -> str:
         return f"{self.credentials.api_url.rstrip('/')}/{path.lstrip('/')}"
@@ -146,7 +141,7 @@ class BatiSimplyClient:
                 continue
             if response.status_code == 401:
                 raise ApiError(f"GET {path}: HTTP 401 even with a fresh token")
-            if response.status_code in DEFAULT_RETRY_STATUS:
+            if response.status_code in RETRY_STATUS:
                 raise ApiError(
                     f"GET {path}: HTTP {response.status_code} after "
                     f"{self.retry.max_attempts} attempts"
