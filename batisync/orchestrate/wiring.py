@@ -20,7 +20,7 @@ from batisync.core.errors import ConnectionLost, is_connection_loss
 from batisync.core.settings import Settings
 from batisync.export.inspection import Adaptation
 from batisync.export.options import ExportOptions
-from batisync.orchestrate.nochange_check import inputs_of, nothing_to_do
+from batisync.orchestrate.nochange_check import inputs_of, nothing_to_do, transform_certain
 from batisync.orchestrate.stages import StageContext, StageFn, Stages
 from batisync.orchestrate.summary import StageReport
 
@@ -117,16 +117,27 @@ def write_since(conn: Any, schema: str, since: int | None) -> None:
     conn.execute(sql.SQL("insert into {} values (%s)").format(table), (since,))
 
 
-def load_stage(settings: Settings) -> StageFn:
+def load_stage(
+    settings: Settings,
+    prepare: Callable[[], None] | None = None,
+    certain: Callable[[], bool] | None = None,
+) -> StageFn:
+    """`prepare()` (dbt's preparation) is called when the transform will run: at once
+    when `certain()` says so before the load, else when the load is about to write slots;
+    never on a run that the no-change check may skip (it must not import dbt)."""
+
     def stage(ctx: StageContext) -> StageReport:
         from batisync.loader.config import load_with_settings
         from batisync.loader.window import sliding_window, utc_today
 
+        if prepare is not None and certain is not None and certain():
+            prepare()
         return load_with_settings(
             settings,
             sliding_window(settings.window_days, utc_today()),
             progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
             written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
+            on_write=prepare,
         )
 
     return stage
@@ -244,14 +255,21 @@ def stages_from_settings(
     # read once per run, under its lock: every incremental model filters on the same value
     incremental = functools.cache(lambda: incremental_env(settings))
     transform_args = [*TRANSFORM_ARGS, *(["--full-refresh"] if full_refresh else [])]
+    more_env = lambda: {**inspected(), **incremental()}  # noqa: E731
+    # dbt imported and the project parsed while the load runs, with the build's env
+    prepare = functools.partial(manifests.start, lambda: {**env, **more_env()})
     return Stages(
-        load=load_stage(settings),
+        load=load_stage(
+            settings,
+            prepare,
+            (lambda: True) if full_refresh else functools.partial(transform_certain, settings),
+        ),
         # the old connector's batigest_heures is adopted before any dbt command (a refusal
         # stops the run before the export: exit 2, nothing written to SuiviMO)
         transform=dbt_stage(
             transform_args,
             env,
-            lambda: {**inspected(), **incremental()},
+            more_env,
             manifests,
             before=lambda ctx: adopt_old_table(settings, ctx.run_id),
         ),
