@@ -131,7 +131,7 @@ def run_load(
     progress: Callable[[int, str], None] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     written_by: str = "load",
-    on_write: Callable[[], None] | None = None,
+    on_fetched: Callable[[int], None] | None = None,
 ) -> LoadReport:
     """Load `window` of time slots, the projects and (with `batigest_url`) `Salarie`.
 
@@ -140,8 +140,8 @@ def run_load(
     dataset loaded and not the other, which the next run repairs (it fetches the whole
     window again). `progress(records_fetched, detail)` is called as slots arrive.
     `written_by` (the command) is kept with the staging generation this load commits
-    before anything else. `on_write()` is called once the fetch is over and slots are
-    to be written (the sync starts dbt's preparation then: its transform will run).
+    before anything else. `on_fetched(slots)` is called once the fetch is over, with the
+    number of slots to be written (the sync may start dbt's preparation then).
     """
     began = time.monotonic()
     fetched_at = now()
@@ -188,9 +188,9 @@ def run_load(
             dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
             # the slots dlt got (new or changed) are compared with raw as it was
             written = tally.loaded - len(tally.unchanged_ids)
+            if on_fetched is not None:
+                on_fetched(written)
             if written:
-                if on_write is not None:
-                    on_write()
                 snapshot_slots(conn)
             erp_resources = [] if salarie is None else [salarie_resource(salarie)]
             if chantiers is not None:

@@ -122,22 +122,28 @@ def load_stage(
     prepare: Callable[[], None] | None = None,
     certain: Callable[[], bool] | None = None,
 ) -> StageFn:
-    """`prepare()` (dbt's preparation) is called when the transform will run: at once
-    when `certain()` says so before the load, else when the load is about to write slots;
-    never on a run that the no-change check may skip (it must not import dbt)."""
+    """`prepare()` (dbt's preparation) is called once the fetch is over when the transform
+    will run: the load is about to write slots, or `certain()` said so before the load;
+    never on a run that the no-change check may skip (it must not import dbt). Not at
+    the load's start: the fetch and its classification are Python work that a thread
+    importing dbt would slow down; the load's end mostly waits on PostgreSQL."""
 
     def stage(ctx: StageContext) -> StageReport:
         from batisync.loader.config import load_with_settings
         from batisync.loader.window import sliding_window, utc_today
 
-        if prepare is not None and certain is not None and certain():
-            prepare()
+        sure = prepare is not None and certain is not None and certain()
+
+        def fetched(slots: int) -> None:
+            if prepare is not None and (slots or sure):
+                prepare()
+
         return load_with_settings(
             settings,
             sliding_window(settings.window_days, utc_today()),
             progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
             written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
-            on_write=prepare,
+            on_fetched=fetched,
         )
 
     return stage

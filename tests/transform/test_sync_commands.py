@@ -76,3 +76,37 @@ def test_the_commands_of_one_run_share_one_parse(monkeypatch: pytest.MonkeyPatch
 
     assert len(parses) == 1
     assert given == [manifest, manifest, None]
+
+
+def test_a_parse_made_ahead_serves_the_build_given_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sync parses while the load runs (`ManifestCache.start`): the build uses that
+    manifest only when it runs with the environment the parse was given, and parses
+    itself when the preparation failed."""
+    parses: list[dict[str, str]] = []
+
+    def fake_parse(*, env: dict[str, str]) -> object:
+        parses.append(env)
+        return ("manifest", len(parses))
+
+    monkeypatch.setattr(build_module, "parse_manifest", fake_parse)
+    ahead = ManifestCache()
+    ahead.start(lambda: {"PGDATABASE": "x", "BATISYNC_SINCE_FROM_TABLE": "1"})
+    ahead.start(lambda: {"PGDATABASE": "y"})  # once per run
+    assert ahead.get({"PGDATABASE": "x", "BATISYNC_SINCE_FROM_TABLE": "1"}) == ("manifest", 1)
+    assert ahead.get({"PGDATABASE": "x"}) == ("manifest", 1)  # publish reuses it, as before
+    assert len(parses) == 1
+
+    other = ManifestCache()
+    other.start(lambda: {"PGDATABASE": "x"})
+    assert other.get({"PGDATABASE": "z"}) == ("manifest", 3)  # not the build's env: parsed
+    assert parses[-1] == {"PGDATABASE": "z"}
+
+    def broken() -> dict[str, str]:
+        raise RuntimeError("Batigest unreachable")
+
+    failed = ManifestCache()
+    failed.start(broken)
+    assert failed.get({"PGDATABASE": "x"}) == ("manifest", 4)
+    assert len(parses) == 4
