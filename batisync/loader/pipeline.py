@@ -140,8 +140,8 @@ def run_load(
     dataset loaded and not the other, which the next run repairs (it fetches the whole
     window again). `progress(records_fetched, detail)` is called as slots arrive.
     `written_by` (the command) is kept with the staging generation this load commits
-    before anything else. `on_fetched(slots)` is called once the fetch is over, with the
-    number of slots to be written (the sync may start dbt's preparation then).
+    before anything else. `on_fetched(slots)` is called once dlt's load is over, with the
+    number of slots written (the sync may start dbt's preparation then).
     """
     began = time.monotonic()
     fetched_at = now()
@@ -188,8 +188,6 @@ def run_load(
             dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
             # the slots dlt got (new or changed) are compared with raw as it was
             written = tally.loaded - len(tally.unchanged_ids)
-            if on_fetched is not None:
-                on_fetched(written)
             if written:
                 snapshot_slots(conn)
             erp_resources = [] if salarie is None else [salarie_resource(salarie)]
@@ -205,6 +203,10 @@ def run_load(
             dlt_steps.load(api_pipeline, f"loading {RAW_BATISIMPLY} failed")
             if erp_pipeline is not None:
                 dlt_steps.load(erp_pipeline, f"loading {RAW_BATIGEST} failed")
+            # dlt is done (it imports modules as it goes, which a thread importing
+            # dbt must not race): what is left is SQL, mostly waiting on PostgreSQL
+            if on_fetched is not None:
+                on_fetched(written)
 
             # before deletion marking, which takes a slot not stamped by this run as absent
             touched = touch_unchanged(conn, tally.unchanged_ids, fetched_at)

@@ -121,12 +121,15 @@ def load_stage(
     settings: Settings,
     prepare: Callable[[], None] | None = None,
     certain: Callable[[], bool] | None = None,
+    prepared: Callable[[], None] | None = None,
 ) -> StageFn:
-    """`prepare()` (dbt's preparation) is called once the fetch is over when the transform
-    will run: the load is about to write slots, or `certain()` said so before the load;
+    """`prepare()` (dbt's preparation) is called once dlt's load is over when the
+    transform will run: the load wrote slots, or `certain()` said so before the load;
     never on a run that the no-change check may skip (it must not import dbt). Not at
     the load's start: the fetch and its classification are Python work that a thread
-    importing dbt would slow down; the load's end mostly waits on PostgreSQL."""
+    importing dbt slowed down, and dlt imports modules as it goes that dbt imports too
+    (a race); the load's end is SQL, mostly waiting on PostgreSQL. `prepared()` waits
+    for the preparation before the stage ends: nothing else runs beside it."""
 
     def stage(ctx: StageContext) -> StageReport:
         from batisync.loader.config import load_with_settings
@@ -138,13 +141,17 @@ def load_stage(
             if prepare is not None and (slots or sure):
                 prepare()
 
-        return load_with_settings(
-            settings,
-            sliding_window(settings.window_days, utc_today()),
-            progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
-            written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
-            on_fetched=fetched,
-        )
+        try:
+            return load_with_settings(
+                settings,
+                sliding_window(settings.window_days, utc_today()),
+                progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
+                written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
+                on_fetched=fetched,
+            )
+        finally:
+            if prepared is not None:
+                prepared()
 
     return stage
 
@@ -237,6 +244,18 @@ def _unreachable(*engines: Any) -> str:
     return " and ".join(down) if down else "the staging PostgreSQL or Batigest"
 
 
+def _prepare(manifests: Any, env: Callable[[], Mapping[str, str]]) -> None:
+    """dbt imported and the project parsed in a thread while the load ends, with the
+    build's environment, computed here (the Batigest inspection and `transform_since`,
+    cached for the transform stage). A failure leaves the transform to do it all."""
+    try:
+        wanted = env()
+    except Exception as error:
+        log.info("dbt not prepared ahead: %s", type(error).__name__)
+        return
+    manifests.start(wanted)
+
+
 def stages_from_settings(
     settings: Settings, *, force: bool = False, full_refresh: bool = False
 ) -> Stages:
@@ -262,13 +281,12 @@ def stages_from_settings(
     incremental = functools.cache(lambda: incremental_env(settings))
     transform_args = [*TRANSFORM_ARGS, *(["--full-refresh"] if full_refresh else [])]
     more_env = lambda: {**inspected(), **incremental()}  # noqa: E731
-    # dbt imported and the project parsed while the load runs, with the build's env
-    prepare = functools.partial(manifests.start, lambda: {**env, **more_env()})
     return Stages(
         load=load_stage(
             settings,
-            prepare,
+            lambda: _prepare(manifests, lambda: {**env, **more_env()}),
             (lambda: True) if full_refresh else functools.partial(transform_certain, settings),
+            manifests.join,
         ),
         # the old connector's batigest_heures is adopted before any dbt command (a refusal
         # stops the run before the export: exit 2, nothing written to SuiviMO)

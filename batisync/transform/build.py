@@ -120,29 +120,36 @@ class ManifestCache:
         self._ahead_env: dict[str, str] | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self, env: Callable[[], Mapping[str, str]]) -> None:
-        """Parse in a thread with `env()`; once per run (later calls do nothing)."""
+    def start(self, env: Mapping[str, str]) -> None:
+        """Parse in a thread with `env` (the build's); once per run (later calls do
+        nothing). dbt is imported in that thread: the caller must not import modules
+        meanwhile that dbt imports too (CPython gives a partially initialised module to
+        one of two threads importing a cycle of modules: seen with dlt and pydantic)."""
         if self._thread is None and not self.parsed:
             self._thread = threading.Thread(
-                target=self._ahead, args=(env,), name="dbt-prepare", daemon=True
+                target=self._ahead, args=(dict(env),), name="dbt-prepare", daemon=True
             )
             self._thread.start()
 
-    def _ahead(self, env: Callable[[], Mapping[str, str]]) -> None:
+    def _ahead(self, env: dict[str, str]) -> None:
         began = time.monotonic()
         try:
-            wanted = dict(env())
-            manifest = parse_manifest(env=wanted)
+            manifest = parse_manifest(env=env)
         except Exception as error:  # the command parses itself and says what fails
             log.info("dbt not prepared ahead (%s): the transform parses", type(error).__name__)
             return
         if manifest is not None:
-            self.manifest, self._ahead_env = manifest, wanted
+            self.manifest, self._ahead_env = manifest, env
             log.info("dbt prepared ahead in %.1f s", time.monotonic() - began)
+
+    def join(self) -> None:
+        """Wait for the parse made ahead, if any (before the stage's own imports)."""
+        if self._thread is not None:
+            self._thread.join()
 
     def get(self, env: Mapping[str, str]) -> Any:
         if self._thread is not None:
-            self._thread.join()
+            self.join()
             self._thread = None
             self.parsed = self._ahead_env is not None and dict(env) == self._ahead_env
             self.manifest = self.manifest if self.parsed else None

@@ -37,10 +37,13 @@ def test_the_preparation_starts_after_the_fetch_only_when_the_transform_will_run
     events: list[str] = []
     monkeypatch.setattr(loader_config, "load_with_settings", _load_writing(slots, events))
     stage = load_stage(
-        Settings(), lambda: events.append("prepare"), lambda: events.append("ask") or certain
+        Settings(),
+        lambda: events.append("prepare"),
+        lambda: events.append("ask") or certain,
+        lambda: events.append("wait"),
     )
 
     report = stage(StageContext("run", StageTask("load", None, logging.getLogger())))
 
     assert report == "report"
-    assert events == ["ask", "fetch", *(["prepare"] if prepared else []), "write"]
+    assert events == ["ask", "fetch", *(["prepare"] if prepared else []), "write", "wait"]
