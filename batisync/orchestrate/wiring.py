@@ -119,39 +119,29 @@ def write_since(conn: Any, schema: str, since: int | None) -> None:
 
 def load_stage(
     settings: Settings,
-    prepare: Callable[[], None] | None = None,
-    certain: Callable[[], bool] | None = None,
-    prepared: Callable[[], None] | None = None,
+    prepare: Callable[[], None] = lambda: None,
+    certain: Callable[[], bool] = lambda: False,
+    prepared: Callable[[], None] = lambda: None,
 ) -> StageFn:
-    """`prepare()` (dbt's preparation) is called once dlt's load is over when the
-    transform will run: the load wrote slots, or `certain()` said so before the load;
-    never on a run that the no-change check may skip (it must not import dbt). Not at
-    the load's start: the fetch and its classification are Python work that a thread
-    importing dbt slowed down, and dlt imports modules as it goes that dbt imports too
-    (a race); the load's end is SQL, mostly waiting on PostgreSQL. `prepared()` waits
-    for the preparation before the stage ends: nothing else runs beside it."""
+    """`prepare()` (dbt's preparation) once dlt's load is over, when the load wrote slots
+    or `certain()` said before the load that the transform runs (never on a run that may
+    skip); `prepared()` waits for it before the stage ends (docs/INCREMENTAL.md)."""
 
     def stage(ctx: StageContext) -> StageReport:
         from batisync.loader.config import load_with_settings
         from batisync.loader.window import sliding_window, utc_today
 
-        sure = prepare is not None and certain is not None and certain()
-
-        def fetched(slots: int) -> None:
-            if prepare is not None and (slots or sure):
-                prepare()
-
+        sure = certain()
         try:
             return load_with_settings(
                 settings,
                 sliding_window(settings.window_days, utc_today()),
                 progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
                 written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
-                on_fetched=fetched,
+                on_fetched=lambda slots: prepare() if slots or sure else None,
             )
         finally:
-            if prepared is not None:
-                prepared()
+            prepared()
 
     return stage
 
@@ -244,18 +234,6 @@ def _unreachable(*engines: Any) -> str:
     return " and ".join(down) if down else "the staging PostgreSQL or Batigest"
 
 
-def _prepare(manifests: Any, env: Callable[[], Mapping[str, str]]) -> None:
-    """dbt imported and the project parsed in a thread while the load ends, with the
-    build's environment, computed here (the Batigest inspection and `transform_since`,
-    cached for the transform stage). A failure leaves the transform to do it all."""
-    try:
-        wanted = env()
-    except Exception as error:
-        log.info("dbt not prepared ahead: %s", type(error).__name__)
-        return
-    manifests.start(wanted)
-
-
 def stages_from_settings(
     settings: Settings, *, force: bool = False, full_refresh: bool = False
 ) -> Stages:
@@ -284,7 +262,7 @@ def stages_from_settings(
     return Stages(
         load=load_stage(
             settings,
-            lambda: _prepare(manifests, lambda: {**env, **more_env()}),
+            lambda: manifests.prepare(lambda: {**env, **more_env()}),
             (lambda: True) if full_refresh else functools.partial(transform_certain, settings),
             manifests.join,
         ),

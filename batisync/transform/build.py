@@ -120,6 +120,16 @@ class ManifestCache:
         self._ahead_env: dict[str, str] | None = None
         self._thread: threading.Thread | None = None
 
+    def prepare(self, env: Callable[[], Mapping[str, str]]) -> None:
+        """`start` with `env()`, computed here, in the caller's thread (the Batigest
+        inspection, `transform_since`); if it fails the command does it all later."""
+        try:
+            wanted = env()
+        except Exception as error:
+            log.info("dbt not prepared ahead: %s", type(error).__name__)
+            return
+        self.start(wanted)
+
     def start(self, env: Mapping[str, str]) -> None:
         """Parse in a thread with `env` (the build's); once per run (later calls do
         nothing). dbt is imported in that thread: the caller must not import modules

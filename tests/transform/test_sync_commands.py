@@ -109,3 +109,11 @@ def test_a_parse_made_ahead_serves_the_build_given_its_environment(
     failed.start({"PGDATABASE": "broken"})
     failed.join()
     assert failed.get({"PGDATABASE": "x"}) == ("manifest", 5)
+
+    def unreachable() -> dict[str, str]:
+        raise ConnectionError("Batigest unreachable")
+
+    unprepared = ManifestCache()
+    unprepared.prepare(unreachable)  # the build's env could not be computed: no parse
+    assert len(parses) == 5
+    assert unprepared.get({"PGDATABASE": "x"}) == ("manifest", 6)
