@@ -32,6 +32,7 @@ def load_with_settings(
     *,
     progress: Callable[[int, str], None] | None = None,
     written_by: str = "load",
+    on_fetched: Callable[[int], None] | None = None,
 ) -> LoadReport:
     """`run_load` of `window` on the configured API, staging and Batigest; `written_by`
     names the command with the staging generation the load commits."""
@@ -45,4 +46,5 @@ def load_with_settings(
         batigest_schema=settings.batigest_schema,
         progress=progress,
         written_by=written_by,
+        on_fetched=on_fetched,
     )

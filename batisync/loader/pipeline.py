@@ -141,6 +141,7 @@ def run_load(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     written_by: str = "load",
     always_dlt: bool = False,
+    on_fetched: Callable[[int], None] | None = None,
 ) -> LoadReport:
     """Load `window` of time slots, the projects and (with `batigest_url`) `Salarie`.
 
@@ -150,7 +151,9 @@ def run_load(
     window again). `progress(records_fetched, detail)` is called as slots arrive.
     `written_by` (the command) is kept with the staging generation this load commits
     before anything else. `always_dlt` writes through dlt even what staging already
-    holds (the tests compare both ways).
+    holds (the tests compare both ways). `on_fetched(slots)` is called once dlt's load
+    is over (or skipped), with the number of slots written (the sync may start dbt's
+    preparation then).
     """
     began = time.monotonic()
     fetched_at = now()
@@ -218,6 +221,10 @@ def run_load(
             if chantiers is not None and not erp_writes:
                 unchanged.mark_batigest_seen(conn, salarie is not None, chantiers, fetched_at)
             written = tally.loaded - len(tally.unchanged_ids)
+            # dlt is done (it imports modules as it goes, which a thread importing
+            # dbt must not race): what is left is SQL, mostly waiting on PostgreSQL
+            if on_fetched is not None:
+                on_fetched(written)
 
             # before deletion marking, which takes a slot not stamped by this run as absent
             touched = touch_unchanged(conn, tally.unchanged_ids, fetched_at)

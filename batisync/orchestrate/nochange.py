@@ -137,6 +137,16 @@ def decide(
     return Decision(True, f"nothing changed {since}")
 
 
+def transform_certain(
+    last: LastRun | None, later: LaterRun | None, generation_now: int | None
+) -> bool:
+    """Whether, before its load, a run knows its transform will run whatever the load
+    finds (`decide` could only say no): dbt's preparation may start with the load."""
+    if last is None or later is not None or last.generation is None:
+        return True
+    return generation_now != last.generation
+
+
 __all__ = [
     "Decision",
     "LastRun",
@@ -145,4 +155,5 @@ __all__ = [
     "decide",
     "project_version",
     "run_inputs",
+    "transform_certain",
 ]

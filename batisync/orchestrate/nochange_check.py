@@ -82,6 +82,31 @@ def _nothing_to_do(
     return decision.reason if decision.skip else None
 
 
+def transform_certain(settings: Settings) -> bool:
+    """Before the load: True when this run's transform will run whatever its load finds
+    (`nochange.transform_certain`); False when that cannot be told."""
+    from psycopg import sql
+
+    from batisync.core.connections import relation_exists
+    from batisync.loader.generation import GENERATION_TABLE
+
+    try:
+        with psycopg.connect(**settings.staging.conninfo()) as conn:
+            last = runs.last_complete_run(conn, settings.dbt_schema)
+            later = runs.later_run(conn, settings.dbt_schema, last) if last else None
+            now = None
+            if relation_exists(conn, GENERATION_TABLE):
+                query = sql.SQL("select generation from {}").format(
+                    sql.Identifier(*GENERATION_TABLE.split("."))
+                )
+                row = conn.execute(query).fetchone()
+                now = row[0] if row else None
+    except Exception as error:
+        log.info("could not tell whether the transform will run: %s", first_line(error))
+        return False
+    return nochange.transform_certain(last, later, now)
+
+
 def pending(conn: sa.Connection, schema: str, on_gone: str) -> nochange.Pending:
     """What the marts left to do: rows to push; under HEURES_ON_GONE=delete, rows to
     retract now. A mart not built yet is work: the transform must build it."""
@@ -94,4 +119,4 @@ def pending(conn: sa.Connection, schema: str, on_gone: str) -> nochange.Pending:
     )
 
 
-__all__ = ["inputs_of", "nothing_to_do", "pending"]
+__all__ = ["inputs_of", "nothing_to_do", "pending", "transform_certain"]

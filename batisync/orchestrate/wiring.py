@@ -20,7 +20,7 @@ from batisync.core.errors import ConnectionLost, is_connection_loss
 from batisync.core.settings import Settings
 from batisync.export.inspection import Adaptation
 from batisync.export.options import ExportOptions
-from batisync.orchestrate.nochange_check import inputs_of, nothing_to_do
+from batisync.orchestrate.nochange_check import inputs_of, nothing_to_do, transform_certain
 from batisync.orchestrate.stages import StageContext, StageFn, Stages
 from batisync.orchestrate.summary import StageReport
 
@@ -117,17 +117,31 @@ def write_since(conn: Any, schema: str, since: int | None) -> None:
     conn.execute(sql.SQL("insert into {} values (%s)").format(table), (since,))
 
 
-def load_stage(settings: Settings) -> StageFn:
+def load_stage(
+    settings: Settings,
+    prepare: Callable[[], None] = lambda: None,
+    certain: Callable[[], bool] = lambda: False,
+    prepared: Callable[[], None] = lambda: None,
+) -> StageFn:
+    """`prepare()` (dbt's preparation) once dlt's load is over, when the load wrote slots
+    or `certain()` said before the load that the transform runs (never on a run that may
+    skip); `prepared()` waits for it before the stage ends (docs/INCREMENTAL.md)."""
+
     def stage(ctx: StageContext) -> StageReport:
         from batisync.loader.config import load_with_settings
         from batisync.loader.window import sliding_window, utc_today
 
-        return load_with_settings(
-            settings,
-            sliding_window(settings.window_days, utc_today()),
-            progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
-            written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
-        )
+        sure = certain()
+        try:
+            return load_with_settings(
+                settings,
+                sliding_window(settings.window_days, utc_today()),
+                progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
+                written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
+                on_fetched=lambda slots: prepare() if slots or sure else None,
+            )
+        finally:
+            prepared()
 
     return stage
 
@@ -244,14 +258,20 @@ def stages_from_settings(
     # read once per run, under its lock: every incremental model filters on the same value
     incremental = functools.cache(lambda: incremental_env(settings))
     transform_args = [*TRANSFORM_ARGS, *(["--full-refresh"] if full_refresh else [])]
+    more_env = lambda: {**inspected(), **incremental()}  # noqa: E731
     return Stages(
-        load=load_stage(settings),
+        load=load_stage(
+            settings,
+            lambda: manifests.prepare(lambda: {**env, **more_env()}),
+            (lambda: True) if full_refresh else functools.partial(transform_certain, settings),
+            manifests.join,
+        ),
         # the old connector's batigest_heures is adopted before any dbt command (a refusal
         # stops the run before the export: exit 2, nothing written to SuiviMO)
         transform=dbt_stage(
             transform_args,
             env,
-            lambda: {**inspected(), **incremental()},
+            more_env,
             manifests,
             before=lambda ctx: adopt_old_table(settings, ctx.run_id),
         ),

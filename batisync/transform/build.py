@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,8 @@ from typing import Any
 from batisync.core.errors import StageError
 from batisync.core.settings import Settings
 from batisync.transform.dbt_runner import DbtNodeResult, DbtResult, parse_manifest, run_dbt
+
+log = logging.getLogger(__name__)
 
 # what the exporter and the drift stage read, with everything upstream and its tests
 TRANSFORM_SELECT = ("+to_push", "+heures_gone", "+heures_rejected", "+heures_synced")
@@ -99,14 +103,66 @@ def dbt_failure(result: DbtResult) -> str:
     return f"dbt {result.args[0]} failed: {named or 'see the dbt log'}{more}"
 
 
-@dataclass
 class ManifestCache:
-    """One parse of the project for every dbt command of a run (parsed at first use)."""
+    """One parse of the project for every dbt command of a run: parsed ahead by `start`
+    (dbt imported and the project parsed in a thread while the load finishes), or at
+    first use.
 
-    manifest: Any = None
-    parsed: bool = False
+    The ahead parse is given the build's own environment (the same cached Batigest
+    inspection and incremental variables), and used only when the command's environment
+    is that one, so what is built does not change; whatever fails in it leaves the
+    command to parse as before. A run that never calls `start` never imports dbt here.
+    """
+
+    def __init__(self) -> None:
+        self.manifest: Any = None
+        self.parsed = False
+        self._ahead_env: dict[str, str] | None = None
+        self._thread: threading.Thread | None = None
+
+    def prepare(self, env: Callable[[], Mapping[str, str]]) -> None:
+        """`start` with `env()`, computed here, in the caller's thread (the Batigest
+        inspection, `transform_since`); if it fails the command does it all later."""
+        try:
+            wanted = env()
+        except Exception as error:
+            log.info("dbt not prepared ahead: %s", type(error).__name__)
+            return
+        self.start(wanted)
+
+    def start(self, env: Mapping[str, str]) -> None:
+        """Parse in a thread with `env` (the build's); once per run (later calls do
+        nothing). dbt is imported in that thread: the caller must not import modules
+        meanwhile that dbt imports too (CPython gives a partially initialised module to
+        one of two threads importing a cycle of modules: seen with dlt and pydantic)."""
+        if self._thread is None and not self.parsed:
+            self._thread = threading.Thread(
+                target=self._ahead, args=(dict(env),), name="dbt-prepare", daemon=True
+            )
+            self._thread.start()
+
+    def _ahead(self, env: dict[str, str]) -> None:
+        began = time.monotonic()
+        try:
+            manifest = parse_manifest(env=env)
+        except Exception as error:  # the command parses itself and says what fails
+            log.info("dbt not prepared ahead (%s): the transform parses", type(error).__name__)
+            return
+        if manifest is not None:
+            self.manifest, self._ahead_env = manifest, env
+            log.info("dbt prepared ahead in %.1f s", time.monotonic() - began)
+
+    def join(self) -> None:
+        """Wait for the parse made ahead, if any (before the stage's own imports)."""
+        if self._thread is not None:
+            self._thread.join()
 
     def get(self, env: Mapping[str, str]) -> Any:
+        if self._thread is not None:
+            self.join()
+            self._thread = None
+            self.parsed = self._ahead_env is not None and dict(env) == self._ahead_env
+            self.manifest = self.manifest if self.parsed else None
         if not self.parsed:
             self.parsed = True
             self.manifest = parse_manifest(env=dict(env))

@@ -23,6 +23,7 @@ from batisync.orchestrate.nochange import (
     decide,
     project_version,
     run_inputs,
+    transform_certain,
 )
 from batisync.orchestrate.summary import RunSummary, StageResult
 from batisync.orchestrate.sync import run_sync
@@ -136,6 +137,21 @@ def test_the_reasons_say_what_forced_the_run() -> None:
     )
     retract = decide(load(), INPUTS, LAST, None, Pending(0, 2))
     assert retract.reason == "2 row(s) to retract (HEURES_ON_GONE=delete)"
+
+
+def test_the_transform_is_certain_before_the_load_only_when_no_load_could_skip_it() -> None:
+    """dbt's preparation starts with the load only when `decide` could not skip whatever
+    the load finds; a run that may skip must not import dbt before its load says so."""
+    later = LaterRun("20260504T060000Z-bbbbbb", "load", "success")
+    assert transform_certain(None, None, 41)  # no complete run yet
+    assert transform_certain(LAST, later, 41)  # a run came after the last complete one
+    assert transform_certain(dataclasses.replace(LAST, generation=None), None, 41)
+    assert transform_certain(LAST, None, 42)  # staging written since (`batisync load`)
+    assert transform_certain(LAST, None, None)
+    assert not transform_certain(LAST, None, 41)  # only the load can tell
+    # wherever it says certain, `decide` runs the transform even after a load of nothing
+    for last, after, now in ((None, None, 41), (LAST, later, 41), (LAST, None, 42)):
+        assert not decide(load(before=now), INPUTS, last, after, NOTHING).skip
 
 
 def test_the_inputs_change_with_each_of_their_parts() -> None:

@@ -76,3 +76,44 @@ def test_the_commands_of_one_run_share_one_parse(monkeypatch: pytest.MonkeyPatch
 
     assert len(parses) == 1
     assert given == [manifest, manifest, None]
+
+
+def test_a_parse_made_ahead_serves_the_build_given_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sync parses in a thread while its load ends (`ManifestCache.start`): the build
+    uses that manifest only when it runs with the environment the parse was given, and
+    parses itself when the parse made ahead failed."""
+    parses: list[dict[str, str]] = []
+
+    def fake_parse(*, env: dict[str, str]) -> object:
+        parses.append(env)
+        if env.get("PGDATABASE") == "broken":
+            raise RuntimeError("dbt could not parse")
+        return ("manifest", len(parses))
+
+    monkeypatch.setattr(build_module, "parse_manifest", fake_parse)
+    ahead = ManifestCache()
+    ahead.start({"PGDATABASE": "x", "BATISYNC_SINCE_FROM_TABLE": "1"})
+    ahead.start({"PGDATABASE": "y"})  # once per run
+    assert ahead.get({"PGDATABASE": "x", "BATISYNC_SINCE_FROM_TABLE": "1"}) == ("manifest", 1)
+    assert ahead.get({"PGDATABASE": "x"}) == ("manifest", 1)  # publish reuses it, as before
+    assert len(parses) == 1
+
+    other = ManifestCache()
+    other.start({"PGDATABASE": "x"})
+    assert other.get({"PGDATABASE": "z"}) == ("manifest", 3)  # not the build's env: parsed
+    assert parses[-1] == {"PGDATABASE": "z"}
+
+    failed = ManifestCache()
+    failed.start({"PGDATABASE": "broken"})
+    failed.join()
+    assert failed.get({"PGDATABASE": "x"}) == ("manifest", 5)
+
+    def unreachable() -> dict[str, str]:
+        raise ConnectionError("Batigest unreachable")
+
+    unprepared = ManifestCache()
+    unprepared.prepare(unreachable)  # the build's env could not be computed: no parse
+    assert len(parses) == 5
+    assert unprepared.get({"PGDATABASE": "x"}) == ("manifest", 6)
