@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batisync.export import run_export
-from batisync.export.drift_digest import DIGEST_TABLE
+from batisync.export.drift_digest import DIGEST_TABLE, batigest_digests
 from batisync.export.heal import check_drift
+from batisync.export.model import identity_key, sqlserver_key
 from batisync.export.options import ExportOptions
 from devstack.batigest import create_standin
 from tests.export.helpers import push, suivimo, write_marts, write_synced
@@ -235,3 +236,31 @@ def test_a_full_check_and_a_dry_run_read_every_employee_and_a_dry_run_records_no
     full = check_drift(staging, batigest, run_id="r4", full=True)
     assert full.checked == 12
     assert len([s for s in read if "count(*)" not in s]) == 1  # every employee's rows
+
+
+def test_codes_the_collation_takes_for_one_employee_share_one_digest(copies) -> None:
+    """On SQL Server 's1' and 'S1 ' are S1: their SuiviMO rows fold into S1's digest."""
+    (staging, batigest), _ = copies
+    reset(staging, batigest)
+    statements = ExportOptions().statements("postgresql")
+    window = (datetime(2026, 3, 2), datetime(2026, 3, 4))
+    with batigest.connect() as conn:
+        before = batigest_digests(conn, statements, window, sqlserver_key)
+    by_hand(batigest, ("twin", 0))  # a copy of S1's first row, as 's1'
+    with batigest.connect() as conn:
+        after = batigest_digests(conn, statements, window, sqlserver_key)
+        exact = batigest_digests(conn, statements, window, identity_key)
+    assert sorted(after) == EMPLOYEES
+    assert after["S1"] != before["S1"] and after["S2"] == before["S2"]
+    assert exact["S1"] == before["S1"] and "s1" in exact  # a code of its own, exactly
+
+
+def test_under_an_accent_insensitive_collation_every_employee_is_compared(copies) -> None:
+    (staging, batigest), _ = copies
+    reset(staging, batigest)
+    options = ExportOptions(accent_insensitive_keys=True)
+    check_drift(staging, batigest, options, run_id="r1")
+    read = suivimo_reads(batigest)
+    again = check_drift(staging, batigest, options, run_id="r2")
+    assert again.checked == 12
+    assert len(read) == 1 and "count(*)" not in read[0]  # the rows, no digest
