@@ -128,18 +128,28 @@ def suivimo_digest_sql(statements: BatchStatements, first: datetime, last: datet
         f"group by {salarie}"
     )
     if dialect == "mssql":
-        # CONCAT reads NULL as '': the marker tells a NULL CodeChantier from ''; values as
-        # decimal(38, 10), so that a float column is not cut to 6 digits
+        # grouped by the exact code (BIN2), folded by the key norm in Python: a bucket
+        # then holds exactly the codes `decide` takes for its employee. CONCAT reads NULL
+        # as '': the marker tells a NULL CodeChantier from ''; values as decimal(38, 10),
+        # so that a float column is not cut to 6 digits (NULL above 1e27: no overflow)
+        exact = f"{salarie} collate Latin1_General_BIN2"
         parts = [
             f"case when {chantier} is null then 'N' else 'V' end",
             chantier,
             salarie,
-            f"convert(varchar(23), {date}, 121)",
-            *(f"cast({quote(c)} as decimal(38, 10))" for c in ("NbH0", "NbH3", "NbH4")),
+            f"convert(varchar(27), {date}, 121)",
+            *(
+                f"case when abs({quote(c)}) < 1e27 then cast({quote(c)} as decimal(38, 10)) end"
+                for c in ("NbH0", "NbH3", "NbH4")
+            ),
         ]
         md5 = "hashbytes('MD5', concat(" + ", '|', ".join(parts) + "))"
         slices = [f"sum(cast(cast(substring({md5}, {s}, 4) as int) as bigint))" for s in (1, 5)]
-        return f"select {salarie}, count_big(*), {', '.join(slices)} from {table} {where}"
+        where = (
+            f"where {date} >= {literal(first, dialect)} and {date} < {literal(last, dialect)} "
+            f"group by {exact}"
+        )
+        return f"select {exact}, count_big(*), {', '.join(slices)} from {table} {where}"
     row = f"row({chantier}, {salarie}, {date}, {values})"
     return (
         f"select {salarie}, count(*), sum(cast({_PG_HASH.format(row)} as numeric)), 0 "
