@@ -33,7 +33,7 @@ from batisync.export.model import KeyNorm
 from batisync.export.statements import BatchStatements
 
 DIGEST_TABLE = "batigest_heures_drift_digest"
-VERSION = "1"  # change it when a digest's definition changes: every row then misses
+VERSION = "2"  # change it when a digest's definition changes: every row then misses
 _DDL = """
 create table if not exists {table} (
   employee varchar primary key,
@@ -46,6 +46,8 @@ create table if not exists {table} (
 """
 # a 64-bit slice of the md5 of a PostgreSQL row's text (NULL and '' differ in it)
 _PG_HASH = "cast(cast('x' || left(md5(cast({} as text)), 16) as bit(64)) as bigint)"
+# staging's own, cheaper (PostgreSQL 11+): compared only with this server's earlier value
+_STAGING_HASH = "hashtextextended(cast({} as text), 0)"
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,13 @@ def staging_digests(
     sql = (
         "select code, sum(n_synced), sum(h_synced), sum(n_map), sum(h_map), sum(n_memory), "
         "min(first_day), max(last_day) from ("
-        f"select t.code_salarie as code, 1 as n_synced, {_PG_HASH.format(row)} as h_synced, "
+        f"select t.code_salarie as code, 1 as n_synced, {_STAGING_HASH.format(row)} as h_synced, "
         f"0 as n_map, cast(0 as bigint) as h_map, {remembered} as n_memory, "
         "t.date_sqlserver as first_day, t.date_sqlserver as last_day "
         f"from {_q(conn, schema, synced)} t {join} "
         "union all "
         "select t.code_salarie, 0, 0, 1, "
-        f"{_PG_HASH.format('row(t.code_chantier, t.code_salarie, t.date_sqlserver)')}, 0, "
+        f"{_STAGING_HASH.format('row(t.code_chantier, t.code_salarie, t.date_sqlserver)')}, 0, "
         f"null, null from {_q(conn, schema, MAP_TABLE)} t"
         ") u group by code"
     )

@@ -95,7 +95,8 @@ def check_drift(
         report.checked += cache.skipped_rows
         counts = {c: n for c, n in counts.items() if employee_code(norm, c) not in cache.hits}
         groups = employee_groups(counts, norm, group_rows, MAX_VALUES_ROWS)
-        for scope, mapped_keys in synced_by_group(conn, staging_schema, groups):
+        # every employee skipped: heures_synced and the map are not read again
+        for scope, mapped_keys in synced_by_group(conn, staging_schema, groups) if groups else ():
             if not scope:
                 continue
             decision = decide(
