@@ -2,8 +2,9 @@
 (issue 19; the digests: `drift_digest`).
 
 An employee is skipped when its staging and Batigest digests both equal those its last
-full check recorded, under the same settings, and none of its slots has a memory row:
-its full check would read the same rows and decide the same (no finding). It is
+full check recorded, under the same settings: its full check would read the same rows
+and decide the same: no finding, whatever the memory holds (a restore is kept until the
+slot changes upstream; the memory is rewritten the same from the map's hashes). It is
 recorded only after a full check that found nothing, with the digests read *before*
 that check (a row edited by hand while the check runs then changes the digest the next
 run reads, never the one recorded). Under an accent-insensitive collation no employee is
@@ -106,8 +107,7 @@ def open_cache(
 
 
 def _may_record(side: StagingSide) -> bool:
-    # a slot with a memory row may be contested or reported again: always compared
-    return side.synced > 0 and side.remembered == 0
+    return side.synced > 0 and side.unsafe == 0
 
 
 def _memory_table(conn: sa.Connection, schema: str) -> str | None:

@@ -6,13 +6,14 @@ on each side, so that a run where neither side changed skips that employee's com
   values, the columns `heal.read_around` reads), aggregated by the server in one
   statement. An employee's rows that `decide` reads are among them, so an unchanged
   digest means they are unchanged (a change elsewhere in the window only costs a check).
-- Staging: its heures_synced rows (id, key, values, values hash), its map keys (history
-  included: `moved_by_hand` reads them) and how many memory rows its slots have.
+- Staging: its heures_synced rows (id, key, values, values hash) and its map keys
+  (history included: `moved_by_hand` reads them). Not the memory: `decide` reads it only
+  for a slot it finds drifted, and a skipped employee has none.
 
 Both are folded per employee as `drift.employee_code` sees codes (the key norm), so that
 codes the collation takes for one employee share one digest on both sides. A row of
 `batigest_heures_drift_digest` says: with these settings (`fingerprint`), this employee's
-full check found nothing, with no memory row, when the two sides had these digests. A
+full check found nothing when the two sides had these digests. A
 digest is only compared with its own earlier value, never across engines.
 """
 
@@ -33,7 +34,7 @@ from batisync.export.model import KeyNorm
 from batisync.export.statements import BatchStatements
 
 DIGEST_TABLE = "batigest_heures_drift_digest"
-VERSION = "2"  # change it when a digest's definition changes: every row then misses
+VERSION = "3"  # change it when a digest's definition changes: every row then misses
 _DDL = """
 create table if not exists {table} (
   employee varchar primary key,
@@ -54,7 +55,7 @@ _STAGING_HASH = "hashtextextended(cast({} as text), 0)"
 class StagingSide:
     digest: str  # heures_synced rows and map keys of the employee
     synced: int  # its heures_synced rows: what a full check counts as checked
-    remembered: int  # memory rows of its slots: never skipped while there are any
+    unsafe: int  # memory rows of its slots whose map hash is not heures_synced's: never skipped
 
 
 @dataclass(frozen=True)
@@ -73,18 +74,27 @@ def staging_digests(
 ) -> tuple[dict[str, StagingSide], tuple[datetime, datetime] | None]:
     """Per employee, the staging side's digest; and the window (first day, day after the
     last) of heures_synced, None when it is empty. One statement."""
-    row = "row(t.id_heure, t.code_chantier, t.code_salarie, t.date_sqlserver, t.nb_h0, " + (
-        "t.nb_h3, t.nb_h4, t.values_hash)"
-    )
-    remembered, join = "0", ""
+    columns = "t.id_heure, t.code_chantier, t.code_salarie, t.date_sqlserver, t.nb_h0, "
+    columns += "t.nb_h3, t.nb_h4, t.values_hash"
+    unsafe, join = "0", ""
     if memory is not None:
-        remembered = "case when d.id_heure is null then 0 else 1 end"
-        join = f"left join {memory} d on d.id_heure = t.id_heure"
+        # a clean check's outcome does not depend on the memory, but the memory it writes
+        # back does: for a skipped slot, from the map's hash (`read_map_of`), which must
+        # then be heures_synced's (not so for a seed-era row without a hash)
+        unsafe = (
+            "case when d.id_heure is not null and mp.values_hash is distinct from "
+            "t.values_hash then 1 else 0 end"
+        )
+        join = (
+            f"left join {memory} d on d.id_heure = t.id_heure "
+            f"left join {_q(conn, schema, MAP_TABLE)} mp on mp.id_heure = d.id_heure"
+        )
+    row = f"row({columns})"
     sql = (
-        "select code, sum(n_synced), sum(h_synced), sum(n_map), sum(h_map), sum(n_memory), "
+        "select code, sum(n_synced), sum(h_synced), sum(n_map), sum(h_map), sum(n_unsafe), "
         "min(first_day), max(last_day) from ("
         f"select t.code_salarie as code, 1 as n_synced, {_STAGING_HASH.format(row)} as h_synced, "
-        f"0 as n_map, cast(0 as bigint) as h_map, {remembered} as n_memory, "
+        f"0 as n_map, cast(0 as bigint) as h_map, {unsafe} as n_unsafe, "
         "t.date_sqlserver as first_day, t.date_sqlserver as last_day "
         f"from {_q(conn, schema, synced)} t {join} "
         "union all "
@@ -104,8 +114,8 @@ def staging_digests(
             first = low if first is None else min(first, low)
             last = high if last is None else max(last, high)
     sides = {
-        name: StagingSide(f"{n_synced}.{h_synced}.{n_map}.{h_map}", n_synced, n_memory)
-        for name, (n_synced, h_synced, n_map, h_map, n_memory) in sums.items()
+        name: StagingSide(f"{n_synced}.{h_synced}.{n_map}.{h_map}", n_synced, n_unsafe)
+        for name, (n_synced, h_synced, n_map, h_map, n_unsafe) in sums.items()
     }
     if first is None or last is None:
         return sides, None

@@ -264,3 +264,23 @@ def test_under_an_accent_insensitive_collation_every_employee_is_compared(copies
     again = check_drift(staging, batigest, options, run_id="r2")
     assert again.checked == 12
     assert len(read) == 1 and "count(*)" not in read[0]  # the rows, no digest
+
+
+def test_an_employee_whose_row_was_restored_is_skipped_again_once_clean(copies) -> None:
+    """Its memory (the restore, kept until the slot changes upstream) is part of its
+    digest: the run after the heal compares it, the next one skips it."""
+    (staging, batigest), _ = copies
+    reset(staging, batigest)
+    check_drift(staging, batigest, run_id="r1")
+    sql(batigest, f'delete from dbo."SuiviMO" where ctid = {nth(0)}')  # one of S1's rows
+    healed = check_drift(staging, batigest, run_id="r2", now=lambda: NOW)
+    assert [(f.kind, f.restored) for f in healed.findings] == [("missing", True)]
+    read = suivimo_reads(batigest)
+    check_drift(staging, batigest, run_id="r3", now=lambda: NOW)  # S1 compared, clean
+    assert len(read) == 2 and "'S1'" in read[1] and "'S2'" not in read[1]
+    read.clear()
+    again = check_drift(staging, batigest, run_id="r4", now=lambda: NOW)
+    assert (again.checked, again.findings, len(read)) == (12, [], 1)
+    with staging.connect() as conn:
+        kept = conn.exec_driver_sql("select restored_kind from batigest_heures_drift").all()
+    assert kept == [("missing",)]  # the skip rewrote the memory as a full check would
