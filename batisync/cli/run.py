@@ -124,7 +124,10 @@ def add_commands(commands: Any) -> None:
     sync.add_argument(
         "--full-refresh",
         action="store_true",
-        help="rebuild the incremental models from staging (batigest_heures is kept)",
+        help=(
+            "rebuild the incremental models from staging (batigest_heures is kept); "
+            "the drift check compares every employee"
+        ),
     )
     which = sync.add_mutually_exclusive_group()
     add_dossier_option(which)

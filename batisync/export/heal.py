@@ -34,6 +34,7 @@ from batisync.export.drift import (
     remember,
     state_of,
 )
+from batisync.export.drift_cache import open_cache
 from batisync.export.drift_report import DriftReport
 from batisync.export.drift_store import (
     map_rows_by_code,
@@ -65,10 +66,13 @@ def check_drift(
     run_id: str = "",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     group_rows: int = GROUP_ROWS,
+    full: bool = False,
 ) -> DriftReport:
     """Compare, heal (`on_drift='repair'`, not a dry run), remember (not a dry run);
     employees are checked by groups of about `group_rows` map rows (the same report
-    whatever the size: see `drift.employee_groups`)."""
+    whatever the size: see `drift.employee_groups`). An employee whose two sides have
+    the digests its last clean check recorded is counted, not compared again
+    (`drift_cache`); `full` compares every employee (and records them afresh)."""
     policy, staging_schema = options.on_drift, options.staging_schema
     report = DriftReport(run_id, policy=policy, dry_run=dry_run)
     norm = options.key_norm(batigest_engine.dialect.name)
@@ -85,13 +89,16 @@ def check_drift(
         memory = read_memory(conn, staging_schema)
         # heures_synced reads the map: it exists
         counts = map_rows_by_code(conn, staging_schema)
+        # read only: rolled back on return
+        target = stack.enter_context(batigest_engine.connect())
+        cache = open_cache(conn, target, statements, options, norm, full=full)
+        report.checked += cache.skipped_rows
+        counts = {c: n for c, n in counts.items() if employee_code(norm, c) not in cache.hits}
         groups = employee_groups(counts, norm, group_rows, MAX_VALUES_ROWS)
-        target: sa.Connection | None = None
-        for scope, mapped_keys in synced_by_group(conn, staging_schema, groups):
+        # every employee skipped: heures_synced and the map are not read again
+        for scope, mapped_keys in synced_by_group(conn, staging_schema, groups) if groups else ():
             if not scope:
                 continue
-            if target is None:  # read only: rolled back on return
-                target = stack.enter_context(batigest_engine.connect())
             decision = decide(
                 scope,
                 mapped_keys,
@@ -108,6 +115,8 @@ def check_drift(
         if not dry_run:  # the remembered slots that are mapped, but not synced now
             others = read_map_of(conn, staging_schema, memory.keys() - states.keys())
             states |= {i: state_of(m) for i, m in others.items()}
+    # an employee with a finding is checked in full next time (healed ones too)
+    cache.checked({employee_code(norm, c) for c in counts}, findings, norm)
     findings.sort(key=lambda f: f.id_heure)  # the order of a single group's decide
     if any(f.heal for f in findings):
         with batigest_engine.connect() as target:
@@ -116,6 +125,7 @@ def check_drift(
     if not dry_run:
         with staging_engine.begin() as conn:
             write_memory(conn, staging_schema, remember(memory, findings, states, now()), run_id)
+            cache.write(conn, run_id)
     for finding in findings:
         (log.info if finding.restored or not finding.new else log.warning)("%s", finding.describe())
     log.info("%s", report.summary_line())

@@ -200,9 +200,12 @@ def _first_run_hint(settings: Settings, staging: Any, batigest: Any) -> str | No
     return hint
 
 
-def drift_stage(settings: Settings, options: Callable[[], ExportOptions]) -> StageFn:
+def drift_stage(
+    settings: Settings, options: Callable[[], ExportOptions], *, full: bool = False
+) -> StageFn:
     """After publish, and after a load that changed nothing too: SuiviMO compared with the
-    map, what was deleted or edited by hand restored or reported (`export/heal.py`)."""
+    map, what was deleted or edited by hand restored or reported (`export/heal.py`);
+    `full` (`sync --full-refresh`): every employee compared, none skipped on its digests."""
 
     def stage(ctx: StageContext) -> StageReport:
         from batisync.export.config import engines_from_settings
@@ -212,7 +215,12 @@ def drift_stage(settings: Settings, options: Callable[[], ExportOptions]) -> Sta
         with engines_from_settings(settings) as (staging, batigest):
             try:
                 return check_drift(
-                    staging, batigest, run_options, dry_run=ctx.dry_run, run_id=ctx.run_id
+                    staging,
+                    batigest,
+                    run_options,
+                    dry_run=ctx.dry_run,
+                    run_id=ctx.run_id,
+                    full=full,
                 )
             except Exception as error:
                 if is_connection_loss(error):
@@ -277,7 +285,7 @@ def stages_from_settings(
         ),
         export=export_stage(settings, options, force=force),
         publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
-        drift=drift_stage(settings, options),
+        drift=drift_stage(settings, options, full=full_refresh),
         skip_after_load=None
         if full_refresh
         else lambda report, dry_run: nothing_to_do(settings, report, inputs, dry_run),

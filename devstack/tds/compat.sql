@@ -289,3 +289,10 @@ select * from (values
   "CREATE_PARAMS", "NULLABLE", "CASE_SENSITIVE", "SEARCHABLE", "UNSIGNED_ATTRIBUTE", "MONEY",
   "AUTO_INCREMENT", "LOCAL_TYPE_NAME", "MINIMUM_SCALE", "MAXIMUM_SCALE", "SQL_DATA_TYPE",
   "SQL_DATETIME_SUB", "NUM_PREC_RADIX", "INTERVAL_PRECISION", "USERTYPE");
+
+-- HASHBYTES('MD5', x) and CAST(varbinary(4) AS int) (big-endian, signed): the drift
+-- stage's per-employee digest of SuiviMO (batisync/export/drift_digest.py)
+create function pg_temp.tds_hashbytes_md5(t text) returns bytea language sql immutable as $$
+  select decode(md5(t), 'hex') $$;
+create function pg_temp.tds_varbinary_int(b bytea) returns int language sql immutable as $$
+  select ('x' || lpad(encode(b, 'hex'), 8, '0'))::bit(32)::int $$;

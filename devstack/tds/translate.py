@@ -5,6 +5,8 @@ Fixes, one line each:
 - `#t` temp tables become PostgreSQL temporary tables named "#t" (`SELECT … INTO #t` too)
 - `sys.X` → pg_temp.sys_X and `INFORMATION_SCHEMA.X` → pg_temp.is_X (see compat.sql)
 - T-SQL functions (OBJECT_ID, COLUMNPROPERTY, HAS_PERMS_BY_NAME, ...) → pg_temp.tds_*
+- HASHBYTES('MD5', x) gives bytes, and CAST(bytes AS INT) reads them big-endian (sqlglot
+  reads the first as MD5's hex text, PostgreSQL has no bytea → int cast)
 - COLLATE clauses dropped (SQL Server collations mean nothing to PostgreSQL)
 - `@@NAME` globals and `@P1`/`?` parameters become slots filled with literals at run time
 - `UPDATE t ... FROM t, x` drops the repeated target (T-SQL's self-reference, not a self-join)
@@ -135,6 +137,10 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return exp.DataType.build("bytea" if "BINARY" in node.this.name else "text")
     if isinstance(node, exp.CurrentSchema):
         return exp.Literal.string("dbo")
+    if isinstance(node, exp.MD5):  # HASHBYTES('MD5', x): varbinary(16), not hex text
+        return exp.Anonymous(this="pg_temp.tds_hashbytes_md5", expressions=[node.this])
+    if isinstance(node, exp.Cast) and node.to.is_type("int") and _is_bytes(node.this):
+        return exp.Anonymous(this="pg_temp.tds_varbinary_int", expressions=[node.this])
     if isinstance(node, exp.ObjectId):
         return exp.Anonymous(this="pg_temp.tds_object_id", expressions=[node.this])
     if isinstance(node, exp.Anonymous) and str(node.this).upper() in FUNCTIONS:
@@ -143,6 +149,13 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             return exp.Var(this=target)
         return exp.Anonymous(this=target, expressions=node.expressions)
     return node
+
+
+def _is_bytes(node: exp.Expression) -> bool:
+    """A slice of HASHBYTES' result (the only bytes a cast reads here)."""
+    while isinstance(node, exp.Substring):
+        node = node.this
+    return isinstance(node, exp.Anonymous) and node.name == "pg_temp.tds_hashbytes_md5"
 
 
 def _resolve_names(tree: exp.Expression, catalog: Catalog) -> None:

@@ -167,3 +167,16 @@ def test_fast_executemany_only_where_the_driver_supports_it() -> None:
     # FreeTDS has no SQLDescribeParam: fast_executemany would crash it (SIGSEGV)
     freetds = "mssql+pyodbc://user:pw@batigest/BTG?driver=FreeTDS&TDS_Version=7.4"
     assert make_batigest_engine(freetds).dialect.fast_executemany is False
+
+
+def test_the_drift_digest_is_tsql() -> None:
+    """The drift stage's per-employee digest of SuiviMO (issue 19): functions every
+    supported SQL Server has (HASHBYTES, CONCAT: 2012), sums that cannot overflow."""
+    from batisync.export.drift_digest import suivimo_digest_sql
+
+    sql = suivimo_digest_sql(MSSQL_STATEMENTS, datetime(2026, 3, 2), datetime(2026, 3, 4))
+    assert sqlglot.parse_one(sql, read="tsql") is not None
+    for pattern in POSTGRES_ONLY:
+        assert not re.search(pattern, sql, re.IGNORECASE), f"{pattern} in {sql}"
+    assert "dbo.[SuiviMO]" in sql and "count_big(*)" in sql
+    assert sql.count("as int) as bigint)") == 2  # 32-bit slices summed as bigint
