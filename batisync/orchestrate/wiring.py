@@ -21,6 +21,7 @@ from batisync.core.settings import Settings
 from batisync.export.inspection import Adaptation
 from batisync.export.options import ExportOptions
 from batisync.orchestrate.nochange_check import inputs_of, nothing_to_do, transform_certain
+from batisync.orchestrate.since import incremental_env, write_since
 from batisync.orchestrate.stages import StageContext, StageFn, Stages
 from batisync.orchestrate.summary import StageReport
 
@@ -81,40 +82,6 @@ def batigest_env(settings: Settings, adapt: Adaptation | None = None) -> Mapping
         "BATIGEST_CODE_SALARIE_LENGTH": adapt.code_salarie_max_length,
     }
     return {name: str(n) for name, n in lengths.items() if n}
-
-
-def incremental_env(settings: Settings) -> Mapping[str, str]:
-    """What the incremental models read (dbt_project/macros/incremental.sql): the staging
-    generation the last complete sync's transform read (none yet: every slot is taken
-    as changed) and the dbt project's version (a new one rewrites every slot).
-
-    The generation goes through the one-row table `transform_since`, written here, not
-    through an environment variable: dbt's partial parse re-parses every file reading a
-    variable whose value changed, and this one changes every run."""
-    import psycopg
-
-    from batisync.orchestrate import runs
-    from batisync.orchestrate.nochange import project_version
-    from batisync.transform.dbt_runner import DBT_PROJECT_DIR
-
-    with psycopg.connect(**settings.staging.conninfo()) as conn:
-        last = runs.last_complete_run(conn, settings.dbt_schema)
-        write_since(conn, settings.dbt_schema, last.generation if last is not None else None)
-    return {
-        "BATISYNC_SINCE_FROM_TABLE": "1",
-        "BATISYNC_PROJECT_VERSION": project_version(DBT_PROJECT_DIR),
-    }
-
-
-def write_since(conn: Any, schema: str, since: int | None) -> None:
-    """`transform_since` holds exactly one row: the generation dbt filters on (null: none)."""
-    from psycopg import sql
-
-    table = sql.Identifier(schema, "transform_since")
-    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-    conn.execute(sql.SQL("create table if not exists {} (since_generation bigint)").format(table))
-    conn.execute(sql.SQL("delete from {}").format(table))
-    conn.execute(sql.SQL("insert into {} values (%s)").format(table), (since,))
 
 
 def load_stage(
