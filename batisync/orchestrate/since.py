@@ -21,12 +21,20 @@ def incremental_env(settings: Settings) -> Mapping[str, str]:
     import psycopg
 
     from batisync.orchestrate import runs
-    from batisync.orchestrate.nochange import project_version
-    from batisync.transform.dbt_runner import DBT_PROJECT_DIR
 
     with psycopg.connect(**settings.staging.conninfo()) as conn:
         last = runs.last_complete_run(conn, settings.dbt_schema)
         write_since(conn, settings.dbt_schema, last.generation if last is not None else None)
+    return incremental_vars()
+
+
+def incremental_vars() -> Mapping[str, str]:
+    """The variables of `incremental_env`, written nowhere: what dbt's parse made ahead
+    (while the load runs) is given, so that a run stopped before its transform (an
+    adoption refused) has changed nothing in staging."""
+    from batisync.orchestrate.nochange import project_version
+    from batisync.transform.dbt_runner import DBT_PROJECT_DIR
+
     return {
         "BATISYNC_SINCE_FROM_TABLE": "1",
         "BATISYNC_PROJECT_VERSION": project_version(DBT_PROJECT_DIR),

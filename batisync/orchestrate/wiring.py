@@ -21,7 +21,7 @@ from batisync.core.settings import Settings
 from batisync.export.inspection import Adaptation
 from batisync.export.options import ExportOptions
 from batisync.orchestrate.nochange_check import inputs_of, nothing_to_do, transform_certain
-from batisync.orchestrate.since import incremental_env, write_since
+from batisync.orchestrate.since import incremental_env, incremental_vars, write_since
 from batisync.orchestrate.stages import StageContext, StageFn, Stages
 from batisync.orchestrate.summary import StageReport
 
@@ -237,7 +237,8 @@ def stages_from_settings(
     return Stages(
         load=load_stage(
             settings,
-            lambda: manifests.prepare(lambda: {**env, **more_env()}),
+            # the same variables, transform_since not written yet (the transform writes it)
+            lambda: manifests.prepare(lambda: {**env, **inspected(), **incremental_vars()}),
             (lambda: True) if full_refresh else functools.partial(transform_certain, settings),
             manifests.join,
         ),
@@ -266,6 +267,7 @@ __all__ = [
     "drift_stage",
     "export_stage",
     "incremental_env",
+    "incremental_vars",
     "load_stage",
     "stages_from_settings",
     "write_since",
