@@ -40,6 +40,12 @@ def make_staging_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     return sa.create_engine(url, **kwargs)
 
 
+def qualified(conn: sa.Connection, schema: str, name: str) -> str:
+    """`schema.name`, each quoted as the connection's dialect needs."""
+    prep = conn.dialect.identifier_preparer
+    return f"{prep.quote_schema(schema)}.{prep.quote(name)}"
+
+
 def relation_exists(conn: sa.Connection | psycopg.Connection[Any], name: str) -> bool:
     """Whether the (schema-qualified, quoted as needed) table or view `name` exists."""
     if isinstance(conn, sa.Connection):
@@ -55,5 +61,6 @@ __all__ = [
     "is_freetds",
     "make_batigest_engine",
     "make_staging_engine",
+    "qualified",
     "relation_exists",
 ]

@@ -26,7 +26,7 @@ from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from batisync.core.connections import relation_exists
+from batisync.core.connections import qualified, relation_exists
 from batisync.export.drift import employee_code
 from batisync.export.literals import literal
 from batisync.export.map_table import MAP_TABLE
@@ -64,11 +64,6 @@ class Cached:
     staging_digest: str
 
 
-def _q(conn: sa.Connection, schema: str, name: str) -> str:
-    prep = conn.dialect.identifier_preparer
-    return f"{prep.quote_schema(schema)}.{prep.quote(name)}"
-
-
 def staging_digests(
     conn: sa.Connection, schema: str, synced: str, memory: str | None, norm: KeyNorm
 ) -> tuple[dict[str, StagingSide], tuple[datetime, datetime] | None]:
@@ -87,7 +82,7 @@ def staging_digests(
         )
         join = (
             f"left join {memory} d on d.id_heure = t.id_heure "
-            f"left join {_q(conn, schema, MAP_TABLE)} mp on mp.id_heure = d.id_heure"
+            f"left join {qualified(conn, schema, MAP_TABLE)} mp on mp.id_heure = d.id_heure"
         )
     row = f"row({columns})"
     sql = (
@@ -96,11 +91,11 @@ def staging_digests(
         f"select t.code_salarie as code, 1 as n_synced, {_STAGING_HASH.format(row)} as h_synced, "
         f"0 as n_map, cast(0 as bigint) as h_map, {unsafe} as n_unsafe, "
         "t.date_sqlserver as first_day, t.date_sqlserver as last_day "
-        f"from {_q(conn, schema, synced)} t {join} "
+        f"from {qualified(conn, schema, synced)} t {join} "
         "union all "
         "select t.code_salarie, 0, 0, 1, "
         f"{_STAGING_HASH.format('row(t.code_chantier, t.code_salarie, t.date_sqlserver)')}, 0, "
-        f"null, null from {_q(conn, schema, MAP_TABLE)} t"
+        f"null, null from {qualified(conn, schema, MAP_TABLE)} t"
         ") u group by code"
     )
     sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
@@ -199,7 +194,7 @@ def fingerprint(
 
 def read_cache(conn: sa.Connection, schema: str, fingerprint: str) -> dict[str, Cached]:
     """The employees recorded clean under these settings."""
-    table = _q(conn, schema, DIGEST_TABLE)
+    table = qualified(conn, schema, DIGEST_TABLE)
     if not relation_exists(conn, table):
         return {}
     rows = conn.execute(
@@ -222,7 +217,7 @@ def write_cache(
 ) -> None:
     """Keep the rows of `kept` (skipped this run: still true), replace the rest by
     `clean` (the employees this run checked in full and found clean)."""
-    table = _q(conn, schema, DIGEST_TABLE)
+    table = qualified(conn, schema, DIGEST_TABLE)
     conn.exec_driver_sql(_DDL.format(table=table))
     conn.execute(
         sa.text(f"delete from {table} where not (employee = any(cast(:kept as text[])))"),

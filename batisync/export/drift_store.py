@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from batisync.core.connections import relation_exists
+from batisync.core.connections import qualified, relation_exists
 from batisync.export.drift import Memory
 from batisync.export.map_table import MAP_TABLE
 from batisync.export.model import Key, MapRow, values_from_db
@@ -47,18 +47,13 @@ _COLUMNS = (
 )
 
 
-def _q(conn: sa.Connection, schema: str, name: str) -> str:
-    prep = conn.dialect.identifier_preparer
-    return f"{prep.quote_schema(schema)}.{prep.quote(name)}"
-
-
 def synced_exists(conn: sa.Connection, schema: str) -> bool:
-    return relation_exists(conn, _q(conn, schema, SYNCED_VIEW))
+    return relation_exists(conn, qualified(conn, schema, SYNCED_VIEW))
 
 
 def map_rows_by_code(conn: sa.Connection, schema: str) -> dict[str, int]:
     """How many map rows (history included) each CodeSalarie has."""
-    table = _q(conn, schema, MAP_TABLE)
+    table = qualified(conn, schema, MAP_TABLE)
     sql = f"select code_salarie, count(*) from {table} group by code_salarie"
     return {code: int(n) for code, n in conn.exec_driver_sql(sql)}
 
@@ -78,18 +73,18 @@ def synced_by_group(
     )
     stream = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
     params = {"codes": codes, "numbers": numbers}
+    view = qualified(conn, schema, SYNCED_VIEW)
     synced = stream.execute(
         sa.text(
             "select g.number, t.id_heure, t.code_chantier, t.code_salarie, t.date_sqlserver, "
-            f"t.nb_h0, t.nb_h3, t.nb_h4, t.values_hash from {_q(conn, schema, SYNCED_VIEW)} t "
-            + joined
+            f"t.nb_h0, t.nb_h3, t.nb_h4, t.values_hash from {view} t " + joined
         ),
         params,
     )
     keys = stream.execute(
         sa.text(
             "select g.number, t.code_chantier, t.code_salarie, t.date_sqlserver "
-            f"from {_q(conn, schema, MAP_TABLE)} t " + joined
+            f"from {qualified(conn, schema, MAP_TABLE)} t " + joined
         ),
         params,
     )
@@ -117,7 +112,7 @@ def _per_group(rows: Iterable[tuple[int, T]], count: int) -> Iterator[list[T]]:
 
 
 def read_memory(conn: sa.Connection, schema: str) -> dict[str, Memory]:
-    table = _q(conn, schema, DRIFT_TABLE)
+    table = qualified(conn, schema, DRIFT_TABLE)
     if not relation_exists(conn, table):
         return {}
     rows = conn.exec_driver_sql(f"select {', '.join(_COLUMNS)} from {table}")
@@ -127,7 +122,7 @@ def read_memory(conn: sa.Connection, schema: str) -> dict[str, Memory]:
 def write_memory(conn: sa.Connection, schema: str, rows: Sequence[Memory], run_id: str) -> None:
     """Replace the memory with `rows` (a few rows: only slots with a finding or a restore).
     The schema exists: heures_synced, read before, lives in it."""
-    table = _q(conn, schema, DRIFT_TABLE)
+    table = qualified(conn, schema, DRIFT_TABLE)
     conn.exec_driver_sql(_DDL.format(table=table))
     conn.exec_driver_sql(f"delete from {table}")
     if not rows:

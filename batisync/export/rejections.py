@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batisync.core.connections import relation_exists
+from batisync.core.connections import qualified, relation_exists
 
 SEEN_TABLE = "heures_rejected_seen"
 # what `batisync rejected` prints and writes to CSV, in this order
@@ -45,11 +45,6 @@ create table if not exists {table} (
 """
 
 
-def _q(conn: sa.Connection, schema: str, name: str) -> str:
-    prep = conn.dialect.identifier_preparer
-    return f"{prep.quote_schema(schema)}.{prep.quote(name)}"
-
-
 def _columns(conn: sa.Connection, schema: str, name: str) -> set[str]:
     return {c["name"] for c in sa.inspect(conn).get_columns(name, schema=schema)}
 
@@ -58,7 +53,7 @@ def rejections_by_reason(
     conn: sa.Connection, schema: str = "public"
 ) -> tuple[dict[str, int], dict[str, int]]:
     """(all, new since the last sync) rejections of heures_rejected, by reason."""
-    table = _q(conn, schema, "heures_rejected")
+    table = qualified(conn, schema, "heures_rejected")
     if not relation_exists(conn, table):
         return {}, {}
     new = "is_new" if "is_new" in _columns(conn, schema, "heures_rejected") else "true"
@@ -79,10 +74,10 @@ def remember_rejections(conn: sa.Connection, schema: str, now: datetime) -> int:
 
     A slot no longer rejected (or rejected for another reason) is forgotten, so if it is
     rejected again later it counts as new again."""
-    rejected = _q(conn, schema, "heures_rejected")
+    rejected = qualified(conn, schema, "heures_rejected")
     if not relation_exists(conn, rejected):
         return 0
-    seen = _q(conn, schema, SEEN_TABLE)
+    seen = qualified(conn, schema, SEEN_TABLE)
     conn.execute(sa.text(_DDL.format(table=seen)))
     conn.execute(
         sa.text(
@@ -105,7 +100,7 @@ def remember_rejections(conn: sa.Connection, schema: str, now: datetime) -> int:
 
 def read_rejected(conn: sa.Connection, schema: str = "public") -> list[dict[str, Any]]:
     """Every row of heures_rejected, oldest slot first (the columns it has of COLUMNS)."""
-    table = _q(conn, schema, "heures_rejected")
+    table = qualified(conn, schema, "heures_rejected")
     if not relation_exists(conn, table):
         raise LookupError(f"{schema}.heures_rejected not found in staging: run a sync first")
     present = _columns(conn, schema, "heures_rejected")
@@ -121,7 +116,7 @@ def mark_reported(conn: sa.Connection, schema: str, now: datetime) -> None:
     """A run that skipped its transform reported the same rejections again: none is new
     any more (`is_new` is "not reported by the last sync"), and they were seen `now`."""
     remember_rejections(conn, schema, now)
-    rejected = _q(conn, schema, "heures_rejected")
+    rejected = qualified(conn, schema, "heures_rejected")
     if relation_exists(conn, rejected) and "is_new" in _columns(conn, schema, "heures_rejected"):
         conn.execute(sa.text(f"update {rejected} set is_new = false where is_new"))
 
