@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from batisync.core.settings import Settings
 from batisync.loader.api.auth import ApiCredentials
+from batisync.loader.api.client import RetryPolicy
 from batisync.loader.pipeline import LoadReport, run_load
 from batisync.loader.window import Window
 
@@ -47,4 +48,5 @@ def load_with_settings(
         progress=progress,
         written_by=written_by,
         on_fetched=on_fetched,
+        retry=RetryPolicy(max_attempts=settings.retry_attempts),
     )

@@ -121,3 +121,24 @@ def test_failure_exits_1_with_a_clear_message_and_no_secret(
     assert "load failed: GET /api/project: HTTP 403" in captured.err
     for secret in (cli_env.client_secret, cli_env.password):
         assert secret not in captured.err + captured.out
+
+
+def test_retry_attempts_bound_the_requests_to_an_api_that_keeps_failing(
+    cli_env: FakeBatiSimply, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """BATISIMPLY_RETRY_ATTEMPTS=2: a 503 answered to every slot request is tried twice,
+    then the load fails naming the status (the default, 6, would wait about 31 s)."""
+    monkeypatch.setenv("BATISIMPLY_RETRY_ATTEMPTS", "2")
+    cli_env.clear_requests()
+    cli_env.fail_always(503, retry_after=0, path_contains="timeSlotManagement")
+    assert batisync(["load", "--days", "2"]) == 1
+    assert "503" in capsys.readouterr().err
+    assert len(cli_env.requests_to("timeSlotManagement")) == 2
+
+
+def test_retry_attempts_out_of_bounds_exit_2_naming_the_setting(
+    cli_env: FakeBatiSimply, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BATISIMPLY_RETRY_ATTEMPTS", "0")
+    assert batisync(["load", "--days", "2"]) == 2
+    assert "BATISIMPLY_RETRY_ATTEMPTS" in capsys.readouterr().err

@@ -80,6 +80,8 @@ class Settings:
     password: Secret | None = field(default=None, repr=False)
     grant_type: str = "password"
     scope: str | None = None
+    # attempts per API request; the waits between them double from 1 s (60 s at most)
+    retry_attempts: int = 6
     staging: PgSettings = field(default_factory=PgSettings)
     batigest_url: Secret | None = field(default=None, repr=False)
     batigest_schema: str = "dbo"
