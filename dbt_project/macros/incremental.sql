@@ -109,3 +109,28 @@
     delete from {{ references_digest_relation() }};
     insert into {{ references_digest_relation() }} select {{ references_digest() }}, now()
 {%- endmacro %}
+
+
+{#- The ids `ctes` (SQL CTEs ending in `changed_slots`) selects, read at compile time, or
+    none when there are more than var('changed_ids_limit') (or nothing is executed). -#}
+{% macro changed_slot_ids(ctes) -%}
+    {%- set limit = var('changed_ids_limit') | int -%}
+    {%- if not execute -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set rows = run_query(
+        'with ' ~ ctes ~ ' select time_slot_id from changed_slots'
+        ~ ' where time_slot_id is not null order by 1 limit ' ~ (limit + 1)
+    ).rows -%}
+    {{- return(none if rows | length > limit else rows | map(attribute=0) | list) -}}
+{%- endmacro %}
+
+
+{#- `values` as a text[] of string literals (quotes doubled: ids come from the API). -#}
+{% macro text_array(values) -%}
+    array[
+    {%- for value in values -%}
+        '{{ value | replace("'", "''") }}'{{ ',' if not loop.last }}
+    {%- endfor -%}
+    ]::text[]
+{%- endmacro %}

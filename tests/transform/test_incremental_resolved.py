@@ -38,6 +38,15 @@ def build(staging: Staging, since: int | None) -> None:
     assert result.success, result.summary()
 
 
+def filter_built(staging: Staging) -> str:
+    """How the last build filtered the slots: `named` (a list of ids) or `joined`."""
+    models = Path(staging.env["DBT_TARGET_PATH"], "compiled", "batisync", "models")
+    sql = (models / "intermediate" / "int_time_slots_resolved.sql").read_text()
+    if "time_slot_id = any(array[" in sql:
+        return "named"
+    return "joined" if "in (select time_slot_id from changed_slots)" in sql else "none"
+
+
 def resolved(staging: Staging) -> dict[str, tuple]:
     rows = staging.rows(
         f"select time_slot_id, total_minutes, code_salarie, resolution_status from {RESOLVED}"
@@ -48,9 +57,14 @@ def resolved(staging: Staging) -> dict[str, tuple]:
     }
 
 
-@pytest.fixture
-def staging(pg: EmbeddedPostgres, tmp_path: Path) -> Staging:
-    staging = make_staging(pg, "incremental", tmp_path)
+@pytest.fixture(params=["named", "joined"])
+def staging(pg: EmbeddedPostgres, tmp_path: Path, request: pytest.FixtureRequest) -> Staging:
+    """Both ways the model filters: the changed ids read at compile time and named
+    (`named`), or joined when there are more than BATISYNC_CHANGED_IDS_LIMIT (`joined`)."""
+    made = make_staging(pg, "incremental", tmp_path)
+    limit = "10000" if request.param == "named" else "0"
+    env = {**made.env, "BATISYNC_CHANGED_IDS_LIMIT": limit, "FILTER": request.param}
+    staging = Staging(made.url, env)
     staging.execute(RAW_DDL)
     for table in ("raw_batisimply.time_slots", "raw_batisimply.projects", "raw_batigest.salarie"):
         staging.execute(f"alter table {table} add column _generation bigint")
@@ -81,6 +95,7 @@ def test_only_the_slots_whose_inputs_moved_are_rewritten(staging: Staging) -> No
     # stamped by a later load: rewritten; b, not stamped, is still left alone
     staging.execute("update raw_batisimply.time_slots set _generation = 2 where id = 'a'")
     build(staging, 1)
+    assert filter_built(staging) == staging.env["FILTER"]
     assert resolved(staging) == {
         "a": (90, "S1", "resolved"),
         "b": (60, "S2", "resolved"),
@@ -91,6 +106,20 @@ def test_only_the_slots_whose_inputs_moved_are_rewritten(staging: Staging) -> No
     staging.execute("delete from raw_batigest.salarie where code = 'S2'")
     build(staging, 2)
     assert resolved(staging)["b"] == (90, None, "unresolved")
+
+
+def test_ids_with_quotes_are_named_as_they_are(staging: Staging) -> None:
+    """Slot ids come from the API: quotes, backslashes and braces in one are kept as
+    they are in the list of changed ids (a wrong literal would miss the slot, or fail)."""
+    start = datetime.now(UTC).replace(hour=7, minute=0, second=0) - timedelta(days=2)
+    odd = ["o'brien", "back\\slash", "{brace,comma}", 'quote"d']
+    insert_slots(staging, [slot(i, start, user="uuid-a") for i in odd])
+    staging.execute("update raw_batisimply.time_slots set _generation = 1")
+    build(staging, None)
+    staging.execute("update raw_batisimply.time_slots set total_time_minutes = 45, _generation = 2")
+    build(staging, 1)
+    assert filter_built(staging) == staging.env["FILTER"]
+    assert {i: v[0] for i, v in resolved(staging).items()} == dict.fromkeys(["a", "b", *odd], 45)
 
 
 def stored_hashes(staging: Staging) -> dict[str, str]:

@@ -53,9 +53,8 @@
         and stored_digest == current_references_digest() %}
 {%- endif %}
 
-with
-
-{% if filtered -%}
+{#- the slots to rewrite, as CTEs ending in changed_slots (only when filtered) -#}
+{%- set changed_slots_ctes %}
 written as (
 
     -- raw rows a load changed (content or deletion marks) after the last complete run
@@ -101,13 +100,26 @@ changed_slots as (
     union
     select time_slot_id from window_moved
 
-),
+)
+{%- endset %}
+{#- read at compile time: up to changed_ids_limit() ids become a list of literals, a
+    filter PostgreSQL pushes down to the raw rows (the join on changed_slots is made after
+    the views are evaluated for every slot: 100 slots cost what 200,000 do); more, and the
+    join is as cheap as anything else -#}
+{%- set changed_ids = changed_slot_ids(changed_slots_ctes) if filtered else none %}
+
+with
+
+{% if filtered and changed_ids is none -%}
+{{ changed_slots_ctes }},
 
 {% endif -%}
 checked as (
 
     select * from {{ ref('int_time_slots_checked') }}
-    {%- if filtered %}
+    {%- if changed_ids is not none %}
+    where time_slot_id = any({{ text_array(changed_ids) }})
+    {%- elif filtered %}
     where time_slot_id in (select time_slot_id from changed_slots)
     {%- endif %}
 
