@@ -8,7 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from batisync.core.settings import load_settings
+from batisync.transform.build import dbt_env
 from batisync.transform.dbt_runner import DBT_PROJECT_DIR, dbt_args, interpret, run_dbt
+from devstack.pg import EmbeddedPostgres
+from tests.transform.helpers import make_staging
 
 
 def node_result(
@@ -102,3 +106,19 @@ def test_a_real_dbt_command_runs_in_process(tmp_path: Path) -> None:
     assert result.success, result.summary()
     assert "model.batisync.to_push" in result.raw.nodes
     assert (tmp_path / "target" / "manifest.json").exists()
+
+
+def test_dbt_sessions_run_without_jit_and_keep_the_sites_pgoptions(
+    pg: EmbeddedPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dbt_env turns PostgreSQL's JIT off for dbt's sessions (its compile time costs more
+    than it saves on the transform's queries) and keeps a PGOPTIONS the site set."""
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=123456")
+    staging = make_staging(pg, "nojit", tmp_path)
+    settings = load_settings({"CREDENTIALS_FILE": "", **staging.env}, dotenv_path=None)
+    env = {**staging.env, **dbt_env(settings)}
+    query = "select current_setting('jit') as jit, current_setting('statement_timeout') as t"
+    result = run_dbt(["show", "--inline", query], env=env)
+    assert result.success, result.summary()
+    table = result.raw.results[0].agate_table
+    assert [tuple(row) for row in table.rows] == [("off", "123456ms")]
