@@ -2,21 +2,24 @@
 -- with its SuiviMO key and whether another slot would hold the same key after the next
 -- export: SuiviMO has no unique key, so two slots on one key would write one row twice.
 
+-- `not materialized`: in a `with recursive` every CTE read twice is materialized, and the
+-- planner then guesses a few hundred rows where there are 168k (100k slots): sorts and
+-- merge joins of the whole set; inlined, it plans with the tables' own statistics.
 with recursive
 
-resolved as (
+resolved as not materialized (
 
     select * from {{ ref('int_time_slots_resolved') }}
 
 ),
 
-batigest_heures_map as (
+batigest_heures_map as not materialized (
 
     select * from {{ ref('stg_export__batigest_heures_map') }}
 
 ),
 
-pushable as (
+pushable as not materialized (
 
     select *
     from resolved
@@ -26,7 +29,7 @@ pushable as (
 
 ),
 
-gone as (
+gone as not materialized (
 
     -- mapped slots deleted or un-validated upstream (heures_gone): they give their row up,
     -- and a slot landing on its key adopts it (the seed updates a row found at the key)
@@ -62,17 +65,31 @@ held_keys as (
 
 ),
 
-shared_keys as (
+shared_key_counts as (
 
-    select
-        code_chantier,
-        code_salarie,
-        date_sqlserver,
-        string_agg(time_slot_id, ', ' order by time_slot_id) as holders
-
+    -- the keys held twice (rare), found without sorting every key: the holders' list
+    -- below is an ordered aggregate, which PostgreSQL computes by sorting its input
+    select code_chantier, code_salarie, date_sqlserver
     from held_keys
     group by code_chantier, code_salarie, date_sqlserver
     having count(*) > 1
+
+),
+
+shared_keys as (
+
+    select
+        held_keys.code_chantier,
+        held_keys.code_salarie,
+        held_keys.date_sqlserver,
+        string_agg(held_keys.time_slot_id, ', ' order by held_keys.time_slot_id) as holders
+
+    from held_keys
+    inner join shared_key_counts
+        on held_keys.code_chantier = shared_key_counts.code_chantier
+        and held_keys.code_salarie = shared_key_counts.code_salarie
+        and held_keys.date_sqlserver = shared_key_counts.date_sqlserver
+    group by held_keys.code_chantier, held_keys.code_salarie, held_keys.date_sqlserver
 
 ),
 
