@@ -18,6 +18,7 @@ import base64
 import itertools
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -134,6 +135,7 @@ def write(
     """The gathered rows in one transaction (a crash leaves raw as it was, or written),
     after `prev_slots` when there are slot rows; the projects, unchanged, get this load
     id (dlt's replace would have rewritten them)."""
+    began = time.monotonic()
     if slot_rows():
         snapshot_slots(conn)
     load_id = unchanged.load_id(fetched_at)
@@ -154,7 +156,7 @@ def write(
             f"loading {RAW_BATISIMPLY} failed: {type(cause).__name__}: {cause}"
         ) from cause
     written = {table.split(".")[1]: len(rows) for table, rows in gathered.items() if rows}
-    log.info("written by SQL, without dlt: %s", written)
+    log.info("written by SQL in %.2f s, without dlt: %s", time.monotonic() - began, written)
 
 
 def write_or_hand_over(
