@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 from batisync.loader import unchanged
@@ -150,7 +151,7 @@ def write(
                     sa.text(f"update {PROJECTS_TABLE} set _dlt_load_id = :load_id"),
                     {"load_id": load_id},
                 )
-    except sa.exc.SQLAlchemyError as error:
+    except (sa.exc.SQLAlchemyError, psycopg.Error) as error:  # COPY is psycopg's own
         cause = root_cause(error)
         raise LoadError(
             f"loading {RAW_BATISIMPLY} failed: {type(cause).__name__}: {cause}"
