@@ -44,6 +44,14 @@ _NESTED_KEYS = {
         "projectName": "project__project_name",
     },
 }
+# a project row's keys (records.check_project, classify.py) -> dlt's column names
+_PROJECT_KEYS = {
+    "id": "id",
+    "projectCode": "project_code",
+    "projectName": "project_name",
+    "_extra": "_extra",
+    "_content_hash": "_content_hash",
+}
 # the API's timestamp shape (records._ISO_UTC): dlt parses such a text for a timestamp
 # column to the same instant; anything looser is left to dlt
 _ISO_AWARE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
@@ -69,6 +77,14 @@ def slot_columns(row: Mapping[str, Any]) -> dict[str, Any]:
         else:
             raise NoFit(key)
     return columns
+
+
+def project_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A project row as dlt names its columns."""
+    unknown = row.keys() - _PROJECT_KEYS.keys()
+    if unknown:
+        raise NoFit(", ".join(sorted(unknown)))
+    return {_PROJECT_KEYS[key]: value for key, value in row.items()}
 
 
 def _timestamp(value: Any) -> datetime:
@@ -115,4 +131,4 @@ def fitted(columns: Mapping[str, Any], table: Mapping[str, str]) -> dict[str, An
     return out
 
 
-__all__ = ["NoFit", "fitted", "slot_columns", "stored_value"]
+__all__ = ["NoFit", "fitted", "project_columns", "slot_columns", "stored_value"]

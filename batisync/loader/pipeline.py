@@ -15,8 +15,8 @@ Order, so that a failure leaves the raw tables untouched:
    something staging does not hold (`unchanged.py`: the projects, Salarie or
    ChantierDef differ, a table is missing a column, or at the first batch with a new or
    changed slot, quarantine row or lookup, fed what came before; but when the tables
-   are complete and the projects unchanged, the rows that fit them are written by our
-   SQL instead, `sql_write.py`) — any API failure stops here, before any write;
+   are complete, the rows (and changed projects) that fit them are written by our SQL
+   instead, `sql_write.py`) — any API failure stops here, before any write;
 4. when slot rows are written, snapshot every raw slot (`prev_slots`, for the counts
    and `_generation`); dlt (or our COPY) writes; a pipeline that did not run has its
    bookkeeping written by our SQL (`last_seen_at`, `looked_up_at`, `checked_at`,
@@ -191,9 +191,10 @@ def run_load(
             stored = unchanged.read_stored(conn)
             project_rows = projects.rows if refresh_projects else None
             seen: list[Batch] = []
-            # a table to create or complete, or changed projects: dlt writes it all
-            api_dlt = always_dlt or unchanged.batisimply_writes(stored, project_rows)
-            api_writes = api_dlt or _read_until_write(batches, stored, seen)
+            # a table to create or complete: dlt writes it all
+            api_dlt = always_dlt or not unchanged.batisimply_complete(stored, project_rows)
+            new_projects = unchanged.batisimply_writes(stored, project_rows)
+            api_writes = api_dlt or new_projects or _read_until_write(batches, stored, seen)
             erp_writes = chantiers is not None and (
                 always_dlt or unchanged.batigest_writes(stored, salarie, chantiers)
             )
@@ -201,8 +202,9 @@ def run_load(
             api_batches = itertools.chain(seen, batches) if api_writes else None
             if api_batches is not None and not api_dlt:
                 # rows that fit the stored tables: our SQL, no dlt (sql_write.py)
+                replaced = project_rows if new_projects else None
                 api_batches = sql_write.write_or_hand_over(
-                    conn, api_batches, stored.columns, fetched_at, refresh_projects, slot_rows
+                    conn, api_batches, stored, fetched_at, refresh_projects, slot_rows, replaced
                 )
             if api_batches is not None or erp_writes:
                 from batisync.loader import dlt_write  # dlt's imports only for a write

@@ -19,7 +19,7 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from batisync.loader import unchanged
 from batisync.loader.classify import Batch
-from batisync.loader.fit import NoFit, fitted, slot_columns
+from batisync.loader.fit import NoFit, fitted, project_columns, slot_columns
 from batisync.loader.report import LoadError, root_cause
 from batisync.loader.staging_state import snapshot_slots
 from batisync.loader.tables import (
@@ -78,12 +78,23 @@ def _add(gathered: Gathered, batch: Batch, tables: Mapping[str, Mapping[str, str
 
 
 def gather(
-    batches: Iterator[Batch], tables: Mapping[str, Mapping[str, str]]
+    batches: Iterator[Batch],
+    tables: Mapping[str, Mapping[str, str]],
+    projects: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[Gathered | None, Iterator[Batch]]:
-    """Every batch's rows typed for their table; or None and the batches for dlt (those
-    read, then the rest) at the first row that does not fit, or past MAX_ROWS rows."""
+    """Every batch's rows typed for their table, and `projects` (None: not replaced)
+    for theirs; or None and the batches for dlt (those read, then the rest) at the first
+    row that does not fit, or past MAX_ROWS rows."""
     gathered: Gathered = {table: {} for table in MERGED}
     read: list[Batch] = []
+    if projects is not None:
+        try:  # a project listed twice (two codes) is two rows: keyed by position
+            columns = tables[PROJECTS_TABLE]
+            typed = (fitted(project_columns(row), columns) for row in projects)
+            gathered[PROJECTS_TABLE] = dict(enumerate(typed))
+        except NoFit as why:
+            log.info("a project does not fit the stored table (%s): written by dlt", why)
+            return None, batches
     with api_errors():
         for batch in batches:
             read.append(batch)
@@ -108,9 +119,9 @@ def _quoted(names: list[str]) -> str:
 
 
 def _merge(conn: sa.Connection, table: str, rows: list[dict[str, Any]], load_id: str) -> None:
-    """Replace the rows of `table` with the same key as `rows` (in the caller's
-    transaction): COPY into a temp table shaped like it, delete, insert."""
-    key = MERGED[table]
+    """Replace the rows of `table` with the same key as `rows` (every row: the projects)
+    in the caller's transaction: COPY into a temp table shaped like it, delete, insert."""
+    key = MERGED.get(table)
     names = sorted({name for row in rows for name in row})
     columns = _quoted([*names, "_dlt_load_id", "_dlt_id"])
     temp = "lean_" + table.split(".")[1]
@@ -121,7 +132,10 @@ def _merge(conn: sa.Connection, table: str, rows: list[dict[str, Any]], load_id:
         for row in rows:
             copy.write_row([*(row.get(name) for name in names), load_id, new_dlt_id()])
     conn.exec_driver_sql(f"analyze {temp}")
-    conn.exec_driver_sql(f'delete from {table} t using {temp} s where t."{key}" = s."{key}"')
+    if key is None:  # replaced, as dlt's truncate-and-insert
+        conn.exec_driver_sql(f"delete from {table}")
+    else:
+        conn.exec_driver_sql(f'delete from {table} t using {temp} s where t."{key}" = s."{key}"')
     conn.exec_driver_sql(f"insert into {table} ({columns}) select {columns} from {temp}")
 
 
@@ -134,8 +148,8 @@ def write(
     slot_rows: Callable[[], bool],
 ) -> None:
     """The gathered rows in one transaction (a crash leaves raw as it was, or written),
-    after `prev_slots` when there are slot rows; the projects, unchanged, get this load
-    id (dlt's replace would have rewritten them)."""
+    after `prev_slots` when there are slot rows; the projects, fetched unchanged, get
+    this load id (dlt's replace would have rewritten them)."""
     began = time.monotonic()
     if slot_rows():
         snapshot_slots(conn)
@@ -144,9 +158,9 @@ def write(
     try:
         with conn.begin():
             for table, rows in gathered.items():
-                if rows:
+                if rows or table == PROJECTS_TABLE:
                     _merge(conn, table, list(rows.values()), load_id)
-            if refresh_projects:
+            if refresh_projects and PROJECTS_TABLE not in gathered:  # fetched unchanged
                 conn.execute(
                     sa.text(f"update {PROJECTS_TABLE} set _dlt_load_id = :load_id"),
                     {"load_id": load_id},
@@ -163,13 +177,15 @@ def write(
 def write_or_hand_over(
     conn: sa.Connection,
     batches: Iterator[Batch],
-    tables: Mapping[str, Mapping[str, str]],
+    stored: unchanged.Stored,
     fetched_at: datetime,
     refresh_projects: bool,
     slot_rows: Callable[[], bool],
+    projects: Sequence[Mapping[str, Any]] | None,
 ) -> Iterator[Batch] | None:
-    """`batches` written by our SQL (None), or, when they need dlt, handed back whole."""
-    gathered, for_dlt = gather(batches, tables)
+    """`batches` (and `projects`, None: not replaced) written by our SQL (None), or,
+    when they need dlt, handed back whole."""
+    gathered, for_dlt = gather(batches, stored.columns, projects)
     if gathered is None:
         return for_dlt
     write(

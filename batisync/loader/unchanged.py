@@ -131,6 +131,13 @@ def batch_writes(batch: Batch, stored: Stored) -> bool:
     )
 
 
+def batisimply_complete(stored: Stored, projects: Sequence[Mapping[str, Any]] | None) -> bool:
+    """False when dlt must create or complete a BatiSimply table (the projects' only
+    when they are refreshed, `projects` not None)."""
+    names = (SLOTS, QUARANTINE, PROJECT_LOOKUPS, *((PROJECTS,) if projects is not None else ()))
+    return {f"{RAW_BATISIMPLY}.{name}" for name in names} <= stored.complete
+
+
 def batisimply_writes(stored: Stored, projects: Sequence[Mapping[str, Any]] | None) -> bool:
     """True when the BatiSimply pipeline must run whatever the slots are: a table to
     create or complete, or projects (None: kept as they are) that differ."""
@@ -239,6 +246,7 @@ __all__ = [
     "Stored",
     "batch_writes",
     "batigest_writes",
+    "batisimply_complete",
     "batisimply_writes",
     "load_id",
     "mark_batigest_seen",
