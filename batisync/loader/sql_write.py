@@ -6,10 +6,11 @@ stores: the same columns and values, `_generation` null (stamped right after, as
 rows are), a new `_dlt_id` per row, and `_dlt_load_id` as the no-change path makes it
 (`unchanged.load_id`, in no `_dlt_loads` row).
 
-Used only when the tables are complete and the projects unchanged (`unchanged.
-batisimply_writes` False): a table to create or complete, changed projects, a row that
-does not fit, or more than MAX_ROWS rows (they are held in memory until written, dlt
-streams them to files) go through dlt, handed the batches read so far and the rest.
+Changed projects are replaced the same way (delete all, insert), in that transaction.
+Used only when the tables are complete (`unchanged.batisimply_complete`): a table to
+create or complete, a row that does not fit, or more than MAX_ROWS rows (held in memory
+until written, where dlt streams them to files) go through dlt, handed the batches read
+so far and the rest.
 """
 
 from __future__ import annotations
