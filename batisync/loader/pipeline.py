@@ -14,13 +14,13 @@ Order, so that a failure leaves the raw tables untouched:
    is started (`dlt_write.py`, its imports with it) only when some resource has
    something staging does not hold (`unchanged.py`: the projects, Salarie or
    ChantierDef differ, a table is missing a column, or at the first batch with a new or
-   changed slot, quarantine row or lookup, fed what came before) — any API failure
-   stops here, before any write;
-4. when dlt got slot rows, snapshot every raw slot (`prev_slots`, for the counts and
-   `_generation`); dlt normalizes and loads; a pipeline that did not run has its
-   bookkeeping written by our SQL instead (`last_seen_at`, `looked_up_at`,
-   `checked_at`, `_dlt_load_id`); then `_fetched_at` is stamped on the unchanged slots
-   in one statement;
+   changed slot, quarantine row or lookup, fed what came before; but when the tables
+   are complete, the rows (and changed projects) that fit them are written by our SQL
+   instead, `sql_write.py`) — any API failure stops here, before any write;
+4. when slot rows are written, snapshot every raw slot (`prev_slots`, for the counts
+   and `_generation`); dlt (or our COPY) writes; a pipeline that did not run has its
+   bookkeeping written by our SQL (`last_seen_at`, `looked_up_at`, `checked_at`,
+   `_dlt_load_id`); then `_fetched_at` is stamped on the unchanged slots;
 5. mark deleted the slots a fetched chunk no longer returns (guarded), in one transaction;
 6. count new / changed / deleted (and deletions confirmed) against the snapshot.
 """
@@ -38,7 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
-from batisync.loader import generation, unchanged
+from batisync.loader import generation, sql_write, unchanged
 from batisync.loader.api.auth import ApiCredentials
 from batisync.loader.api.client import BatiSimplyClient, RetryPolicy
 from batisync.loader.batches import slot_batches
@@ -46,7 +46,7 @@ from batisync.loader.batigest import ChantierCheck, read_chantiers, read_salarie
 from batisync.loader.classify import Batch, SlotTally, Tally, split_projects
 from batisync.loader.deletions import deletion_guarded, mark_deletions
 from batisync.loader.pipelines_dir import PIPELINES_DIR_ENV, default_pipelines_dir
-from batisync.loader.report import ChunkReport, LoadError, LoadReport, ResourceCounts, root_cause
+from batisync.loader.report import ChunkReport, LoadError, LoadReport, ResourceCounts
 from batisync.loader.row_generations import stamp_generations
 from batisync.loader.staging_state import (
     Before,
@@ -118,11 +118,8 @@ def _read_until_write(
     batches: Iterator[Batch], stored: unchanged.Stored, seen: list[Batch]
 ) -> bool:
     """`unchanged.read_until_write`, an API failure reported as dlt's extract reports it."""
-    try:
+    with sql_write.api_errors():
         return unchanged.read_until_write(batches, stored, seen)
-    except Exception as error:
-        cause = root_cause(error)
-        raise LoadError(f"BatiSimply extract failed: {cause}") from cause
 
 
 def run_load(
@@ -194,24 +191,31 @@ def run_load(
             stored = unchanged.read_stored(conn)
             project_rows = projects.rows if refresh_projects else None
             seen: list[Batch] = []
-            api_writes = (
-                always_dlt
-                or unchanged.batisimply_writes(stored, project_rows)
-                or _read_until_write(batches, stored, seen)
-            )
+            # a table to create or complete: dlt writes it all
+            api_dlt = always_dlt or not unchanged.batisimply_complete(stored, project_rows)
+            new_projects = unchanged.batisimply_writes(stored, project_rows)
+            api_writes = api_dlt or new_projects or _read_until_write(batches, stored, seen)
             erp_writes = chantiers is not None and (
                 always_dlt or unchanged.batigest_writes(stored, salarie, chantiers)
             )
-            if api_writes or erp_writes:
+            slot_rows = lambda: tally.loaded > len(tally.unchanged_ids)  # noqa: E731
+            api_batches = itertools.chain(seen, batches) if api_writes else None
+            if api_batches is not None and not api_dlt:
+                # rows that fit the stored tables: our SQL, no dlt (sql_write.py)
+                replaced = project_rows if new_projects else None
+                api_batches = sql_write.write_or_hand_over(
+                    conn, api_batches, stored, fetched_at, refresh_projects, slot_rows, replaced
+                )
+            if api_batches is not None or erp_writes:
                 from batisync.loader import dlt_write  # dlt's imports only for a write
 
                 dlt_write.write(
                     conn,
                     staging_url=staging_url,
                     workdir=workdir,
-                    batches=itertools.chain(seen, batches) if api_writes else None,
+                    batches=api_batches,
                     projects=project_rows,
-                    slot_rows=lambda: tally.loaded > len(tally.unchanged_ids),
+                    slot_rows=slot_rows,
                     salarie=salarie,
                     chantiers=chantiers if erp_writes else None,
                     fetched_at=fetched_at,

@@ -69,6 +69,8 @@ class Stored:
     """What staging holds of the small resources, before this load writes anything."""
 
     complete: set[str] = field(default_factory=set)  # "schema.table" with every column
+    # "schema.table" -> column -> PostgreSQL data type (sql_write.py's rows must fit)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
     quarantine: dict[str, str] = field(default_factory=dict)  # key -> content digest
     lookups: dict[int, tuple] = field(default_factory=dict)  # id -> LOOKUP_CONTENT
     projects: Counter[tuple] = field(default_factory=Counter)  # (id, hash)
@@ -81,17 +83,17 @@ def read_stored(conn: sa.Connection) -> Stored:
     """The small tables, after `staging_state.read_before` (its prev_projects and
     prev_salarie snapshots are read here)."""
     stored = Stored()
-    columns: dict[tuple[str, str], set[str]] = {}
     query = (
-        "select table_schema, table_name, column_name from information_schema.columns "
-        "where table_schema in (:a, :b)"
+        "select table_schema, table_name, column_name, data_type "
+        "from information_schema.columns where table_schema in (:a, :b)"
     )
-    for schema, table, column in conn.execute(
+    for schema, table, column, data_type in conn.execute(
         sa.text(query), {"a": RAW_BATISIMPLY, "b": RAW_BATIGEST}
     ):
-        columns.setdefault((schema, table), set()).add(column)
+        stored.columns.setdefault(f"{schema}.{table}", {})[column] = data_type
     for key, hints in HINTED.items():
-        if key in columns and set(hints) | set(DLT_COLUMNS) <= columns[key]:
+        found = stored.columns.get(".".join(key), {})
+        if set(hints) | set(DLT_COLUMNS) <= found.keys():
             stored.complete.add(".".join(key))
 
     def rows(table: str, select: str) -> Iterator[Any]:
@@ -127,6 +129,13 @@ def batch_writes(batch: Batch, stored: Stored) -> bool:
         stored.lookups.get(row["id"]) != tuple(row[c] for c in LOOKUP_CONTENT)
         for row in batch.lookups
     )
+
+
+def batisimply_complete(stored: Stored, projects: Sequence[Mapping[str, Any]] | None) -> bool:
+    """False when dlt must create or complete a BatiSimply table (the projects' only
+    when they are refreshed, `projects` not None)."""
+    names = (SLOTS, QUARANTINE, PROJECT_LOOKUPS, *((PROJECTS,) if projects is not None else ()))
+    return {f"{RAW_BATISIMPLY}.{name}" for name in names} <= stored.complete
 
 
 def batisimply_writes(stored: Stored, projects: Sequence[Mapping[str, Any]] | None) -> bool:
@@ -237,6 +246,7 @@ __all__ = [
     "Stored",
     "batch_writes",
     "batigest_writes",
+    "batisimply_complete",
     "batisimply_writes",
     "load_id",
     "mark_batigest_seen",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
-from datetime import date
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,3 +77,96 @@ def raw_state(url: str) -> dict[str, list[tuple]]:
         if query(url, "select to_regclass(:t)", t=table)[0][0] is not None:
             state[table] = sorted(query(url, f"select * from {table}"), key=repr)
     return state
+
+
+# the raw tables compared by `raw_content` (dlt's own tables left out)
+RAW_SCHEMAS = ("raw_batisimply", "raw_batigest")
+LOAD_TIMES = {"_fetched_at", "first_seen_at", "last_seen_at", "looked_up_at", "checked_at"}
+
+
+def raw_tables(url: str) -> list[str]:
+    rows = query(
+        url,
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema = any(:schemas) and table_name not like '\\_dlt\\_%' "
+        "and table_name <> 'staging_generation' order by 1",
+        schemas=list(RAW_SCHEMAS),
+    )
+    return [table for (table,) in rows]
+
+
+def raw_content(url: str, before: dict[str, set], at: datetime) -> dict[str, Any]:
+    """Every raw table's columns and rows: this load's time as "now", a load id as
+    "kept" or "new", dlt's row ids left out."""
+    content: dict[str, Any] = {}
+    for table in raw_tables(url):
+        schema, name = table.split(".")
+        columns = [
+            c
+            for (c,) in query(
+                url,
+                "select column_name from information_schema.columns "
+                "where table_schema = :s and table_name = :t order by 1",
+                s=schema,
+                t=name,
+            )
+        ]
+        kept = [c for c in columns if c != "_dlt_id"]
+        rows = []
+        for row in query(url, f"select {', '.join(kept)} from {table}"):
+            values = dict(zip(kept, row, strict=True))
+            for column in LOAD_TIMES & values.keys():
+                values[column] = "now" if values[column] == at else values[column]
+            old = values.pop("_dlt_load_id")
+            values["_dlt_load_id"] = "kept" if old in before[table] else "new"
+            rows.append(repr(sorted(values.items())))
+        content[table] = {"columns": columns, "rows": sorted(rows)}
+    return content
+
+
+def load_ids(url: str) -> dict[str, set]:
+    return {t: {i for (i,) in query(url, f"select _dlt_load_id from {t}")} for t in raw_tables(url)}
+
+
+_FRESH_LOAD = """
+import json, sys
+from datetime import date
+from batisync.loader.api.auth import ApiCredentials
+from batisync.loader.pipeline import run_load
+from batisync.loader.window import sliding_window
+p = json.loads(sys.argv[1])
+report = run_load(
+    staging_url=p["staging_url"],
+    credentials=ApiCredentials(**p["credentials"]),
+    window=sliding_window(p["days"], date.fromisoformat(p["today"])),
+    chunk_days=31,
+    batigest_url=p["batigest_url"],
+    pipelines_dir=p["pipelines_dir"],
+)
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("dlt", "sqlglot"))
+slots = report.resources["time_slots"]
+print(json.dumps({"changed": slots.new + slots.changed + slots.deleted, "modules": loaded}))
+"""
+
+
+def fresh_interpreter_load(
+    api: FakeBatiSimply, staging_url: str, batigest_url: str, pipelines_dir: Path
+) -> dict[str, Any]:
+    """One load in a fresh interpreter: slots changed (new + changed + deleted) and the
+    dlt or sqlglot modules it imported."""
+    params = {
+        "staging_url": staging_url,
+        "credentials": asdict(credentials_for(api)),
+        "days": WINDOW_DAYS,
+        "today": TODAY.isoformat(),
+        "batigest_url": batigest_url,
+        "pipelines_dir": str(pipelines_dir),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_LOAD, json.dumps(params)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
