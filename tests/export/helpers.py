@@ -176,6 +176,16 @@ def map_full(engine: sa.Engine, schema: str = "public") -> list[tuple]:
         )
 
 
+def drift_memory(engine: sa.Engine) -> list[tuple]:
+    """The drift stage's memory (`batigest_heures_drift`), every column that matters."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "select id_heure, values_hash, restored_kind, restored_at, reported_kind, "
+            "first_reported_at from batigest_heures_drift order by id_heure"
+        )
+        return [tuple(r) for r in rows]
+
+
 def duplicate_keys(rows: Iterable[SuiviRow]) -> list[tuple[str, str, datetime]]:
     seen: dict[tuple[str, str, datetime], int] = {}
     for r in rows:

@@ -23,7 +23,7 @@ from batisync.export.heal import check_drift
 from batisync.export.model import identity_key, sqlserver_key
 from batisync.export.options import ExportOptions
 from devstack.batigest import create_standin
-from tests.export.helpers import push, suivimo, write_marts, write_synced
+from tests.export.helpers import drift_memory, push, suivimo, write_marts, write_synced
 
 NOW = datetime(2026, 3, 3, 6, tzinfo=UTC)
 EMPLOYEES = ["S1", "S2", "S3"]
@@ -106,18 +106,13 @@ def upstream(staging: sa.Engine, batigest: sa.Engine, op: tuple[Any, ...], world
 
 
 def outcome(report, staging: sa.Engine, batigest: sa.Engine) -> tuple[Any, ...]:
-    with staging.connect() as conn:
-        memory = conn.exec_driver_sql(
-            "select id_heure, values_hash, restored_kind, restored_at, reported_kind, "
-            "first_reported_at from batigest_heures_drift order by id_heure"
-        ).all()
     return (
         report.checked,
         report.findings,
         report.counts(),
         report.summary_line(),
         suivimo(batigest),
-        [tuple(m) for m in memory],
+        drift_memory(staging),
     )
 
 

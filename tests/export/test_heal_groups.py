@@ -13,7 +13,14 @@ from batisync.export.drift import employee_groups
 from batisync.export.heal import check_drift
 from batisync.export.model import identity_key, sqlserver_key
 from devstack.batigest import create_standin
-from tests.export.helpers import insert_suivimo, push, suivimo, write_marts, write_synced
+from tests.export.helpers import (
+    drift_memory,
+    insert_suivimo,
+    push,
+    suivimo,
+    write_marts,
+    write_synced,
+)
 
 NOW = datetime(2026, 3, 3, 6, tzinfo=UTC)
 
@@ -30,15 +37,6 @@ def sql(engine: sa.Engine, *statements: str) -> None:
     with engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
-
-
-def memory(staging: sa.Engine) -> list[tuple]:
-    with staging.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "select id_heure, values_hash, restored_kind, restored_at, reported_kind, "
-            "first_reported_at from batigest_heures_drift order by id_heure"
-        )
-        return [tuple(r) for r in rows]
 
 
 SLOTS = [
@@ -93,7 +91,7 @@ def outcome(staging: sa.Engine, batigest: sa.Engine, group_rows: int):
         report.counts(),
         report.summary_line(),
         suivimo(batigest),
-        memory(staging),
+        drift_memory(staging),
     )
 
 
