@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from batisync.core.connections import relation_exists
+from batisync.core.connections import qualified, relation_exists
 from batisync.export.drift import DriftFinding, employee_code
 from batisync.export.drift_digest import (
     EMPTY,
@@ -111,8 +111,7 @@ def _may_record(side: StagingSide) -> bool:
 
 
 def _memory_table(conn: sa.Connection, schema: str) -> str | None:
-    prep = conn.dialect.identifier_preparer
-    table = f"{prep.quote_schema(schema)}.{prep.quote(DRIFT_TABLE)}"
+    table = qualified(conn, schema, DRIFT_TABLE)
     return table if relation_exists(conn, table) else None
 
 

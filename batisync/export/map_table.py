@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from batisync.core.connections import qualified
 from batisync.export.model import Key, KeyNorm, MapRow, PushRow, identity_key, values_from_db
 
 MAP_TABLE = "batigest_heures_map"
@@ -51,7 +52,7 @@ def ensure_map(engine: sa.Engine, schema: str = "public") -> sa.Table:
                 # ALTER TABLE … ADD COLUMN IF NOT EXISTS: staging is PostgreSQL only.
                 kind = column.type.compile(dialect=conn.dialect)
                 conn.exec_driver_sql(
-                    f"alter table {_qualified(conn, schema)} "
+                    f"alter table {qualified(conn, schema, MAP_TABLE)} "
                     f"add column if not exists {column.name} {kind}"
                 )
     return table
@@ -105,7 +106,7 @@ def read_map_of(
     that SQL narrows to those codes and dates and Python keeps the exact matches.
     `norm` keeps the date (every KeyNorm only folds the codes).
     """
-    table = _qualified(conn, schema)
+    table = qualified(conn, schema, MAP_TABLE)
     wanted = {norm(k) for k in keys}
     listed = sorted(set(ids))
     sql = f"select {_COLUMNS} from {table} where id_heure = any(cast(:ids as text[]))"
@@ -126,7 +127,9 @@ def read_map_of(
 
 
 def count_map(conn: sa.Connection, schema: str = "public") -> int:
-    return int(conn.exec_driver_sql(f"select count(*) from {_qualified(conn, schema)}").scalar())
+    return int(
+        conn.exec_driver_sql(f"select count(*) from {qualified(conn, schema, MAP_TABLE)}").scalar()
+    )
 
 
 def _select(
@@ -175,7 +178,7 @@ def write_map(
     now: datetime | None = None,
 ) -> None:
     """Drop the map rows of `drop_ids`, then upsert `upserts` (two statements at most)."""
-    table = _qualified(conn, schema)
+    table = qualified(conn, schema, MAP_TABLE)
     drop = sorted(set(drop_ids))
     if drop:  # one array parameter, not one per id
         delete = f"delete from {table} where id_heure = any(cast(:ids as text[]))"
@@ -200,8 +203,3 @@ def write_map(
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
-
-
-def _qualified(conn: sa.Connection, schema: str) -> str:
-    prep = conn.dialect.identifier_preparer
-    return f"{prep.quote_schema(schema)}.{prep.quote(MAP_TABLE)}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from batisync.core.connections import is_freetds, make_batigest_engine
+from batisync.core.connections import is_freetds, make_batigest_engine, qualified
 from batisync.core.settings import Settings
 from batisync.export.catalog import read_facts
 from batisync.export.inspection import Finding, assess
@@ -62,7 +62,7 @@ def _describe(schema: str, table: str, errors: list[Finding]) -> str:
 
 def _salarie_detail(conn: sa.Connection, schema: str) -> str:
     q = conn.dialect.identifier_preparer
-    table = f"{q.quote_schema(schema)}.{q.quote('Salarie')}"
+    table = qualified(conn, schema, "Salarie")
     counts = conn.execute(sa.text(f"select count(*), count({q.quote('codebs')}) from {table}"))
     total, with_codebs = counts.one()
     detail = (
