@@ -46,7 +46,13 @@ from batisync.loader.batigest import ChantierCheck, read_chantiers, read_salarie
 from batisync.loader.classify import Batch, SlotTally, Tally, split_projects
 from batisync.loader.deletions import deletion_guarded, mark_deletions
 from batisync.loader.pipelines_dir import PIPELINES_DIR_ENV, default_pipelines_dir
-from batisync.loader.report import ChunkReport, LoadError, LoadReport, ResourceCounts
+from batisync.loader.report import (
+    ChunkReport,
+    LoadError,
+    LoadReport,
+    ResourceCounts,
+    api_errors,
+)
 from batisync.loader.row_generations import stamp_generations
 from batisync.loader.staging_state import (
     Before,
@@ -118,7 +124,7 @@ def _read_until_write(
     batches: Iterator[Batch], stored: unchanged.Stored, seen: list[Batch]
 ) -> bool:
     """`unchanged.read_until_write`, an API failure reported as dlt's extract reports it."""
-    with sql_write.api_errors():
+    with api_errors():
         return unchanged.read_until_write(batches, stored, seen)
 
 

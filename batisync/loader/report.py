@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +31,16 @@ def root_cause(error: BaseException) -> BaseException:
         seen.append(current)
         current = current.__cause__ or current.__context__
     return seen[-1]
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """An error while the batches are read, reported as dlt's extract reports it."""
+    try:
+        yield
+    except Exception as error:
+        cause = root_cause(error)
+        raise LoadError(f"BatiSimply extract failed: {cause}") from cause
 
 
 @dataclass
@@ -145,4 +157,11 @@ class LoadReport:
         return found + [f"{name} changed" for name in self.reference_changed]
 
 
-__all__ = ["ChunkReport", "LoadError", "LoadReport", "ResourceCounts", "root_cause"]
+__all__ = [
+    "ChunkReport",
+    "LoadError",
+    "LoadReport",
+    "ResourceCounts",
+    "api_errors",
+    "root_cause",
+]

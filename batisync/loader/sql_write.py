@@ -21,7 +21,6 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +30,7 @@ import sqlalchemy as sa
 from batisync.loader import unchanged
 from batisync.loader.classify import Batch
 from batisync.loader.fit import NoFit, fitted, project_columns, slot_columns
-from batisync.loader.report import LoadError, root_cause
+from batisync.loader.report import LoadError, api_errors, root_cause
 from batisync.loader.staging_state import snapshot_slots
 from batisync.loader.tables import (
     PROJECT_LOOKUPS,
@@ -52,16 +51,6 @@ MERGED = {
 MAX_ROWS = 20_000  # more is a rewrite (a new CHECKS_VERSION): dlt streams it instead
 
 Gathered = dict[str, dict[Any, dict[str, Any]]]  # table -> key -> column -> value
-
-
-@contextmanager
-def api_errors() -> Iterator[None]:
-    """An error while the batches are read, reported as dlt's extract reports it."""
-    try:
-        yield
-    except Exception as error:
-        cause = root_cause(error)
-        raise LoadError(f"BatiSimply extract failed: {cause}") from cause
 
 
 def _add(gathered: Gathered, batch: Batch, tables: Mapping[str, Mapping[str, str]]) -> None:
@@ -202,7 +191,6 @@ def write_or_hand_over(
 __all__ = [
     "MAX_ROWS",
     "MERGED",
-    "api_errors",
     "gather",
     "new_dlt_id",
     "write",

@@ -141,13 +141,12 @@ def batisimply_complete(stored: Stored, projects: Sequence[Mapping[str, Any]] | 
 def batisimply_writes(stored: Stored, projects: Sequence[Mapping[str, Any]] | None) -> bool:
     """True when the BatiSimply pipeline must run whatever the slots are: a table to
     create or complete, or projects (None: kept as they are) that differ."""
-    tables = {f"{RAW_BATISIMPLY}.{name}" for name in (SLOTS, QUARANTINE, PROJECT_LOOKUPS)}
-    if not tables <= stored.complete:
+    if not batisimply_complete(stored, projects):
         return True
     if projects is None:
         return False
     fetched = Counter((str(p["id"]), p["_content_hash"]) for p in projects)
-    return f"{RAW_BATISIMPLY}.{PROJECTS}" not in stored.complete or fetched != stored.projects
+    return fetched != stored.projects
 
 
 def batigest_writes(
