@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -71,8 +72,7 @@ def _nothing_to_do(
     from batisync.loader.report import LoadReport
 
     with psycopg.connect(**settings.staging.conninfo()) as conn:
-        last = runs.last_complete_run(conn, settings.dbt_schema)
-        later = runs.later_run(conn, settings.dbt_schema, last) if last else None
+        last, later = _last_runs(conn, settings.dbt_schema)
     with staging.connect() as conn:
         work = pending(conn, settings.dbt_schema, settings.on_gone)
     load = report if isinstance(report, LoadReport) else None
@@ -80,6 +80,14 @@ def _nothing_to_do(
     if not decision.skip:
         log.info("transform and export run: %s", decision.reason)
     return decision.reason if decision.skip else None
+
+
+def _last_runs(
+    conn: psycopg.Connection[Any], schema: str
+) -> tuple[nochange.LastRun | None, nochange.LaterRun | None]:
+    """The last complete run, and a run of any status newer than it (None: none)."""
+    last = runs.last_complete_run(conn, schema)
+    return last, runs.later_run(conn, schema, last) if last else None
 
 
 def transform_certain(settings: Settings) -> bool:
@@ -92,8 +100,7 @@ def transform_certain(settings: Settings) -> bool:
 
     try:
         with psycopg.connect(**settings.staging.conninfo()) as conn:
-            last = runs.last_complete_run(conn, settings.dbt_schema)
-            later = runs.later_run(conn, settings.dbt_schema, last) if last else None
+            last, later = _last_runs(conn, settings.dbt_schema)
             now = None
             if relation_exists(conn, GENERATION_TABLE):
                 query = sql.SQL("select generation from {}").format(
