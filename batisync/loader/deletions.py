@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from batisync.loader.classify import SlotTally
 from batisync.loader.report import ChunkReport, LoadReport
-from batisync.loader.staging_state import Before
+from batisync.loader.staging_state import SEEN, Before
 from batisync.loader.tables import QUARANTINE_TABLE, SLOTS, SLOTS_TABLE
 from batisync.loader.window import Window
 
@@ -50,6 +50,9 @@ marked as (
     from chunks c
     where t._deleted_at is null
       and t._fetched_at <> :fetched_at
+      and not exists (select 1 from {SEEN} u where u.id = t.id)
+      -- the span of all chunks first: a history row is parsed once, not per chunk
+      and t.start_date::timestamptz between :first and :last
       and t.start_date::timestamptz between c.lo and c.hi
       and not exists ({_NOT_SEEN_AS_QUARANTINED})
     returning c.i)
@@ -66,6 +69,8 @@ confirmed as (
       and t._deleted_at < :fetched_at
       and t._gone_confirmed_at is null
       and t._fetched_at <> :fetched_at
+      -- the span of all chunks first: a history row is parsed once, not per chunk
+      and t.start_date::timestamptz between :first and :last
       and t.start_date::timestamptz between c.lo and c.hi
       and not exists ({_NOT_SEEN_AS_QUARANTINED})
     returning c.i)
@@ -88,6 +93,8 @@ def _per_chunk(
         "i": list(range(len(chunks))),
         "lo": [chunk.start for chunk in chunks],
         "hi": [chunk.end for chunk in chunks],
+        "first": min(chunk.start for chunk in chunks),
+        "last": max(chunk.end for chunk in chunks),
         "now": now,
         "fetched_at": fetched_at,
         "generation": generation,  # a mark is a change of the row (row_generations.py)

@@ -20,8 +20,10 @@ Order, so that a failure leaves the raw tables untouched:
 4. when slot rows are written, snapshot every raw slot (`prev_slots`, for the counts
    and `_generation`); dlt (or our COPY) writes; a pipeline that did not run has its
    bookkeeping written by our SQL (`last_seen_at`, `looked_up_at`, `checked_at`,
-   `_dlt_load_id`); then `_fetched_at` is stamped on the unchanged slots;
-5. mark deleted the slots a fetched chunk no longer returns (guarded), in one transaction;
+   `_dlt_load_id`); the unchanged slots are not written, their ids kept for this
+   session (`record_seen`: `_fetched_at` is the fetch that last wrote a slot);
+5. mark deleted the slots a fetched chunk no longer returns (guarded), in one
+   transaction; record the fetch (`last_fetch.py`: dbt's source freshness);
 6. count new / changed / deleted (and deletions confirmed) against the snapshot.
 """
 
@@ -45,6 +47,7 @@ from batisync.loader.batches import slot_batches
 from batisync.loader.batigest import ChantierCheck, read_chantiers, read_salarie
 from batisync.loader.classify import Batch, SlotTally, Tally, split_projects
 from batisync.loader.deletions import deletion_guarded, mark_deletions
+from batisync.loader.last_fetch import record_fetch
 from batisync.loader.pipelines_dir import PIPELINES_DIR_ENV, default_pipelines_dir
 from batisync.loader.report import (
     ChunkReport,
@@ -52,16 +55,17 @@ from batisync.loader.report import (
     LoadReport,
     ResourceCounts,
     api_errors,
+    resources_text,
 )
 from batisync.loader.row_generations import stamp_generations
 from batisync.loader.staging_state import (
     Before,
     chunk_hashes,
     read_before,
+    record_seen,
     reference_changes,
     replaced_counts,
     slot_counts,
-    touch_unchanged,
 )
 from batisync.loader.tables import (
     PROJECTS,
@@ -236,8 +240,9 @@ def run_load(
             if on_fetched is not None:
                 on_fetched(written)
 
-            # before deletion marking, which takes a slot not stamped by this run as absent
-            touched = touch_unchanged(conn, tally.unchanged_ids, fetched_at)
+            # before deletion marking, which takes a slot neither written nor seen
+            # unchanged by this run as absent
+            seen = record_seen(conn, tally.unchanged_ids, fetched_at)
             # the rows dlt wrote get their `_generation` (row_generations.py), the deletion
             # marks this load's one
             stamp_generations(conn, this_load.after)
@@ -251,8 +256,9 @@ def run_load(
                 now(),
                 this_load.after,
             )
+            record_fetch(conn, window, fetched_at, tally.fetched)
             report.resources[SLOTS] = slot_counts(
-                conn, tally, report.chunks, fetched_at, None if written else touched
+                conn, tally, report.chunks, fetched_at, seen, written > 0
             )
             report.resources[PROJECTS] = replaced_counts(
                 conn, project_tally, refresh_projects, PROJECTS_TABLE, "id::text", "prev_projects"
@@ -272,20 +278,8 @@ def run_load(
     finally:
         engine.dispose()
     report.duration_s = time.monotonic() - began
-    log.info("load done in %.1f s: %s", report.duration_s, _resources_text(report))
+    log.info("load done in %.1f s: %s", report.duration_s, resources_text(report))
     return report
-
-
-def _resources_text(report: LoadReport) -> str:
-    """`time_slots fetched 120 new 7 …; projects …`: one plain log line, no repr."""
-    parts = []
-    for name, counts in report.resources.items():
-        values = counts.to_dict()
-        numbers = " ".join(
-            f"{k} {values[k]}" for k in ("fetched", "new", "changed", "deleted", "quarantined")
-        )
-        parts.append(f"{name} {numbers}")
-    return "; ".join(parts) or "nothing loaded"
 
 
 __all__ = [

@@ -157,11 +157,24 @@ class LoadReport:
         return found + [f"{name} changed" for name in self.reference_changed]
 
 
+def resources_text(report: LoadReport) -> str:
+    """`time_slots fetched 120 new 7 …; projects …`: one plain log line, no repr."""
+    parts = []
+    for name, counts in report.resources.items():
+        values = counts.to_dict()
+        numbers = " ".join(
+            f"{k} {values[k]}" for k in ("fetched", "new", "changed", "deleted", "quarantined")
+        )
+        parts.append(f"{name} {numbers}")
+    return "; ".join(parts) or "nothing loaded"
+
+
 __all__ = [
     "ChunkReport",
     "LoadError",
     "LoadReport",
     "ResourceCounts",
     "api_errors",
+    "resources_text",
     "root_cause",
 ]

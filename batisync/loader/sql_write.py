@@ -138,11 +138,11 @@ def write(
     slot_rows: Callable[[], bool],
 ) -> None:
     """The gathered rows in one transaction (a crash leaves raw as it was, or written),
-    after `prev_slots` when there are slot rows; the projects, fetched unchanged, get
+    after `prev_slots` of the slots written; the projects, fetched unchanged, get
     this load id (dlt's replace would have rewritten them)."""
     began = time.monotonic()
-    if slot_rows():
-        snapshot_slots(conn)
+    if slot_rows():  # the slots written: those gathered (one row per id)
+        snapshot_slots(conn, [str(i) for i in gathered[f"{RAW_BATISIMPLY}.{SLOTS}"]])
     load_id = unchanged.load_id(fetched_at)
     conn.commit()
     try:

@@ -22,6 +22,7 @@ from batisync.loader.tables import (
     RAW_BATIGEST,
     RAW_BATISIMPLY,
     SALARIE_TABLE,
+    SLOTS,
     SLOTS_TABLE,
 )
 from batisync.loader.window import Window
@@ -95,21 +96,27 @@ def read_before(conn: sa.Connection, chunks: list[Window]) -> Before:
     return before
 
 
-# every slot row (history included), filled only when dlt is handed slot rows: the
-# counts and `_generation` compare only the rows dlt writes with it, and a load that
-# hands dlt none (nothing new or changed) spares a copy of the whole table
+# every slot row (history included), filled only when slot rows are written: the
+# counts and `_generation` compare only the rows written with it, and a load that writes
+# none (nothing new or changed) spares a copy of the whole table; our SQL writer names
+# its rows, dlt's stream is not known in advance
 _PREV_SLOTS = (
     f"insert into prev_slots select id, _content_hash, _deleted_at is not null, "
     f"{{generation}} from {SLOTS_TABLE}"
 )
+_PREV_SLOTS_OF = _PREV_SLOTS + " join unnest(cast(:ids as text[])) as w(id) using (id)"
 
 
-def snapshot_slots(conn: sa.Connection) -> None:
-    """Fill `prev_slots` (created empty by `read_before`): after the extract, before dlt
-    loads; nothing else writes the slots in between."""
+def snapshot_slots(conn: sa.Connection, ids: list[str] | None = None) -> None:
+    """Fill `prev_slots` (created empty by `read_before`) with every raw slot, or only
+    those of `ids` (the rows about to be written): after the extract, before the write;
+    nothing else writes the slots in between."""
     if relation_exists(conn, SLOTS_TABLE):
         generation = generation_of(conn, SLOTS_TABLE)
-        conn.execute(sa.text(_PREV_SLOTS.format(generation=generation)))
+        if ids is None:
+            conn.execute(sa.text(_PREV_SLOTS.format(generation=generation)))
+        else:
+            conn.execute(sa.text(_PREV_SLOTS_OF.format(generation=generation)), {"ids": ids})
     conn.commit()  # no lock on the raw table while dlt alters it
 
 
@@ -163,33 +170,43 @@ def _quarantine_first_seen(conn: sa.Connection) -> dict[str, datetime]:
     return {key: seen for key, seen in conn.execute(sa.text(query))}
 
 
-# the unchanged ids go to a temp table slice by slice, then one update joins it: the raw
-# table has no index on id, so each statement of ids scanned it whole (10 scans of the
-# window and its history at 100,000 unchanged slots)
-_SEEN = "seen_unchanged"
-_COPY_SEEN = f"insert into {_SEEN} select unnest(cast(:ids as text[]))"
-_TOUCH = f"""
+# The slots fetched unchanged are not written (issue 19): `_fetched_at` is the fetch
+# that last wrote a slot's row, and their ids go to a temp table of the load's session,
+# slice by slice, which deletion marking and the counts read as "seen by this run" (one
+# update stamping ~100,000 rows cost 0.8 s of every run at 100k, and as much again in
+# the raw table's bloat). Only an unchanged slot the quarantine refused since it was
+# written is stamped: int_time_slots_quarantined takes a refusal as lifted by a fetch of
+# the slot after it (`fetched_at >= last_seen_at`).
+SEEN = "seen_unchanged"
+_CREATE_SEEN = f"create temp table {SEEN} (id text)"
+_COPY_SEEN = f"insert into {SEEN} select unnest(cast(:ids as text[]))"
+_STAMP_REFUSED = f"""
 update {SLOTS_TABLE} t set _fetched_at = :fetched_at
-from {_SEEN} u
+from {SEEN} u
 where t.id = u.id
+  and exists (select 1 from {QUARANTINE_TABLE} q
+              where q.resource = :resource and q.record_id = t.id
+                and q.last_seen_at > t._fetched_at)
 """
 
 
-TOUCH_SLICE = 10_000  # ids per insert: the parameter is built in memory at once
+SEEN_SLICE = 10_000  # ids per insert: the parameter is built in memory at once
 
 
-def touch_unchanged(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> int:
-    """Stamp `_fetched_at` on the slots fetched unchanged (which dlt did not load), in
-    one transaction: deletion marking and the counts take them as seen in this run."""
-    if not ids:
-        return 0
+def record_seen(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> int:
+    """Keep the ids of the slots fetched unchanged (which nobody wrote) in `SEEN` for
+    this session, always created (empty when none), and stamp those the quarantine
+    refused since; in one transaction. Returns how many were seen."""
     with conn.begin():
-        conn.execute(sa.text(f"drop table if exists {_SEEN}"))
-        conn.execute(sa.text(f"create temp table {_SEEN} (id text) on commit drop"))
-        for start in range(0, len(ids), TOUCH_SLICE):
-            conn.execute(sa.text(_COPY_SEEN), {"ids": ids[start : start + TOUCH_SLICE]})
-        conn.execute(sa.text(f"analyze {_SEEN}"))  # a hash join, not a guess
-        return conn.execute(sa.text(_TOUCH), {"fetched_at": fetched_at}).rowcount
+        conn.execute(sa.text(f"drop table if exists {SEEN}"))
+        conn.execute(sa.text(_CREATE_SEEN))
+        for start in range(0, len(ids), SEEN_SLICE):
+            conn.execute(sa.text(_COPY_SEEN), {"ids": ids[start : start + SEEN_SLICE]})
+        conn.execute(sa.text(f"analyze {SEEN}"))  # a hash join, not a guess
+        if ids and relation_exists(conn, QUARANTINE_TABLE):
+            params = {"fetched_at": fetched_at, "resource": SLOTS}
+            conn.execute(sa.text(_STAMP_REFUSED), params)
+    return len(ids)
 
 
 _SLOT_CHANGES = f"""
@@ -198,7 +215,7 @@ select count(*) filter (where p.id is null),
                               and (p.h is distinct from t._content_hash or p.gone)),
        count(*) filter (where p.id is not null and p.h = t._content_hash and not p.gone)
 from {SLOTS_TABLE} t left join prev_slots p on p.id = t.id
-where t._fetched_at = :fetched_at
+where t._fetched_at = :fetched_at and not exists (select 1 from {SEEN} u where u.id = t.id)
 """
 
 # per key, the set of its rows' hashes: a project listed twice with two codes is two
@@ -221,15 +238,16 @@ def slot_counts(
     tally: SlotTally,
     chunks: list[ChunkReport],
     fetched_at: datetime,
-    touched: int | None = None,
+    seen: int,
+    written: bool,
 ) -> ResourceCounts:
-    """Counts of the slots this run loaded (`_fetched_at`), against the snapshot; with
-    `touched` (dlt wrote no slot, no snapshot was taken), every slot seen is unchanged."""
-    if touched is None:
+    """Counts of the slots this run wrote (`_fetched_at`), against the snapshot (taken
+    only when `written`), and of the `seen` ones it fetched unchanged."""
+    new, changed, unchanged = 0, 0, seen
+    if written:
         query = sa.text(_SLOT_CHANGES)
-        new, changed, unchanged = conn.execute(query, {"fetched_at": fetched_at}).one()
-    else:
-        new, changed, unchanged = 0, 0, touched
+        new, changed, same = conn.execute(query, {"fetched_at": fetched_at}).one()
+        unchanged += same
     return ResourceCounts(
         fetched=tally.fetched,
         new=new,
@@ -263,13 +281,14 @@ def replaced_counts(
 
 __all__ = [
     "REFERENCE_TABLES",
+    "SEEN",
     "Before",
     "chunk_hashes",
     "read_before",
+    "record_seen",
     "reference_changes",
     "reference_digests",
     "replaced_counts",
     "slot_counts",
     "snapshot_slots",
-    "touch_unchanged",
 ]

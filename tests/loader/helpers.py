@@ -89,7 +89,7 @@ def raw_tables(url: str) -> list[str]:
         url,
         "select table_schema || '.' || table_name from information_schema.tables "
         "where table_schema = any(:schemas) and table_name not like '\\_dlt\\_%' "
-        "and table_name <> 'staging_generation' order by 1",
+        "and table_name not in ('staging_generation', 'time_slots_last_fetch') order by 1",
         schemas=list(RAW_SCHEMAS),
     )
     return [table for (table,) in rows]

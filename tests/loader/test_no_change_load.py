@@ -37,7 +37,7 @@ def test_a_no_change_load_starts_no_dlt_pipeline(
         ("raw_batisimply.quarantine", "last_seen_at"),
         ("raw_batisimply.project_lookups", "looked_up_at"),
         ("raw_batigest.chantier_check", "checked_at"),
-        ("raw_batisimply.time_slots", "_fetched_at"),
+        ("raw_batisimply.time_slots_last_fetch", "fetched_at"),
     ):
         assert query(staging_url, f"select distinct {column} from {table}") == [(at,)], table
     # dbt's source freshness reads the projects' and salarie's load id

@@ -147,10 +147,12 @@ def test_second_load_tells_new_changed_and_unchanged(
     assert sorted(minutes) == sorted([(ids[0], 77.0), (added, 240.0)])
 
 
-def test_unchanged_slots_skip_dlt_but_are_stamped_seen(
+def test_unchanged_slots_are_neither_written_nor_taken_as_deleted(
     load: Loader, dataset: Dataset, staging_url: str
 ) -> None:
-    load()
+    """A slot fetched unchanged keeps its row as it is, `_fetched_at` included (the fetch
+    that wrote it); the load's own fetch time goes to `time_slots_last_fetch`."""
+    first = load()
     ids = sorted(_in_window(dataset), key=int)
     dataset.change_minutes(ids[0], 77)
     dataset.move_slot(ids[1], 60)
@@ -162,10 +164,41 @@ def test_unchanged_slots_skip_dlt_but_are_stamped_seen(
 
     rows = query(staging_url, "select id, _dlt_load_id, _fetched_at from raw_batisimply.time_slots")
     rewritten = {i for i, load_id, _ in rows if load_id != first_load_ids.get(i)}
-    assert rewritten == {ids[0], ids[1]}  # dlt merged only what changed
-    assert {fetched for _, _, fetched in rows} == {report.fetched_at}  # every slot seen now
+    assert rewritten == {ids[0], ids[1]}  # only what changed was merged
+    fetched = {i: at for i, _, at in rows}
+    assert {fetched[i] for i in rewritten} == {report.fetched_at}
+    assert {at for i, at in fetched.items() if i not in rewritten} == {first.fetched_at}
     counts = report.resources["time_slots"]
     assert (counts.new, counts.changed, counts.unchanged) == (0, 2, len(ids) - 2)
+    assert counts.deleted == 0
+    last = "select fetched_at, slots from raw_batisimply.time_slots_last_fetch"
+    assert query(staging_url, last) == [(report.fetched_at, counts.fetched)]
+
+
+def test_a_refusal_is_lifted_by_the_slot_fetched_as_stored(
+    load: Loader, dataset: Dataset, staging_url: str
+) -> None:
+    """A slot refused by the quarantine, then fetched again as raw holds it: nothing to
+    write, but its `_fetched_at` moves past the refusal (int_time_slots_quarantined
+    lifts a refusal on a fetch of the slot after it); no other unchanged slot moves."""
+    first = load()
+    slot_id = sorted(_in_window(dataset), key=int)[0]
+    good = dataset.slots[slot_id]["totalTimeMinutes"]
+    dataset.slots[slot_id]["totalTimeMinutes"] = "abc"
+    dataset.touch(slot_id)
+    refused = load()
+    assert refused.resources["time_slots"].quarantined == 1
+    dataset.slots[slot_id]["totalTimeMinutes"] = good
+    dataset.touch(slot_id)
+
+    again = load()
+
+    assert again.resources["time_slots"].changed == 0  # the stored row was right
+    fetched = dict(query(staging_url, "select id, _fetched_at from raw_batisimply.time_slots"))
+    assert fetched.pop(slot_id) == again.fetched_at
+    assert set(fetched.values()) == {first.fetched_at}
+    seen = "select last_seen_at from raw_batisimply.quarantine where record_id = :i"
+    assert query(staging_url, seen, i=slot_id) == [(refused.fetched_at,)]
 
 
 def test_the_load_says_how_many_slots_it_wrote_once_dlt_is_done(
@@ -190,14 +223,14 @@ def test_the_load_says_how_many_slots_it_wrote_once_dlt_is_done(
     assert calls[2:] == [(1, [(77.0,)])]
 
 
-def test_unchanged_slots_are_stamped_slice_by_slice(
+def test_unchanged_slots_are_kept_seen_slice_by_slice(
     load: Loader, dataset: Dataset, staging_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """More unchanged slots than a statement's slice: every one stamped, none deleted."""
+    """More unchanged slots than a statement's slice: every one seen, none deleted."""
     from batisync.loader import staging_state
 
-    load()
-    monkeypatch.setattr(staging_state, "TOUCH_SLICE", 7)
+    first = load()
+    monkeypatch.setattr(staging_state, "SEEN_SLICE", 7)
     ids = sorted(_in_window(dataset), key=int)
     assert len(ids) > 3 * 7
 
@@ -206,7 +239,9 @@ def test_unchanged_slots_are_stamped_slice_by_slice(
     counts = report.resources["time_slots"]
     assert (counts.new, counts.changed, counts.unchanged, counts.deleted) == (0, 0, len(ids), 0)
     stamped = query(staging_url, "select distinct _fetched_at from raw_batisimply.time_slots")
-    assert stamped == [(report.fetched_at,)]
+    assert stamped == [(first.fetched_at,)]
+    alive = "select count(*) from raw_batisimply.time_slots where _deleted_at is null"
+    assert query(staging_url, alive) == [(len(ids),)]
 
 
 def test_deleted_upstream_is_marked_never_dropped_and_comes_back(

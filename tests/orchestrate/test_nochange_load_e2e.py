@@ -1,6 +1,7 @@
 """Issue 19: syncs whose load wrote nothing through dlt (`loader/unchanged.py`) keep the
 no-change skip and dbt's source freshness: each sync after a no-change one skips again,
-and `dbt source freshness` reads the load id those loads wrote (`_dlt_load_id`)."""
+and `dbt source freshness` reads the load id those loads wrote (`_dlt_load_id`), and for
+the time slots (rows fetched unchanged are not written) the loader's last fetch."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from devstack.sync_env import sync_env
 
 # dbt's source freshness errors after 3 days (models/staging/*/_*__sources.yml)
 STALE = "(extract(epoch from now() - interval '4 days'))::text"
-FRESHNESS = ["source:batisimply.projects", "source:batigest.salarie"]
+FRESHNESS = [
+    "source:batisimply.projects",
+    "source:batigest.salarie",
+    "source:batisimply.time_slots",
+]
+STALE_TIME = "now() - interval '4 days'"
 
 
 def _batisync(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,6 +54,9 @@ def test_no_change_loads_keep_the_skip_and_the_source_freshness(
     with staging.begin() as conn:
         for table in ("raw_batisimply.projects", "raw_batigest.salarie"):
             conn.execute(sa.text(f"update {table} set _dlt_load_id = {STALE}"))
+        conn.execute(sa.text(f"update raw_batisimply.time_slots set _fetched_at = {STALE_TIME}"))
+        last_fetch = "raw_batisimply.time_slots_last_fetch"
+        conn.execute(sa.text(f"update {last_fetch} set fetched_at = {STALE_TIME}"))
     staging.dispose()
     stale = _batisync(env, tmp_path, "dbt", "source", "freshness", "--select", *FRESHNESS)
     assert stale.returncode == 1, stale.stdout[-3000:]
