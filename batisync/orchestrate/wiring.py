@@ -231,7 +231,7 @@ def stages_from_settings(
     manifests = ManifestCache()  # transform parses the project, publish reuses it
     inputs = functools.cache(lambda: inputs_of(settings, env, inspected()))
     # read once per run, under its lock: every incremental model filters on the same value
-    incremental = functools.cache(lambda: incremental_env(settings))
+    incremental = functools.cache(lambda: incremental_env(settings, inputs))
     transform_args = [*TRANSFORM_ARGS, *(["--full-refresh"] if full_refresh else [])]
     more_env = lambda: {**inspected(), **incremental()}  # noqa: E731
     return Stages(

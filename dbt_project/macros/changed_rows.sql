@@ -10,6 +10,14 @@
     since (no complete sync yet, a run by hand) or under `--full-refresh`: every row.
     Only for tests whose truth is the row's own columns (not_null, accepted_values):
     unique and relationships depend on other rows and stay whole.
+
+    `__raw_written_since_last_complete_sync__` does the same for a staging view of the
+    raw time slots, on the raw row's `_generation` (the view's `raw_generation`): the rows
+    written by a load after the last complete sync's generation, and those with none. A
+    raw row is not rewritten when the dbt project changes, so this one also reads every
+    row unless the sync says that its inputs (nochange.run_inputs: the project's version,
+    the settings, the window's first day, Batigest's lengths) are those of the last
+    complete sync (`since_inputs_unchanged`), and under BATISYNC_SINCE_GENERATION.
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
@@ -19,6 +27,14 @@
             {%- do return(relation) -%}
         {%- endif -%}
         {%- set where = 'written_since is null or written_since >= ' ~ (since | int) -%}
+    {%- elif where == '__raw_written_since_last_complete_sync__' -%}
+        {%- set since = since_generation() if execute else none -%}
+        {%- if since is none or flags.FULL_REFRESH or not since_inputs_unchanged() -%}
+            {%- do return(relation) -%}
+        {%- endif -%}
+        {#- the view's plain copy of the raw column: PostgreSQL filters the raw rows with
+            it, before the view's casts and conversions -#}
+        {%- set where = 'raw_generation is null or raw_generation > ' ~ (since | int) -%}
     {%- endif -%}
     {%- if where -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}

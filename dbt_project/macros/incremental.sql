@@ -27,6 +27,27 @@
 {%- endmacro %}
 
 
+{#- True only when the sync wrote in `transform_since` that this run's inputs (the dbt
+    project's version, the settings, the window's first day, Batigest's lengths:
+    nochange.run_inputs) are those of the last complete sync (orchestrate/since.py).
+    False otherwise: a since given by BATISYNC_SINCE_GENERATION (a run by hand, tests),
+    a table written before the column existed, nothing executed. The staging tests
+    limited to the raw rows written since (macros/changed_rows.sql) read every row
+    then: a new test, or a new view, is never checked against the changed rows only. -#}
+{% macro since_inputs_unchanged() -%}
+    {%- if not execute or env_var('BATISYNC_SINCE_GENERATION', '') | trim
+        or not env_var('BATISYNC_SINCE_FROM_TABLE', '') | trim -%}
+        {{- return(false) -}}
+    {%- endif -%}
+    {#- through to_jsonb: a table made by an older sync has no such column -#}
+    {%- set found = run_query(
+        "select (to_jsonb(t) ->> 'same_inputs')::boolean from "
+        ~ adapter.quote(target.schema) ~ '.transform_since as t'
+    ) -%}
+    {{- return(found.rows | length == 1 and found.rows[0][0] == true) -}}
+{%- endmacro %}
+
+
 {#- As a SQL string literal: the settings and the dbt project version whose change
     changes every slot's row (a new rule, another length of SuiviMO's keys, another time
     zone): int_time_slots_matched puts it in each slot's references_hash, so a change

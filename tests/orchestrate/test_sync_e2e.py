@@ -168,3 +168,11 @@ def test_a_run_that_finds_nothing_new_skips_transform_and_export(
     assert third["skipped_because"] is None
     assert third["suivimo"]["moved"] + third["suivimo"]["updated"] >= 1
     assert _suivimo(batigest_url) != pushed
+    # its transform trusted the run that skipped (complete, the same inputs): the staging
+    # tests of a row's own columns read only the raw rows written since its generation
+    with psycopg.connect(**conninfo_of(staging_url)) as conn:
+        since = conn.execute("select since_generation, same_inputs from transform_since")
+        generation = conn.execute(
+            "select generation from sync_runs where run_id = %s", (again["run_id"],)
+        )
+        assert since.fetchall() == [(generation.fetchone()[0], True)]
