@@ -42,6 +42,15 @@ select 1 from information_schema.columns
 where table_schema = :schema and table_name = :table and column_name = '_generation'
 """
 
+# the slots' rows written since a generation are few: the transform's changed slots, the
+# staging tests limited to them and the stamp below read them through this index, not
+# by a scan of the window and its history (dlt creates no index of its own)
+SLOTS_GENERATION_INDEX = "time_slots__generation"
+_INDEX_EXISTS = "select 1 from pg_indexes where schemaname = :schema and indexname = :name"
+_CREATE_INDEX = (
+    f"create index if not exists {SLOTS_GENERATION_INDEX} on {SLOTS_TABLE} (_generation)"
+)
+
 # time slots: staging_state's prev_slots snapshot (id, content hash, gone, generation);
 # a slot alive before with the same content keeps its generation
 _STAMP_SLOTS = f"""
@@ -88,11 +97,19 @@ def snapshot_generations(conn: sa.Connection) -> None:
             )
 
 
+def _index_generations(conn: sa.Connection) -> None:
+    # DDL only when missing: creating an index locks the table against writes
+    params = {"schema": RAW_BATISIMPLY, "name": SLOTS_GENERATION_INDEX}
+    if conn.execute(sa.text(_INDEX_EXISTS), params).first() is None:
+        conn.execute(sa.text(_CREATE_INDEX))
+
+
 def stamp_generations(conn: sa.Connection, generation: int) -> None:
     """After dlt's load, in one transaction: every row dlt wrote (null `_generation`)
     keeps the generation of the same content before the load, or takes this load's."""
     with conn.begin():
         if _stamped(conn, SLOTS_TABLE):
+            _index_generations(conn)
             conn.execute(sa.text(_STAMP_SLOTS), {"generation": generation})
         for table, columns in CONTENT_COLUMNS.items():
             if not _stamped(conn, table):
@@ -105,4 +122,10 @@ def stamp_generations(conn: sa.Connection, generation: int) -> None:
             conn.execute(sa.text(stamp), {"generation": generation})
 
 
-__all__ = ["CONTENT_COLUMNS", "generation_of", "snapshot_generations", "stamp_generations"]
+__all__ = [
+    "CONTENT_COLUMNS",
+    "SLOTS_GENERATION_INDEX",
+    "generation_of",
+    "snapshot_generations",
+    "stamp_generations",
+]

@@ -209,13 +209,17 @@ def record_seen(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> in
     return len(ids)
 
 
+# the rows this run wrote (few: filtered first, then compared with the snapshot), less
+# the unchanged slots stamped for a lifted refusal (counted with the seen ones)
 _SLOT_CHANGES = f"""
+with written as materialized (
+    select id, _content_hash from {SLOTS_TABLE} where _fetched_at = :fetched_at)
 select count(*) filter (where p.id is null),
        count(*) filter (where p.id is not null
                               and (p.h is distinct from t._content_hash or p.gone)),
        count(*) filter (where p.id is not null and p.h = t._content_hash and not p.gone)
-from {SLOTS_TABLE} t left join prev_slots p on p.id = t.id
-where t._fetched_at = :fetched_at and not exists (select 1 from {SEEN} u where u.id = t.id)
+from written t left join prev_slots p on p.id = t.id
+where not exists (select 1 from {SEEN} u where u.id = t.id)
 """
 
 # per key, the set of its rows' hashes: a project listed twice with two codes is two

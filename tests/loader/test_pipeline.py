@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from batisync.loader.api.client import SLOTS_PATH
 from batisync.loader.pipeline import LoadError, deletion_guarded, run_load
@@ -242,6 +243,29 @@ def test_unchanged_slots_are_kept_seen_slice_by_slice(
     assert stamped == [(first.fetched_at,)]
     alive = "select count(*) from raw_batisimply.time_slots where _deleted_at is null"
     assert query(staging_url, alive) == [(len(ids),)]
+
+
+def test_the_slots_are_indexed_by_generation_once(load: Loader, staging_url: str) -> None:
+    """The rows written since a generation are read through an index on `_generation`
+    (the transform's changed slots, the limited staging tests), made by the first load
+    and kept (dlt makes one on `_dlt_id` only); a dropped one is made again."""
+    indexes = (
+        "select indexname, indexdef from pg_indexes "
+        "where schemaname = 'raw_batisimply' and tablename = 'time_slots' "
+        "and indexdef like '%(_generation)'"
+    )
+    load()
+    made = query(staging_url, indexes)
+    assert [name for name, _ in made] == ["time_slots__generation"]
+    assert made[0][1].endswith("(_generation)")
+    load()
+    assert query(staging_url, indexes) == made
+    engine = sa.create_engine(staging_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("drop index raw_batisimply.time_slots__generation"))
+    engine.dispose()
+    load()
+    assert query(staging_url, indexes) == made
 
 
 def test_deleted_upstream_is_marked_never_dropped_and_comes_back(
