@@ -67,24 +67,28 @@ def synced_by_group(
     heures_synced's rows are map rows, so their codes are among the groups'."""
     codes = [c for g in groups for c in g]
     numbers = [n for n, g in enumerate(groups) for _ in g]
-    joined = (
-        "join unnest(cast(:codes as text[]), cast(:numbers as integer[])) as g(code, number) "
-        "on g.code = t.code_salarie order by g.number"
+    # a filter on the codes, which PostgreSQL pushes down to the map's rows under
+    # heures_synced (a join on unnest() was planned as a nested loop over every synced
+    # row: 0.87 s at 100k for 90 employees, 0.17 s this way); the group by position
+    number = (
+        "(cast(:numbers as integer[]))[array_position(cast(:codes as text[]), "
+        "cast(t.code_salarie as text))]"
     )
+    where = "where t.code_salarie = any(cast(:codes as text[])) order by 1"
     stream = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
     params = {"codes": codes, "numbers": numbers}
     view = qualified(conn, schema, SYNCED_VIEW)
     synced = stream.execute(
         sa.text(
-            "select g.number, t.id_heure, t.code_chantier, t.code_salarie, t.date_sqlserver, "
-            f"t.nb_h0, t.nb_h3, t.nb_h4, t.values_hash from {view} t " + joined
+            f"select {number}, t.id_heure, t.code_chantier, t.code_salarie, t.date_sqlserver, "
+            f"t.nb_h0, t.nb_h3, t.nb_h4, t.values_hash from {view} t {where}"
         ),
         params,
     )
     keys = stream.execute(
         sa.text(
-            "select g.number, t.code_chantier, t.code_salarie, t.date_sqlserver "
-            f"from {qualified(conn, schema, MAP_TABLE)} t " + joined
+            f"select {number}, t.code_chantier, t.code_salarie, t.date_sqlserver "
+            f"from {qualified(conn, schema, MAP_TABLE)} t {where}"
         ),
         params,
     )
