@@ -242,7 +242,7 @@ def run_load(
 
             # before deletion marking, which takes a slot neither written nor seen
             # unchanged by this run as absent
-            seen = record_seen(conn, tally.unchanged_ids, fetched_at)
+            stamped = record_seen(conn, tally.unchanged_ids, fetched_at)
             # the rows dlt wrote get their `_generation` (row_generations.py), the deletion
             # marks this load's one
             stamp_generations(conn, this_load.after)
@@ -257,8 +257,9 @@ def run_load(
                 this_load.after,
             )
             record_fetch(conn, window, fetched_at, tally.fetched)
+            seen = len(tally.unchanged_ids)
             report.resources[SLOTS] = slot_counts(
-                conn, tally, report.chunks, fetched_at, seen, written > 0
+                conn, tally, report.chunks, fetched_at, seen, stamped if written else None
             )
             report.resources[PROJECTS] = replaced_counts(
                 conn, project_tally, refresh_projects, PROJECTS_TABLE, "id::text", "prev_projects"

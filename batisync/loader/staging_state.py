@@ -187,16 +187,18 @@ where t.id = u.id
   and exists (select 1 from {QUARANTINE_TABLE} q
               where q.resource = :resource and q.record_id = t.id
                 and q.last_seen_at > t._fetched_at)
+returning t.id
 """
 
 
 SEEN_SLICE = 10_000  # ids per insert: the parameter is built in memory at once
 
 
-def record_seen(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> int:
+def record_seen(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> list[str]:
     """Keep the ids of the slots fetched unchanged (which nobody wrote) in `SEEN` for
     this session, always created (empty when none), and stamp those the quarantine
-    refused since; in one transaction. Returns how many were seen."""
+    refused since; in one transaction. Returns the ids it stamped."""
+    stamped: list[str] = []
     with conn.begin():
         conn.execute(sa.text(f"drop table if exists {SEEN}"))
         conn.execute(sa.text(_CREATE_SEEN))
@@ -205,21 +207,19 @@ def record_seen(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> in
         conn.execute(sa.text(f"analyze {SEEN}"))  # a hash join, not a guess
         if ids and relation_exists(conn, QUARANTINE_TABLE):
             params = {"fetched_at": fetched_at, "resource": SLOTS}
-            conn.execute(sa.text(_STAMP_REFUSED), params)
-    return len(ids)
+            stamped = list(conn.execute(sa.text(_STAMP_REFUSED), params).scalars())
+    return stamped
 
 
-# the rows this run wrote (few: filtered first, then compared with the snapshot), less
-# the unchanged slots stamped for a lifted refusal (counted with the seen ones)
+# the rows this run wrote, less the unchanged slots it stamped (a few ids: counted with
+# the seen ones); not against `SEEN`, which a nested loop scanned whole per written row
 _SLOT_CHANGES = f"""
-with written as materialized (
-    select id, _content_hash from {SLOTS_TABLE} where _fetched_at = :fetched_at)
 select count(*) filter (where p.id is null),
        count(*) filter (where p.id is not null
                               and (p.h is distinct from t._content_hash or p.gone)),
        count(*) filter (where p.id is not null and p.h = t._content_hash and not p.gone)
-from written t left join prev_slots p on p.id = t.id
-where not exists (select 1 from {SEEN} u where u.id = t.id)
+from {SLOTS_TABLE} t left join prev_slots p on p.id = t.id
+where t._fetched_at = :fetched_at and not (t.id = any(cast(:stamped as text[])))
 """
 
 # per key, the set of its rows' hashes: a project listed twice with two codes is two
@@ -243,14 +243,15 @@ def slot_counts(
     chunks: list[ChunkReport],
     fetched_at: datetime,
     seen: int,
-    written: bool,
+    stamped: list[str] | None = None,
 ) -> ResourceCounts:
-    """Counts of the slots this run wrote (`_fetched_at`), against the snapshot (taken
-    only when `written`), and of the `seen` ones it fetched unchanged."""
+    """Counts of the slots this run wrote (`_fetched_at`, but the `stamped` ones), against
+    the snapshot (taken only when it wrote some: `stamped` is None when it wrote none),
+    and of the `seen` ones it fetched unchanged."""
     new, changed, unchanged = 0, 0, seen
-    if written:
-        query = sa.text(_SLOT_CHANGES)
-        new, changed, same = conn.execute(query, {"fetched_at": fetched_at}).one()
+    if stamped is not None:
+        params = {"fetched_at": fetched_at, "stamped": stamped}
+        new, changed, same = conn.execute(sa.text(_SLOT_CHANGES), params).one()
         unchanged += same
     return ResourceCounts(
         fetched=tally.fetched,

@@ -130,6 +130,7 @@ final as (
     select
         time_slot_id,
         user_id,
+        user_name,
         project_id,
         management_status,
         is_validated,

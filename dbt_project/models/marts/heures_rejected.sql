@@ -24,12 +24,6 @@ quarantined as (
 
 ),
 
-time_slots as (
-
-    select * from {{ ref('stg_batisimply__time_slots') }}
-
-),
-
 projects as (
 
     select * from {{ ref('stg_batisimply__projects') }}
@@ -141,14 +135,17 @@ final as (
         rejected.id_heure,
         rejected.reason,
         rejected.detail,
-        coalesce(time_slots.user_name, salaries.salarie_nom) as employee_name,
-        time_slots.user_id,
+        -- from the resolved slot (a table) rather than the staging view, which the
+        -- join would evaluate for every raw slot; a slot the loader refused outright
+        -- has no row in either
+        coalesce(resolved.user_name, salaries.salarie_nom) as employee_name,
+        resolved.user_id,
         resolved.salarie_code,
         resolved.started_at_local::date as work_date,
         resolved.started_at_local,
         resolved.ended_at_local,
-        time_slots.total_hours,
-        time_slots.project_id,
+        resolved.total_hours,
+        resolved.project_id,
         coalesce(resolved.project_code, project_names.project_code) as project_code,
         project_names.project_name,
         -- the same slot and reason in the last sync's report: not new, and standing since
@@ -156,12 +153,10 @@ final as (
         seen.id_heure is null as is_new
 
     from rejected
-    left join time_slots
-        on rejected.id_heure = time_slots.time_slot_id
     left join resolved
         on rejected.id_heure = resolved.time_slot_id
     left join project_names
-        on time_slots.project_id = project_names.project_id
+        on resolved.project_id = project_names.project_id
     left join salaries
         on resolved.salarie_code = salaries.salarie_code
     left join seen
