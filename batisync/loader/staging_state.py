@@ -206,6 +206,7 @@ def record_seen(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> li
             conn.execute(sa.text(_COPY_SEEN), {"ids": ids[start : start + SEEN_SLICE]})
         conn.execute(sa.text(f"analyze {SEEN}"))  # a hash join, not a guess
         if ids and relation_exists(conn, QUARANTINE_TABLE):
+            conn.execute(sa.text("set local enable_nestloop = off"))  # as deletions.py
             params = {"fetched_at": fetched_at, "resource": SLOTS}
             stamped = list(conn.execute(sa.text(_STAMP_REFUSED), params).scalars())
     return stamped
