@@ -31,6 +31,11 @@ class Tally:
     # valid records identical to their raw row: not handed to dlt (see Classifier)
     unchanged_ids: list[str] = field(default_factory=list)
 
+    @property
+    def written(self) -> int:
+        """Valid records that differ from their raw row: the rows this load writes."""
+        return self.loaded - len(self.unchanged_ids)
+
 
 @dataclass
 class SlotTally(Tally):

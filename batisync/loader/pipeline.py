@@ -208,7 +208,7 @@ def run_load(
             erp_writes = chantiers is not None and (
                 always_dlt or unchanged.batigest_writes(stored, salarie, chantiers)
             )
-            slot_rows = lambda: tally.loaded > len(tally.unchanged_ids)  # noqa: E731
+            slot_rows = lambda: tally.written > 0  # noqa: E731
             api_batches = itertools.chain(seen, batches) if api_writes else None
             if api_batches is not None and not api_dlt:
                 # rows that fit the stored tables: our SQL, no dlt (sql_write.py)
@@ -234,7 +234,7 @@ def run_load(
                 unchanged.mark_batisimply_seen(conn, seen, fetched_at, refresh_projects)
             if chantiers is not None and not erp_writes:
                 unchanged.mark_batigest_seen(conn, salarie is not None, chantiers, fetched_at)
-            written = tally.loaded - len(tally.unchanged_ids)
+            written = tally.written
             # dlt is done (it imports modules as it goes, which a thread importing
             # dbt must not race): what is left is SQL, mostly waiting on PostgreSQL
             if on_fetched is not None:
@@ -257,10 +257,7 @@ def run_load(
                 this_load.after,
             )
             record_fetch(conn, window, fetched_at, tally.fetched)
-            seen = len(tally.unchanged_ids)
-            report.resources[SLOTS] = slot_counts(
-                conn, tally, report.chunks, fetched_at, seen, stamped if written else None
-            )
+            report.resources[SLOTS] = slot_counts(conn, tally, report.chunks, fetched_at, stamped)
             report.resources[PROJECTS] = replaced_counts(
                 conn, project_tally, refresh_projects, PROJECTS_TABLE, "id::text", "prev_projects"
             )

@@ -243,14 +243,13 @@ def slot_counts(
     tally: SlotTally,
     chunks: list[ChunkReport],
     fetched_at: datetime,
-    seen: int,
-    stamped: list[str] | None = None,
+    stamped: list[str],
 ) -> ResourceCounts:
-    """Counts of the slots this run wrote (`_fetched_at`, but the `stamped` ones), against
-    the snapshot (taken only when it wrote some: `stamped` is None when it wrote none),
-    and of the `seen` ones it fetched unchanged."""
-    new, changed, unchanged = 0, 0, seen
-    if stamped is not None:
+    """Counts of the slots this run wrote (`_fetched_at`, but the `stamped` ones: seen
+    unchanged), against the snapshot (taken only when it wrote some), and of those it
+    fetched unchanged."""
+    new, changed, unchanged = 0, 0, len(tally.unchanged_ids)
+    if tally.written:  # slot rows written: prev_slots was filled before them
         params = {"fetched_at": fetched_at, "stamped": stamped}
         new, changed, same = conn.execute(sa.text(_SLOT_CHANGES), params).one()
         unchanged += same
