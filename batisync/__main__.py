@@ -1,6 +1,6 @@
 """`python -m batisync …` is the `batisync` console script."""
 
-from batisync.cli import main
+from batisync.cli import entry_point
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry_point()

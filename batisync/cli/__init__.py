@@ -10,7 +10,12 @@ raised into one message and an exit status (`batisync.cli.failures`).
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
+import sys
+import threading
 from collections.abc import Sequence
+from typing import NoReturn
 
 from batisync.cli import dossiers, export, history, load, recette, run
 from batisync.cli.failures import exit_status
@@ -35,4 +40,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_status(error, args.subcommand)
 
 
-__all__ = ["build_parser", "main"]
+def entry_point() -> NoReturn:
+    """The console script: `main`, then a quick exit. Python's own teardown frees every
+    object one by one (0.7 s after a sync that imported dbt, at 100,000 slots); once the
+    threads are done, the atexit handlers ran (logging's flush among them) and the
+    streams are flushed, nothing of ours needs it."""
+    status = main()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # what interpreter shutdown runs first
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+__all__ = ["build_parser", "entry_point", "main"]

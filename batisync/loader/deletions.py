@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from batisync.loader.classify import SlotTally
 from batisync.loader.report import ChunkReport, LoadReport
-from batisync.loader.staging_state import SEEN, Before
+from batisync.loader.staging_state import PREV_WINDOW, SEEN, Before
 from batisync.loader.tables import QUARANTINE_TABLE, SLOTS, SLOTS_TABLE
 from batisync.loader.window import Window
 
@@ -43,16 +43,26 @@ _NOT_SEEN_AS_QUARANTINED = f"""
     select 1 from {QUARANTINE_TABLE} q
     where q.resource = :resource and q.record_id = t.id and q.last_seen_at = :fetched_at"""
 
+# the live slots of the run's snapshot (their start already parsed) that it did not see
+# unchanged: the only rows a mark can take (nothing else writes the raw slots during a
+# load), those it wrote (left by the mark: fetched now) and the absent ones, none at all
+# after a no-change fetch; two temp tables of this session, where the raw table would
+# be scanned and every start parsed again
+_ABSENT = f"""
+select p.id from {PREV_WINDOW} p
+where p.start_at between :first and :last
+  and not exists (select 1 from {SEEN} u where u.id = p.id)
+"""
+
 _MARK_DELETED = f"""
 with {_CHUNKS},
+absent(id) as (select unnest(cast(:absent as text[]))),
 marked as (
     update {SLOTS_TABLE} t set _deleted_at = :now, _generation = :generation
-    from chunks c
-    where t._deleted_at is null
+    from chunks c, absent a
+    where t.id = a.id
+      and t._deleted_at is null
       and t._fetched_at <> :fetched_at
-      and not exists (select 1 from {SEEN} u where u.id = t.id)
-      -- the span of all chunks first: a history row is parsed once, not per chunk
-      and t.start_date::timestamptz between :first and :last
       and t.start_date::timestamptz between c.lo and c.hi
       and not exists ({_NOT_SEEN_AS_QUARANTINED})
     returning c.i)
@@ -85,23 +95,28 @@ def _per_chunk(
     fetched_at: datetime,
     now: datetime,
     generation: int,
+    **extra: object,
 ) -> list[int]:
     """Rows `statement` changed in each of `chunks`, in one statement for them all."""
     if not chunks:
         return []
     params = {
+        **_span(chunks),
         "i": list(range(len(chunks))),
         "lo": [chunk.start for chunk in chunks],
         "hi": [chunk.end for chunk in chunks],
-        "first": min(chunk.start for chunk in chunks),
-        "last": max(chunk.end for chunk in chunks),
         "now": now,
         "fetched_at": fetched_at,
         "generation": generation,  # a mark is a change of the row (row_generations.py)
         "resource": SLOTS,
+        **extra,
     }
     counts = dict(conn.execute(sa.text(statement), params).all())
     return [counts.get(i, 0) for i in range(len(chunks))]
+
+
+def _span(chunks: list[Window]) -> dict[str, datetime]:
+    return {"first": min(c.start for c in chunks), "last": max(c.end for c in chunks)}
 
 
 def _confirm_deleted(
@@ -116,7 +131,12 @@ def _mark_deleted(
 ) -> list[int]:
     """Slots of `chunks` loaded before, alive, and absent from this run's answers (where
     a quarantined record with their id counts as present: it exists upstream)."""
-    return _per_chunk(conn, _MARK_DELETED, chunks, fetched_at, now, generation)
+    if not chunks:
+        return []
+    absent = list(conn.execute(sa.text(_ABSENT), _span(chunks)).scalars())
+    if not absent:  # every live slot of the chunks was fetched again
+        return [0] * len(chunks)
+    return _per_chunk(conn, _MARK_DELETED, chunks, fetched_at, now, generation, absent=absent)
 
 
 def mark_deletions(
@@ -130,9 +150,9 @@ def mark_deletions(
     generation: int,
 ) -> None:
     with conn.begin():
-        # the marks join the raw slots with this run's seen ids (as many): the planner,
-        # which cannot estimate the parsed start's range, took a nested loop over both
-        # at 20,000 slots (10 s); a hash join is right at any size
+        # the marks join this run's seen ids with the snapshot's (as many), then the raw
+        # slots: the planner, which cannot estimate a parsed start's range, took a nested
+        # loop over both at 20,000 slots (10 s); a hash join is right at any size
         conn.execute(sa.text("set local enable_nestloop = off"))
         marked: list[ChunkReport] = []
         for chunk_tally, live in zip(tally.chunks, before.live_slots, strict=True):

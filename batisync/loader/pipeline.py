@@ -39,6 +39,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from batisync.core.connections import make_staging_engine
 from batisync.core.errors import ConnectionLost, first_line, is_connection_loss
 from batisync.loader import generation, sql_write, unchanged
 from batisync.loader.api.auth import ApiCredentials
@@ -169,7 +170,7 @@ def run_load(
     workdir = Path(pipelines_dir) if pipelines_dir else default_pipelines_dir(staging_url)
     client = client or BatiSimplyClient(credentials, retry)
 
-    engine = sa.create_engine(staging_url)
+    engine = make_staging_engine(staging_url)
     try:
         with engine.connect() as conn:
             report.generation = this_load = generation.advance(conn, written_by)

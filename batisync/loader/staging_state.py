@@ -37,14 +37,15 @@ _SNAPSHOTS = {
 
 # live slots of the window (and the slack `check_in_window` allows), their start parsed
 # once: one scan of the raw table, where counting and reading each chunk's took two
+PREV_WINDOW = "prev_window"
 _PREV_WINDOW = f"""
-insert into prev_window
+insert into {PREV_WINDOW}
 select id, _content_hash, start_date::timestamptz from {SLOTS_TABLE}
 where _deleted_at is null and start_date::timestamptz between :lo and :hi
 """
 # the hashes the classifier compares, read chunk by chunk so that memory follows a
 # chunk, not the window nor the history kept beside it
-_LIVE_HASHES = "select id, h from prev_window where start_at between :lo and :hi"
+_LIVE_HASHES = f"select id, h from {PREV_WINDOW} where start_at between :lo and :hi"
 
 # the small tables dbt reads besides the counted resources: (table, the columns that
 # matter, never a timestamp of the load). One digest each, before and after a load.
@@ -121,12 +122,13 @@ def snapshot_slots(conn: sa.Connection, ids: list[str] | None = None) -> None:
 
 
 def _snapshot_window(conn: sa.Connection, chunks: list[Window]) -> None:
-    conn.execute(sa.text("drop table if exists prev_window"))
-    conn.execute(sa.text("create temp table prev_window (id text, h text, start_at timestamptz)"))
+    conn.execute(sa.text(f"drop table if exists {PREV_WINDOW}"))
+    columns = "(id text, h text, start_at timestamptz)"
+    conn.execute(sa.text(f"create temp table {PREV_WINDOW} {columns}"))
     if chunks:  # none when raw holds no slot table yet
         bounds = {"lo": chunks[0].start - WINDOW_SLACK, "hi": chunks[-1].end + WINDOW_SLACK}
         conn.execute(sa.text(_PREV_WINDOW), bounds)
-    conn.execute(sa.text("create index on prev_window (start_at)"))
+    conn.execute(sa.text(f"create index on {PREV_WINDOW} (start_at)"))
 
 
 def chunk_hashes(conn: sa.Connection, chunk: Window) -> dict[str, str]:
@@ -159,7 +161,7 @@ def reference_changes(conn: sa.Connection, before: Before) -> list[str]:
 
 
 def _live_slots(conn: sa.Connection, chunk: Window) -> int:
-    query = "select count(*) from prev_window where start_at between :lo and :hi"
+    query = f"select count(*) from {PREV_WINDOW} where start_at between :lo and :hi"
     return conn.execute(sa.text(query), {"lo": chunk.start, "hi": chunk.end}).scalar_one()
 
 
@@ -285,6 +287,7 @@ def replaced_counts(
 
 
 __all__ = [
+    "PREV_WINDOW",
     "REFERENCE_TABLES",
     "SEEN",
     "Before",

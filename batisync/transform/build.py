@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from batisync.core.connections import staging_options
 from batisync.core.errors import StageError
 from batisync.core.settings import Settings
 from batisync.transform.dbt_runner import DbtNodeResult, DbtResult, parse_manifest, run_dbt
@@ -53,10 +53,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "HEURES_WINDOW_DAYS": str(settings.window_days),
         "BATIGEST_SCHEMA": settings.batigest_schema,
         "HEURES_MAX_MINUTES": str(settings.max_minutes),
-        # no JIT in dbt's sessions: compiling the plans of these queries costs more than
-        # it saves (100k slots, EXPLAIN ANALYZE: heures_rejected 2.9 s with JIT, 1.0 s
-        # without); libpq reads PGOPTIONS, and the site's own options are kept
-        "PGOPTIONS": f"{os.environ.get('PGOPTIONS', '')} -c jit=off".strip(),
+        # no JIT in dbt's sessions either (100k slots, EXPLAIN ANALYZE: heures_rejected
+        # 2.9 s with JIT, 1.0 s without); libpq reads PGOPTIONS
+        "PGOPTIONS": staging_options(),
     }
 
 
