@@ -1,11 +1,13 @@
-"""`batisync` in a subprocess, as cron runs it: its wall time, its own peak RSS, its output.
+"""`batisync` in a subprocess, as cron runs it: its wall time, its peak RSS, its output.
 
-The peak RSS is the child's own `VmHWM` (the high-water mark of its address space: its
-interpreter, imports and data), read from /proc while it runs: a high-water mark, so the
-last reading before it exits is its peak. Not `wait4`'s `ru_maxrss`: Linux carries that
-over an exec from the process that forked, so every child would report at least this
-benchmark's own size (it holds the fake API and the dataset). Nothing is left running:
-each child is waited for before the call returns.
+The peak RSS is the child's `VmHWM` (the high-water mark of its address space: its
+interpreter, imports and data) plus that of every process it started (dbt's worker,
+`batisync.transform.worker`), read from /proc while they run: high-water marks, so the
+last reading before each exits is its peak, and their sum is at least the tree's peak
+at any moment. Not `wait4`'s `ru_maxrss`: Linux carries that over an exec from the
+process that forked, so every child would report at least this benchmark's own size (it
+holds the fake API and the dataset). Nothing is left running: each child is waited for
+before the call returns.
 """
 
 from __future__ import annotations
@@ -47,18 +49,44 @@ def vm_hwm_kib(pid: int) -> int | None:
     return None
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started that are running now (any of its threads')."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 class _PeakWatch(threading.Thread):
-    """Reads a child's `VmHWM` every few milliseconds until it exits; keeps the largest."""
+    """Reads the `VmHWM` of a child and of its descendants every few milliseconds until it
+    exits; the peak is the sum of each process's largest reading."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak_kib, self.done = pid, 0, threading.Event()
+        self.pid, self.done = pid, threading.Event()
+        self.peaks: dict[int, int] = {}
+
+    @property
+    def peak_kib(self) -> int:
+        return sum(self.peaks.values())
 
     def run(self) -> None:
         while not self.done.is_set():
-            kib = vm_hwm_kib(self.pid)
-            if kib is not None:
-                self.peak_kib = max(self.peak_kib, kib)
+            tree, i = [self.pid], 0
+            while i < len(tree):
+                tree += child_pids(tree[i])
+                i += 1
+            for pid in tree:
+                kib = vm_hwm_kib(pid)
+                if kib is not None:
+                    self.peaks[pid] = max(self.peaks.get(pid, 0), kib)
             self.done.wait(0.01)
 
 

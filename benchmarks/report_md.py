@@ -100,7 +100,7 @@ def sync_section(sync: dict[str, Any], chart: str | None) -> list[str]:
         "",
         "`batisync sync --json` in a subprocess against the fake API (loopback HTTP), a "
         "staging database and the Batigest stand-in; seconds of wall clock, stages from "
-        f"the summary's `stage_durations_s`, peak RSS of the process. A "
+        f"the summary's `stage_durations_s`, peak RSS of the process with its dbt worker. A "
         f"{sync['window_days']}-day window; from the backfill on, "
         f"{sync['history_days']} days of older history beside it in staging, the map and "
         "SuiviMO. x bare fetch: the run's seconds over the same window fetched with plain "

@@ -24,8 +24,8 @@ KEYS: dict[str, str] = {
     "e2e_first_seconds_100k": "first sync, 100,000 slots",
     "e2e_nochange_seconds_100k": "no-change sync, 100,000 slots, drift check included",
     "e2e_changed_seconds_100k": "changed sync (100 slots), 100,000 slots and 180 days of history",
-    "peak_rss_mb_20k": "largest peak RSS (MiB) of a sync process with the 180-day window, "
-    "20,000 slots",
+    "peak_rss_mb_20k": "largest peak RSS (MiB) of a sync process and its dbt worker (their "
+    "high-water marks summed) with the 180-day window, 20,000 slots",
     "peak_rss_mb_100k": "the same at 100,000 slots",
     "startup_floor_s": "Python and the imports of a whole run's path: a fresh interpreter "
     "importing every module a sync that ran every stage imported, nothing else (median of 5)",

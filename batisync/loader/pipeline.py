@@ -150,6 +150,7 @@ def run_load(
     written_by: str = "load",
     always_dlt: bool = False,
     on_fetched: Callable[[int], None] | None = None,
+    on_writing: Callable[[], None] | None = None,
 ) -> LoadReport:
     """Load `window` of time slots, the projects and (with `batigest_url`) `Salarie`.
 
@@ -160,8 +161,9 @@ def run_load(
     `written_by` (the command) is kept with the staging generation this load commits
     before anything else. `always_dlt` writes through dlt even what staging already
     holds (the tests compare both ways). `on_fetched(slots)` is called once dlt's load
-    is over (or skipped), with the number of slots written (the sync may start dbt's
-    preparation then).
+    is over (or skipped), with the number of slots written; `on_writing()` once, as soon
+    as the load knows it writes (its first record to write: the fetch goes on); the sync
+    starts dbt's worker at either.
     """
     began = time.monotonic()
     fetched_at = now()
@@ -209,6 +211,8 @@ def run_load(
             erp_writes = chantiers is not None and (
                 always_dlt or unchanged.batigest_writes(stored, salarie, chantiers)
             )
+            if (api_writes or erp_writes) and on_writing is not None:
+                on_writing()  # at the first record to write: the fetch goes on
             slot_rows = lambda: tally.written > 0  # noqa: E731
             api_batches = itertools.chain(seen, batches) if api_writes else None
             if api_batches is not None and not api_dlt:

@@ -51,6 +51,9 @@ class Stages:
     # last, even when the stages after the load were skipped (nothing changed): SuiviMO
     # compared with the map, what a person deleted or edited restored or reported
     drift: StageFn | None = None
+    # after the stages, before the run is recorded and its lock released: what they
+    # started and left running is ended (dbt's worker process)
+    close: Callable[[], None] | None = None
 
     def ordered(self) -> list[tuple[str, StageFn]]:
         named = [("load", self.load), ("transform", self.transform), ("export", self.export)]

@@ -113,7 +113,11 @@ def _locked_run(
             dry_run=dry_run,
         )
         log.info("run %s started", run_id)
-        results = execute_stages(stages, run_id, display, dry_run=dry_run)
+        try:
+            results = execute_stages(stages, run_id, display, dry_run=dry_run)
+        finally:
+            if stages.close is not None:
+                stages.close()
         failed = next((r for r in results if r.status == "failed"), None)
         status = (
             "interrupted"

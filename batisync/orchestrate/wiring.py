@@ -37,10 +37,12 @@ def dbt_stage(
     more_env: Callable[[], Mapping[str, str]] | None = None,
     manifests: Any = None,
     before: Callable[[StageContext], None] | None = None,
+    worker: Any = None,
 ) -> StageFn:
     """A dbt command as a stage; `more_env` adds what is known only at run time (the
-    Batigest inspection); stages given one `ManifestCache` share one parse; `before` runs
-    first (the adoption of the old connector's table)."""
+    Batigest inspection); stages given one `ManifestCache` share one parse, one
+    `DbtWorker` runs them when started; `before` runs first (the adoption of the old
+    connector's table)."""
 
     def stage(ctx: StageContext) -> StageReport:
         from batisync.transform.build import build
@@ -54,6 +56,7 @@ def dbt_stage(
             progress=lambda detail: ctx.task.update(detail=detail),
             on_node=lambda done, total: ctx.task.update(completed=done, total=total),
             manifests=manifests,
+            worker=worker,
         )
 
     return stage
@@ -88,27 +91,25 @@ def load_stage(
     settings: Settings,
     prepare: Callable[[], None] = lambda: None,
     certain: Callable[[], bool] = lambda: False,
-    prepared: Callable[[], None] = lambda: None,
 ) -> StageFn:
-    """`prepare()` (dbt's preparation) once dlt's load is over, when the load wrote slots
-    or `certain()` said before the load that the transform runs (never on a run that may
-    skip); `prepared()` waits for it before the stage ends (docs/INCREMENTAL.md)."""
+    """`prepare()` (dbt's worker started) as soon as the transform is known to run: before
+    the load when `certain()` says so, else at the load's first record to write (the fetch
+    goes on beside it); never on a run that writes nothing (it may skip, and must not
+    start dbt). The stage does not wait for it (docs/INCREMENTAL.md)."""
 
     def stage(ctx: StageContext) -> StageReport:
         from batisync.loader.config import load_with_settings
         from batisync.loader.window import sliding_window, utc_today
 
-        sure = certain()
-        try:
-            return load_with_settings(
-                settings,
-                sliding_window(settings.window_days, utc_today()),
-                progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
-                written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
-                on_fetched=lambda slots: prepare() if slots or sure else None,
-            )
-        finally:
-            prepared()
+        if certain():
+            prepare()
+        return load_with_settings(
+            settings,
+            sliding_window(settings.window_days, utc_today()),
+            progress=lambda fetched, detail: ctx.task.update(completed=fetched, detail=detail),
+            written_by=f"sync {ctx.run_id}" + (" (dry run)" if ctx.dry_run else ""),
+            on_writing=prepare,
+        )
 
     return stage
 
@@ -221,6 +222,7 @@ def stages_from_settings(
         adopt_old_table,
         dbt_env,
     )
+    from batisync.transform.worker import DbtWorker
 
     env = dbt_env(settings)
     # one inspection per run, before the transform: its lengths feed both dbt commands,
@@ -228,7 +230,8 @@ def stages_from_settings(
     adaptation = functools.cache(lambda: batigest_adaptation(settings))
     inspected = functools.cache(lambda: batigest_env(settings, adaptation()))
     options = functools.cache(lambda: ExportOptions.from_settings(settings, adaptation()))
-    manifests = ManifestCache()  # transform parses the project, publish reuses it
+    manifests = ManifestCache()  # in this process: transform parses, publish reuses it
+    worker = DbtWorker()  # dbt in a process of its own, started during the load
     inputs = functools.cache(lambda: inputs_of(settings, env, inspected()))
     # read once per run, under its lock: every incremental model filters on the same value
     incremental = functools.cache(lambda: incremental_env(settings, inputs))
@@ -238,9 +241,8 @@ def stages_from_settings(
         load=load_stage(
             settings,
             # the same variables, transform_since not written yet (the transform writes it)
-            lambda: manifests.prepare(lambda: {**env, **inspected(), **incremental_vars()}),
+            lambda: worker.prepare(lambda: {**env, **inspected(), **incremental_vars()}),
             (lambda: True) if full_refresh else functools.partial(transform_certain, settings),
-            manifests.join,
         ),
         # the old connector's batigest_heures is adopted before any dbt command (a refusal
         # stops the run before the export: exit 2, nothing written to SuiviMO)
@@ -250,14 +252,18 @@ def stages_from_settings(
             more_env,
             manifests,
             before=lambda ctx: adopt_old_table(settings, ctx.run_id),
+            worker=worker,
         ),
         export=export_stage(settings, options, force=force),
-        publish=dbt_stage(list(PUBLISH_ARGS), env, inspected, manifests),
+        # the same variables: batigest_heures reads the since too (incremental in its
+        # inputs), and the parse is shared only under one environment
+        publish=dbt_stage(list(PUBLISH_ARGS), env, more_env, manifests, worker=worker),
         drift=drift_stage(settings, options, full=full_refresh),
         skip_after_load=None
         if full_refresh
         else lambda report, dry_run: nothing_to_do(settings, report, inputs, dry_run),
         inputs=inputs,
+        close=worker.stop,
     )
 
 

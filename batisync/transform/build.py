@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +18,7 @@ from batisync.core.connections import staging_options
 from batisync.core.errors import StageError
 from batisync.core.settings import Settings
 from batisync.transform.dbt_runner import DbtNodeResult, DbtResult, parse_manifest, run_dbt
+from batisync.transform.worker import DbtWorker
 
 log = logging.getLogger(__name__)
 
@@ -108,65 +107,15 @@ def dbt_failure(result: DbtResult) -> str:
 
 
 class ManifestCache:
-    """One parse of the project for every dbt command of a run: parsed ahead by `start`
-    (dbt imported and the project parsed in a thread while the load finishes), or at
-    first use.
-
-    The ahead parse is given the build's own environment (the same cached Batigest
-    inspection and incremental variables), and used only when the command's environment
-    is that one, so what is built does not change; whatever fails in it leaves the
-    command to parse as before. A run that never calls `start` never imports dbt here.
-    """
+    """One parse of the project for the dbt commands a run makes in this process (the
+    worker's failing): parsed at first use, with the first command's environment, and
+    reused by the next."""
 
     def __init__(self) -> None:
         self.manifest: Any = None
         self.parsed = False
-        self._ahead_env: dict[str, str] | None = None
-        self._thread: threading.Thread | None = None
-
-    def prepare(self, env: Callable[[], Mapping[str, str]]) -> None:
-        """`start` with `env()`, computed here, in the caller's thread (the Batigest
-        inspection, `transform_since`); if it fails the command does it all later."""
-        try:
-            wanted = env()
-        except Exception as error:
-            log.info("dbt not prepared ahead: %s", type(error).__name__)
-            return
-        self.start(wanted)
-
-    def start(self, env: Mapping[str, str]) -> None:
-        """Parse in a thread with `env` (the build's); once per run (later calls do
-        nothing). dbt is imported in that thread: the caller must not import modules
-        meanwhile that dbt imports too (CPython gives a partially initialised module to
-        one of two threads importing a cycle of modules: seen with dlt and pydantic)."""
-        if self._thread is None and not self.parsed:
-            self._thread = threading.Thread(
-                target=self._ahead, args=(dict(env),), name="dbt-prepare", daemon=True
-            )
-            self._thread.start()
-
-    def _ahead(self, env: dict[str, str]) -> None:
-        began = time.monotonic()
-        try:
-            manifest = parse_manifest(env=env)
-        except Exception as error:  # the command parses itself and says what fails
-            log.info("dbt not prepared ahead (%s): the transform parses", type(error).__name__)
-            return
-        if manifest is not None:
-            self.manifest, self._ahead_env = manifest, env
-            log.info("dbt prepared ahead in %.1f s", time.monotonic() - began)
-
-    def join(self) -> None:
-        """Wait for the parse made ahead, if any (before the stage's own imports)."""
-        if self._thread is not None:
-            self._thread.join()
 
     def get(self, env: Mapping[str, str]) -> Any:
-        if self._thread is not None:
-            self.join()
-            self._thread = None
-            self.parsed = self._ahead_env is not None and dict(env) == self._ahead_env
-            self.manifest = self.manifest if self.parsed else None
         if not self.parsed:
             self.parsed = True
             self.manifest = parse_manifest(env=dict(env))
@@ -180,10 +129,11 @@ def build(
     progress: Callable[[str], None] | None = None,
     manifests: ManifestCache | None = None,
     on_node: Callable[[int, int], None] | None = None,
+    worker: DbtWorker | None = None,
 ) -> TransformReport:
     """Run one dbt command as a sync stage; raises StageError (with the report) on failure.
-    Commands given the same `manifests` share one parse; `on_node(done, total)` follows
-    dbt's nodes (the progress bar on a terminal)."""
+    A started `worker` runs it; else commands given the same `manifests` share one parse
+    here; `on_node(done, total)` follows dbt's nodes (the progress bar on a terminal)."""
     if progress:
         progress(" ".join(args))
     # dbt prints to stdout: keep stdout for the summary (`--json` must parse) and let
@@ -191,14 +141,14 @@ def build(
     # terminal (cron's log file gets plain lines)
     level = "info" if logging.getLogger().isEnabledFor(logging.DEBUG) else "warn"
     colours = {"DBT_USE_COLORS": "True" if sys.stderr.isatty() else "False"}
-    with contextlib.redirect_stdout(sys.stderr):
-        manifest = manifests.get(env) if manifests is not None else None
-        result = run_dbt(
-            [*args, "--log-level", level],
-            env={**colours, **env},
-            manifest=manifest,
-            on_node=on_node,
-        )
+    # no manifest.json nor run_results.json (0.1-0.4 s a command at 100k): the run's
+    # results are in its summary and `sync_runs`; `batisync dbt` writes them
+    full_args = [*args, "--log-level", level, "--no-write-json"]
+    result = worker.run(full_args, env, on_node, colours) if worker is not None else None
+    if result is None:
+        with contextlib.redirect_stdout(sys.stderr):
+            manifest = manifests.get(env) if manifests is not None else None
+            result = run_dbt(full_args, env={**colours, **env}, manifest=manifest, on_node=on_node)
     report = dbt_report(result, "dbt " + " ".join(args))
     if not result.success:
         raise StageError(dbt_failure(result), report)

@@ -224,6 +224,29 @@ def test_the_load_says_how_many_slots_it_wrote_once_dlt_is_done(
     assert calls[2:] == [(1, [(77.0,)])]
 
 
+def test_the_load_says_it_writes_at_its_first_record_to_write(
+    load: Loader, dataset: Dataset, staging_url: str
+) -> None:
+    """`on_writing()` (the sync starts dbt's worker on it) is called once, as soon as the
+    load knows it writes, before it wrote anything; never by a load that writes nothing."""
+    ids = sorted(_in_window(dataset), key=int)
+    calls: list[object] = []
+    minutes = "select total_time_minutes from raw_batisimply.time_slots where id = :i"
+
+    def on_writing() -> None:
+        calls.append(query(staging_url, minutes, i=ids[-1]))
+
+    load(on_writing=lambda: calls.append("first"))  # no raw table yet
+    assert calls == ["first"]
+    before = query(staging_url, minutes, i=ids[-1])
+    load(on_writing=on_writing)
+    assert len(calls) == 1  # nothing changed upstream: never called
+    dataset.change_minutes(ids[-1], 77)
+    load(on_writing=on_writing)
+    assert calls[1:] == [before]  # called before the change was written
+    assert query(staging_url, minutes, i=ids[-1]) == [(77.0,)]
+
+
 def test_unchanged_slots_are_kept_seen_slice_by_slice(
     load: Loader, dataset: Dataset, staging_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,7 +1,8 @@
-"""dbt's preparation (import and parse in a thread, `transform.build.ManifestCache.start`)
-starts during the load only when the transform will run: the load is about to write
-slots, or the run knew before its load that it cannot skip. A run the no-change check
-may skip never starts it (it must not import dbt)."""
+"""dbt's preparation (its worker process started, `transform.worker.DbtWorker`) starts
+as soon as the transform is known to run: before the load when the run knew it cannot
+skip, else at the load's first record to write, while the fetch goes on. A run the
+no-change check may skip never starts it (it must not start dbt); the load stage never
+waits for it."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from batisync.orchestrate.stages import StageContext
 from batisync.orchestrate.wiring import load_stage
 
 
-def _load_writing(slots: int, events: list[str]) -> Any:
+def _load_writing(writes: bool, events: list[str]) -> Any:
     def fake_load(settings: Settings, window: Any, **options: Any) -> str:
         events.append("fetch")
-        options["on_fetched"](slots)
+        if writes:
+            options["on_writing"]()
         events.append("write")
         return "report"
 
@@ -28,22 +30,26 @@ def _load_writing(slots: int, events: list[str]) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("slots", "certain", "prepared"),
-    [(0, False, False), (3, False, True), (0, True, True), (3, True, True)],
+    ("writes", "certain", "expected"),
+    [
+        (False, False, ["ask", "fetch", "write"]),
+        (True, False, ["ask", "fetch", "prepare", "write"]),
+        (False, True, ["ask", "prepare", "fetch", "write"]),
+        (True, True, ["ask", "prepare", "fetch", "prepare", "write"]),  # started once
+    ],
 )
-def test_the_preparation_starts_after_the_fetch_only_when_the_transform_will_run(
-    monkeypatch: pytest.MonkeyPatch, slots: int, certain: bool, prepared: bool
+def test_the_preparation_starts_as_soon_as_the_transform_is_known_to_run(
+    monkeypatch: pytest.MonkeyPatch, writes: bool, certain: bool, expected: list[str]
 ) -> None:
     events: list[str] = []
-    monkeypatch.setattr(loader_config, "load_with_settings", _load_writing(slots, events))
+    monkeypatch.setattr(loader_config, "load_with_settings", _load_writing(writes, events))
     stage = load_stage(
         Settings(),
         lambda: events.append("prepare"),
         lambda: events.append("ask") or certain,
-        lambda: events.append("wait"),
     )
 
     report = stage(StageContext("run", StageTask("load", None, logging.getLogger())))
 
     assert report == "report"
-    assert events == ["ask", "fetch", *(["prepare"] if prepared else []), "write", "wait"]
+    assert events == expected

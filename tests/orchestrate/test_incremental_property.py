@@ -151,12 +151,27 @@ class Upstream:
 
 
 def full_refresh(settings: Settings, url: str) -> None:
-    """The transform of a sync, rebuilt from staging (`--full-refresh`), on `url`."""
+    """The transform of a sync, rebuilt from staging (`--full-refresh`), on `url`; and
+    batigest_heures (never dropped by --full-refresh) dropped and built afresh."""
     target = sa.make_url(url)
     env: dict[str, Any] = {**dbt_env(settings), **wiring.batigest_env(settings)}
     env["PGDATABASE"] = str(target.database)
     env |= wiring.incremental_env(settings)  # the same dbt project version
     result = run_dbt([*TRANSFORM_ARGS, "--full-refresh"], env=env)
+    assert result.success, result.summary()
+    rebuild_batigest_heures(url, env)
+
+
+def rebuild_batigest_heures(url: str, env: dict[str, Any]) -> None:
+    """batigest_heures built from nothing (no table, no recorded map digest) on `url`."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("drop table public.batigest_heures cascade"))
+            conn.execute(sa.text("drop table if exists public.batigest_heures_map_digest"))
+    finally:
+        engine.dispose()
+    result = run_dbt(["run", "--select", "batigest_heures"], env=env)
     assert result.success, result.summary()
 
 
@@ -213,4 +228,70 @@ def test_incremental_marts_equal_a_full_refresh(
     with staging.connect() as conn:
         assert conn.execute(sa.text("select count(*) from public.my_hours")).scalar_one() > 0
     staging.dispose()
+    batigest.dispose()
+
+
+def test_batigest_heures_follows_the_map_edited_between_syncs(
+    api: FakeBatiSimply,
+    staging_url: str,
+    batigest_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """batigest_heures is incremental in its inputs: a sync compares only the slots whose
+    resolved row it wrote or whose map row moved since the last build (the map digest's
+    buckets). A map row deleted or changed outside the export (a retract, a repair, a
+    hand edit) must still reach `sync`: the next publish equals a build from nothing."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in sync_env(staging_url, batigest_url, tmp_path, api=api).items():
+        monkeypatch.setenv(name, value)
+    batigest = create_standin(batigest_url)
+    seed_salaries(
+        batigest, [(r["Code"], r["Nom"], r["codebs"]) for r in api.dataset.salarie_rows()]
+    )
+    seed_chantiers(batigest, sorted({p.code for p in api.dataset.projects if p.code}))
+    settings = load_settings()
+    assert sync_from_settings(settings).status == "success"
+
+    staging = sa.create_engine(staging_url)
+    with staging.begin() as conn:
+        synced = (
+            conn.execute(
+                sa.text("select id_heure from public.batigest_heures where sync order by 1 limit 2")
+            )
+            .scalars()
+            .all()
+        )
+        assert len(synced) == 2
+        conn.execute(
+            sa.text("delete from public.batigest_heures_map where id_heure = :i"), {"i": synced[0]}
+        )
+        conn.execute(
+            sa.text(
+                "update public.batigest_heures_map set values_hash = 'edited' where id_heure = :i"
+            ),
+            {"i": synced[1]},
+        )
+    env: dict[str, Any] = {**dbt_env(settings), **wiring.batigest_env(settings)}
+    env |= wiring.incremental_env(settings)  # as the sync's publish: the since, read
+    result = run_dbt(["run", "--select", "batigest_heures"], env=env)
+    assert result.success, result.summary()
+    compiled = Path(tmp_path).rglob("batigest_heures.sql")
+    assert any("moved_map_buckets" in f.read_text() for f in compiled if "compiled" in f.parts)
+    with staging.connect() as conn:
+        flags = dict(
+            conn.execute(
+                sa.text(
+                    "select id_heure, sync from public.batigest_heures where id_heure = any(:ids)"
+                ),
+                {"ids": synced},
+            ).all()
+        )
+    assert flags == {synced[0]: False, synced[1]: False}
+
+    staging.dispose()  # nobody connected: the copy below
+    incremental = rows(staging_url)["public.batigest_heures"]
+    copy = copy_database(staging_url, f"{sa.make_url(staging_url).database}_fresh")
+    rebuild_batigest_heures(copy, {**env, "PGDATABASE": sa.make_url(copy).database})
+    assert rows(copy)["public.batigest_heures"] == incremental
     batigest.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -148,3 +149,27 @@ def test_each_warning_is_logged_once_per_run(conninfo: dict) -> None:
     assert sum("an info line every time" in line for line in lines) == 6
     inspection.warning("Batigest SuiviMO index: no index on (CodeChantier, CodeSalarie)")
     assert stream.getvalue().count("SuiviMO index") == 3  # outside a run: not filtered
+
+
+@pytest.mark.parametrize("transform", [TRANSFORM_REPORT, RuntimeError("dbt gone")])
+def test_what_the_stages_started_is_closed_before_the_lock_is_released(
+    conninfo: dict, transform: Any
+) -> None:
+    """`Stages.close` (dbt's worker stopped) runs after the stages, failed or not, while
+    the run still holds its lock: nothing it started outlives the lock."""
+    recorder = Recorder(load=LOAD_REPORT, transform=transform, export=EXPORT_REPORT)
+    held: list[bool] = []
+
+    def close() -> None:
+        recorder.calls.append("close")
+        try:
+            with sync_lock(conninfo):
+                held.append(False)
+        except LockBusy:
+            held.append(True)
+
+    summary = run_sync(replace(recorder.stages(publish=True), close=close), conninfo=conninfo)
+
+    assert recorder.calls[-1] == "close" and recorder.calls.count("close") == 1
+    assert held == [True]
+    assert summary.status == ("success" if transform is TRANSFORM_REPORT else "failed")

@@ -3,6 +3,11 @@ parse per run, and the expensive intermediate models built as tables."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +16,7 @@ import pytest
 from batisync.transform import build as build_module
 from batisync.transform.build import PUBLISH_ARGS, TRANSFORM_ARGS, ManifestCache, build
 from batisync.transform.dbt_runner import DbtResult, parse_manifest, run_dbt
+from batisync.transform.worker import DbtWorker
 from devstack.pg import EmbeddedPostgres
 from tests.transform.helpers import make_staging
 
@@ -78,42 +84,89 @@ def test_the_commands_of_one_run_share_one_parse(monkeypatch: pytest.MonkeyPatch
     assert given == [manifest, manifest, None]
 
 
-def test_a_parse_made_ahead_serves_the_build_given_its_environment(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_worker_runs_the_runs_commands_and_the_sync_runs_them_when_it_cannot(
+    pg: EmbeddedPostgres, tmp_path: Path
 ) -> None:
-    """The sync parses in a thread while its load ends (`ManifestCache.start`): the build
-    uses that manifest only when it runs with the environment the parse was given, and
-    parses itself when the parse made ahead failed."""
-    parses: list[dict[str, str]] = []
+    """dbt's worker (`transform.worker.DbtWorker`, a process started during the load):
+    it parses with the build's environment and runs the commands it is given, their
+    node progress and results sent back; a worker gone leaves the command to this
+    process, and `stop` leaves no process behind."""
+    staging = make_staging(pg, "dbt_worker", tmp_path)
+    worker = DbtWorker()
+    worker.start(staging.env)
+    worker.start({"PGDATABASE": "never"})  # once per run
+    nodes: list[tuple[int, int]] = []
+    try:
+        reports = [
+            build(list(args), staging.env, worker=worker, on_node=lambda *n: nodes.append(n))
+            for args in (TRANSFORM_ARGS, PUBLISH_ARGS)
+        ]
+        assert reports[0].passed > 0 and not reports[0].failures
+        assert {t.name for t in reports[0].tests}  # each data test's own result came back
+        assert nodes and all(done <= total for done, total in nodes)
+        assert staging.rows("select count(*) as n from public.to_push") == [{"n": 0}]
 
-    def fake_parse(*, env: dict[str, str]) -> object:
-        parses.append(env)
-        if env.get("PGDATABASE") == "broken":
-            raise RuntimeError("dbt could not parse")
-        return ("manifest", len(parses))
+        process = worker._process
+        assert process is not None and process.poll() is None
+        process.kill()  # gone: the next command runs here, and says so
+        process.wait()
+        report = build(list(PUBLISH_ARGS), staging.env, worker=worker)
+        assert report.passed > 0
+        assert worker._conn is None
+    finally:
+        worker.stop()
+    assert process.returncode is not None
 
-    monkeypatch.setattr(build_module, "parse_manifest", fake_parse)
-    ahead = ManifestCache()
-    ahead.start({"PGDATABASE": "x", "BATISYNC_SINCE_FROM_TABLE": "1"})
-    ahead.start({"PGDATABASE": "y"})  # once per run
-    assert ahead.get({"PGDATABASE": "x", "BATISYNC_SINCE_FROM_TABLE": "1"}) == ("manifest", 1)
-    assert ahead.get({"PGDATABASE": "x"}) == ("manifest", 1)  # publish reuses it, as before
-    assert len(parses) == 1
 
-    other = ManifestCache()
-    other.start({"PGDATABASE": "x"})
-    assert other.get({"PGDATABASE": "z"}) == ("manifest", 3)  # not the build's env: parsed
-    assert parses[-1] == {"PGDATABASE": "z"}
+def test_a_worker_runs_a_command_of_another_environment_with_its_own_parse(
+    pg: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    """The worker's parse serves only the environment it was given (here one dbt cannot
+    even parse with): a command with another one parses by itself, and succeeds."""
+    staging = make_staging(pg, "dbt_worker_env", tmp_path)
+    worker = DbtWorker()
+    worker.start(
+        {**staging.env, "DBT_PROJECT_VERSION_BROKEN": "1", "DBT_TARGET_PATH": "/dev/null/x"}
+    )
+    try:
+        result = worker.run(["run", "--select", "+to_push"], staging.env)
+        assert result is not None and result.success, result and result.summary()
+        assert result.raw is None  # dbt's own objects stay in the worker
+    finally:
+        worker.stop()
+    assert worker._process is not None and worker._process.poll() is not None  # ended
 
-    failed = ManifestCache()
-    failed.start({"PGDATABASE": "broken"})
-    failed.join()
-    assert failed.get({"PGDATABASE": "x"}) == ("manifest", 5)
 
-    def unreachable() -> dict[str, str]:
-        raise ConnectionError("Batigest unreachable")
+def test_the_worker_leaves_with_the_sync(tmp_path: Path) -> None:
+    """A sync killed (SIGKILL: no `stop`) leaves no dbt worker running: the worker
+    watches its parent and exits with it."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        "from batisync.transform.worker import DbtWorker\n"
+        "worker = DbtWorker()\n"
+        "worker.start({'PGDATABASE': 'nowhere'})\n"
+        "print(worker._process.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
 
-    unprepared = ManifestCache()
-    unprepared.prepare(unreachable)  # the build's env could not be computed: no parse
-    assert len(parses) == 5
-    assert unprepared.get({"PGDATABASE": "x"}) == ("manifest", 6)
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not reaped: its parent is gone, init reaps it) counts as gone
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        return state != "Z"
+    return True

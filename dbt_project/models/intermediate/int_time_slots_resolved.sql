@@ -32,6 +32,7 @@
         post_hook=[
             "{{ record_references_digest() }}",
             "{{ index_written_since() }}",
+            "{{ index_map_bucket() }}",
         ],
     )
 }}

@@ -10,6 +10,11 @@
 -- batisync/transform/adoption) keep their values (macros/incremental_strategies.sql).
 -- Never dropped: `full_refresh: false` keeps `dbt build --full-refresh` and
 -- `batisync sync --full-refresh` from dropping it (and the views on it).
+--
+-- Incremental in its inputs too (docs/INCREMENTAL.md): in a sync, only the slots whose
+-- resolved row was written since the last complete sync (`written_since`, as the
+-- limited tests read them) or whose map row may have moved since the last build (a
+-- bucket of the map's digest, macros/map_digest.sql) are compared with their row.
 
 {{
     config(
@@ -20,8 +25,16 @@
         incremental_strategy='update_insert',
         on_schema_change='append_new_columns',
         full_refresh=false,
+        pre_hook=["{{ stage_map_digest() }}"],
+        post_hook=["{{ record_map_digest() }}", "{{ index_unique_key() }}"],
     )
 }}
+
+{#- filtered in a sync (a since generation), on a table built before, whose map digest
+    was recorded; never under --full-refresh (every slot is compared then) #}
+{%- set since = since_generation() if execute else none %}
+{%- set filtered = execute and is_incremental() and since is not none
+    and not flags.FULL_REFRESH and map_digest_recorded() %}
 
 {%- set written_columns = [
     'date_debut', 'date_fin', 'id_utilisateur', 'id_projet', 'status_management',
@@ -31,15 +44,35 @@
 
 with
 
-resolved as (
-
-    select * from {{ ref('int_time_slots_resolved') }}
-
-),
-
 batigest_heures_map as (
 
     select * from {{ ref('stg_export__batigest_heures_map') }}
+
+),
+
+{%- if filtered %}
+
+moved_map_buckets as (
+
+    select coalesce(map_now.bucket, recorded.bucket) as bucket
+    from {{ map_digest_now() }} as map_now
+    full join {{ map_digest_relation() }} as recorded
+        on map_now.bucket = recorded.bucket
+    where map_now.n is distinct from recorded.n
+        or map_now.digest is distinct from recorded.digest
+
+),
+{%- endif %}
+
+resolved as (
+
+    select * from {{ ref('int_time_slots_resolved') }}
+    {%- if filtered %}
+    where written_since is null
+        or written_since >= {{ since | int }}
+        -- an array, not a subquery: the three conditions are index scans (a bitmap or)
+        or {{ map_bucket('time_slot_id') }} = any(array(select bucket from moved_map_buckets))
+    {%- endif %}
 
 ),
 

@@ -1,0 +1,193 @@
+"""dbt in a process of its own, started while the load runs (issue 19).
+
+A changed run's load is CPU-bound Python (the window's records classified): a thread
+importing dbt and parsing the project in the sync's own process only takes turns with
+it under the GIL (tried: no gain). A worker process imports dbt and parses on the other
+core, then runs the sync's dbt commands (the transform's build, the publish's run) with
+that parse; the sync receives each command's `DbtResult` (without dbt's own objects) and
+its node progress.
+
+Whatever goes wrong with the worker (it cannot start, dies, breaks the pipe) leaves the
+command to run in the sync's process as before: `run` returns None then. The worker
+never outlives the sync: it leaves when its parent does (a watchdog on its parent's pid:
+SIGKILL included, within `PARENT_POLL_S`) and `stop` ends it before the sync releases
+its lock. The worker is `python -m batisync.transform.worker FD`, talking over a socket
+pair with multiprocessing's `Connection` (pickled messages).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from batisync.core.errors import first_line
+from batisync.core.logs import REDACT, setup_logging
+from batisync.transform.dbt_runner import DbtResult
+
+log = logging.getLogger("batisync.transform.worker")  # also when run as __main__
+
+STOP_TIMEOUT_S = 5.0
+PARENT_POLL_S = 0.2
+
+
+class DbtWorker:
+    """One worker per run, started at most once (`start`), ended by `stop`."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self.env: dict[str, str] | None = None  # what its parse was given
+
+    @property
+    def started(self) -> bool:
+        return self._process is not None
+
+    def prepare(self, env: Callable[[], Mapping[str, str]]) -> None:
+        """`start` with `env()`, computed here, in the caller's thread (the Batigest
+        inspection, the incremental variables); if it fails the commands run here."""
+        if self.started:
+            return
+        try:
+            wanted = env()
+        except Exception as error:
+            log.info("dbt worker not started: %s", type(error).__name__)
+            return
+        self.start(wanted)
+
+    def start(self, env: Mapping[str, str]) -> None:
+        """Start the worker, which imports dbt and parses the project with `env` (the
+        build's environment); nothing when it was started already or cannot start."""
+        if self.started:
+            return
+        # a process of its own (`python -m`, not multiprocessing's spawn, which imports
+        # the parent's __main__ again: Dagster's is a command line), a socket to talk
+        ours, theirs = socket.socketpair()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+        except Exception as error:  # the commands run in this process
+            log.info("dbt worker not started: %s", first_line(error))
+            ours.close()
+            return
+        finally:
+            theirs.close()
+        conn = Connection(ours.detach())
+        level = logging.getLogger().getEffectiveLevel()
+        try:  # through the socket, never the command line: the secrets among them
+            conn.send((dict(env), level, sorted(REDACT.secrets)))
+        except OSError as error:
+            log.info("dbt worker not started: %s", first_line(error))
+            conn.close()
+            _end(process)
+            return
+        self._process, self._conn, self.env = process, conn, dict(env)
+        log.info("dbt worker started (pid %s)", process.pid)
+
+    def run(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        on_node: Callable[[int, int], None] | None = None,
+        display: Mapping[str, str] | None = None,
+    ) -> DbtResult | None:
+        """`dbt <args>` run by the worker with `env` and `display` (dbt's output options:
+        its parse serves only the environment `env` it was given), or None when the
+        worker cannot run it (the caller runs it)."""
+        if self._conn is None:
+            return None
+        try:
+            self._conn.send((list(args), dict(env), dict(display or {})))
+            while True:
+                kind, *payload = self._conn.recv()
+                if kind == "result":
+                    return payload[0]
+                if on_node is not None:
+                    on_node(*payload)
+        except (EOFError, OSError) as error:
+            log.warning("dbt worker lost (%s): the command runs in this process", error)
+            self.stop()
+            return None
+
+    def stop(self) -> None:
+        """End the worker (idle or not): nothing it started is left running."""
+        process, conn = self._process, self._conn
+        self._conn = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            _end(process)
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(STOP_TIMEOUT_S)
+    if process.poll() is None:
+        process.kill()
+        process.wait(STOP_TIMEOUT_S)
+
+
+def serve(conn: Connection, env: dict[str, str], level: int, secrets: Iterable[str]) -> None:
+    """The worker's main: dbt imported and the project parsed with `env`, then each
+    command received run (with that parse when given the same environment), its nodes
+    and its result sent back, until the pipe closes."""
+    _leave_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the sync, which stops us
+    setup_logging(secrets=secrets, interactive=False)
+    logging.getLogger().setLevel(level)
+    # dbt prints: the sync's stdout is its summary (`--json` must parse)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    from batisync.transform.dbt_runner import parse_manifest, run_dbt
+
+    began = time.monotonic()
+    manifest: Any = None
+    with contextlib.suppress(Exception):  # then each command parses, and says why it fails
+        manifest = parse_manifest(env=env)
+    log.info("dbt worker ready in %.1f s (parsed: %s)", time.monotonic() - began, bool(manifest))
+    while True:
+        try:
+            args, command_env, display = conn.recv()
+        except (EOFError, OSError):
+            return
+
+        def node(done: int, total: int) -> None:
+            conn.send(("node", done, total))
+
+        parsed = manifest if command_env == env else None
+        result = run_dbt(args, env={**display, **command_env}, manifest=parsed, on_node=node)
+        conn.send(("result", replace(result, raw=None)))
+
+
+def _leave_with_parent() -> None:
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:  # reparented: the sync is gone (SIGKILL included)
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)  # no cleanup: the sync is gone, and so is its lock
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+if __name__ == "__main__":
+    channel = Connection(int(sys.argv[1]))
+    first_env, first_level, first_secrets = channel.recv()
+    serve(channel, first_env, first_level, first_secrets)
+
+
+__all__ = ["DbtWorker", "serve"]
