@@ -33,7 +33,6 @@ def load_with_settings(
     *,
     progress: Callable[[int, str], None] | None = None,
     written_by: str = "load",
-    on_fetched: Callable[[int], None] | None = None,
     on_writing: Callable[[], None] | None = None,
 ) -> LoadReport:
     """`run_load` of `window` on the configured API, staging and Batigest; `written_by`
@@ -48,7 +47,6 @@ def load_with_settings(
         batigest_schema=settings.batigest_schema,
         progress=progress,
         written_by=written_by,
-        on_fetched=on_fetched,
         on_writing=on_writing,
         retry=RetryPolicy(max_attempts=settings.retry_attempts),
     )

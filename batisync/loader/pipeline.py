@@ -149,7 +149,6 @@ def run_load(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     written_by: str = "load",
     always_dlt: bool = False,
-    on_fetched: Callable[[int], None] | None = None,
     on_writing: Callable[[], None] | None = None,
 ) -> LoadReport:
     """Load `window` of time slots, the projects and (with `batigest_url`) `Salarie`.
@@ -160,10 +159,9 @@ def run_load(
     window again). `progress(records_fetched, detail)` is called as slots arrive.
     `written_by` (the command) is kept with the staging generation this load commits
     before anything else. `always_dlt` writes through dlt even what staging already
-    holds (the tests compare both ways). `on_fetched(slots)` is called once dlt's load
-    is over (or skipped), with the number of slots written; `on_writing()` once, as soon
-    as the load knows it writes (its first record to write: the fetch goes on); the sync
-    starts dbt's worker at either.
+    holds (the tests compare both ways). `on_writing()` is called once, as soon as the
+    load knows it writes (its first record to write: the fetch goes on); the sync starts
+    dbt's worker then.
     """
     began = time.monotonic()
     fetched_at = now()
@@ -239,12 +237,6 @@ def run_load(
                 unchanged.mark_batisimply_seen(conn, seen, fetched_at, refresh_projects)
             if chantiers is not None and not erp_writes:
                 unchanged.mark_batigest_seen(conn, salarie is not None, chantiers, fetched_at)
-            written = tally.written
-            # dlt is done (it imports modules as it goes, which a thread importing
-            # dbt must not race): what is left is SQL, mostly waiting on PostgreSQL
-            if on_fetched is not None:
-                on_fetched(written)
-
             # before deletion marking, which takes a slot neither written nor seen
             # unchanged by this run as absent
             stamped = record_seen(conn, tally.unchanged_ids, fetched_at)

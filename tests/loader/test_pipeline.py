@@ -202,28 +202,6 @@ def test_a_refusal_is_lifted_by_the_slot_fetched_as_stored(
     assert query(staging_url, seen, i=slot_id) == [(refused.fetched_at,)]
 
 
-def test_the_load_says_how_many_slots_it_wrote_once_dlt_is_done(
-    load: Loader, dataset: Dataset, staging_url: str
-) -> None:
-    """`on_fetched(slots)` (the sync starts dbt's preparation on it) is called once per
-    load, once dlt has written the slots (what is left is SQL), with their number."""
-    ids = sorted(_in_window(dataset), key=int)
-    calls: list[tuple[int, object]] = []
-    minutes = "select total_time_minutes from raw_batisimply.time_slots where id = :i"
-
-    def on_fetched(slots: int) -> None:
-        calls.append((slots, query(staging_url, minutes, i=ids[0])))
-
-    load(on_fetched=on_fetched)
-    before = query(staging_url, minutes, i=ids[0])
-    assert calls == [(len(ids), before)]  # the first load: every slot, written already
-    load(on_fetched=on_fetched)
-    assert calls[1:] == [(0, before)]  # nothing changed upstream
-    dataset.change_minutes(ids[0], 77)
-    load(on_fetched=on_fetched)
-    assert calls[2:] == [(1, [(77.0,)])]
-
-
 def test_the_load_says_it_writes_at_its_first_record_to_write(
     load: Loader, dataset: Dataset, staging_url: str
 ) -> None:
