@@ -9,15 +9,17 @@ its node progress.
 
 Whatever goes wrong with the worker (it cannot start, dies, breaks the pipe) leaves the
 command to run in the sync's process as before: `run` returns None then. The worker
-never outlives the sync: it leaves when its parent does (a watchdog on its parent's pid:
-SIGKILL included, within `PARENT_POLL_S`) and `stop` ends it before the sync releases
-its lock. The worker is `python -m batisync.transform.worker FD`, talking over a socket
-pair with multiprocessing's `Connection` (pickled messages).
+never outlives the sync: it dies with its parent (Linux's parent-death signal, SIGKILL
+included; elsewhere a watchdog on its parent's pid, within `PARENT_POLL_S`) and `stop`
+ends it before the sync releases its lock. The worker is `python -m
+batisync.transform.worker FD`, talking over a socket pair with multiprocessing's
+`Connection` (pickled messages).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -29,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, ClassVar
 
 from batisync.core.errors import first_line
 from batisync.core.logs import REDACT, setup_logging
@@ -43,6 +45,9 @@ PARENT_POLL_S = 0.2
 
 class DbtWorker:
     """One worker per run, started at most once (`start`), ended by `stop`."""
+
+    # what `python -m` runs: this module (the fault matrix runs one that wraps `main`)
+    module: ClassVar[str] = "batisync.transform.worker"
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
@@ -75,7 +80,7 @@ class DbtWorker:
         ours, theirs = socket.socketpair()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(theirs.fileno())],
+                [sys.executable, "-m", self.module, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
             )
@@ -175,6 +180,8 @@ def serve(conn: Connection, env: dict[str, str], level: int, secrets: Iterable[s
 
 def _leave_with_parent() -> None:
     parent = os.getppid()
+    if _die_with_parent() and os.getppid() == parent:
+        return  # the kernel kills this process when the sync ends, at once
 
     def watch() -> None:
         while os.getppid() == parent:  # reparented: the sync is gone (SIGKILL included)
@@ -184,10 +191,30 @@ def _leave_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-if __name__ == "__main__":
-    channel = Connection(int(sys.argv[1]))
+def _die_with_parent() -> bool:
+    """Linux's PR_SET_PDEATHSIG: SIGKILL when the parent ends (no dbt command goes on
+    writing once the sync is gone, and its lock with it); False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def main(argv: Sequence[str]) -> None:
+    """`python -m batisync.transform.worker FD`: serve the sync on the socket FD."""
+    channel = Connection(int(argv[1]))
     first_env, first_level, first_secrets = channel.recv()
     serve(channel, first_env, first_level, first_secrets)
 
 
-__all__ = ["DbtWorker", "serve"]
+if __name__ == "__main__":
+    main(sys.argv)
+
+
+__all__ = ["DbtWorker", "main", "serve"]

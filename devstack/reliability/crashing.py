@@ -6,7 +6,8 @@ POINT: `none`; `before:<stage>` / `after:<stage>` (load, transform, export, publ
 `statement:N` (right after the N-th SQL statement the export stage executes, on either
 database, before its transaction commits); `node:NAME` (as dbt reports the transform's
 node NAME done, e.g. `node:int_time_slots_resolved`: it and the models it reads are
-committed, the models reading it not built);
+committed, the models reading it not built; seen in dbt's worker process, which then
+signals the sync: `crashing_worker`);
 `retract:N` (once the export has committed its N-th batch of retractions). The signal
 is SIGKILL unless the point starts with `sigterm/` (then the run stops as under
 systemd: `interrupted`, exit 1). The hook wraps the real stages; nothing in `batisync`
@@ -50,7 +51,7 @@ def _count_statements(limit: int, fire: Callable[[], None]) -> None:
     sa.event.listen(sa.engine.Engine, "after_cursor_execute", after)
 
 
-def _after_node(name: str, fire: Callable[[], None]) -> None:
+def after_node(name: str, fire: Callable[[], None]) -> None:
     """Fire once dbt reports the node `name` done (its result line: a model's relation is
     committed by then). Wraps the transform's node counter (batisync/transform/dbt_runner.py),
     the one callback a sync gives dbt."""
@@ -102,7 +103,7 @@ def _wrap(point: str, fire: Callable[[], None], name: str, stage: StageFn | None
         if name == "export" and kind == "retract":
             _count_retractions(int(count), fire)
         if name == "transform" and kind == "node":
-            _after_node(count, fire)
+            after_node(count, fire)  # dbt in this process (the worker's fallback)
         report = stage(ctx)
         if point == f"after:{name}":
             fire()
@@ -111,9 +112,19 @@ def _wrap(point: str, fire: Callable[[], None], name: str, stage: StageFn | None
     return run
 
 
+# `node:NAME` in dbt's worker process (`crashing_worker`): "<sigkill|sigterm>:NAME"
+NODE_ENV = "RELIABILITY_CRASH_AT_NODE"
+
+
 def install(point: str) -> None:
     how, _, where = point.rpartition("/")
     fire = _signal(how or "sigkill")
+    kind, _, name = where.partition(":")
+    if kind == "node":
+        from batisync.transform.worker import DbtWorker
+
+        os.environ[NODE_ENV] = f"{how or 'sigkill'}:{name}"
+        DbtWorker.module = "devstack.reliability.crashing_worker"
     original = wiring.stages_from_settings
 
     def stages_from_settings(settings: Any, *, force: bool = False) -> Stages:

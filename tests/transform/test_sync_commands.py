@@ -160,6 +160,44 @@ def test_the_worker_leaves_with_the_sync(tmp_path: Path) -> None:
     assert not _alive(child)
 
 
+def test_the_worker_dies_with_the_sync_even_busy(tmp_path: Path) -> None:
+    """Killed with its sync at once, even in the middle of a command (its pid watch an
+    hour long): no dbt command goes on writing once the sync, and its lock, are gone."""
+    ready = tmp_path / "ready"
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import time\n"
+        "from batisync.transform.worker import DbtWorker\n"
+        "DbtWorker.module = 'tests.transform.slow_watch_worker'\n"
+        "worker = DbtWorker()\n"
+        "worker.start({})\n"
+        "print(worker._process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "READY_FILE": str(ready)},
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists() and _alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30  # without the signal it would live an hour
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = _alive(child)
+    if alive:
+        os.kill(child, 9)
+    assert not alive
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
