@@ -138,7 +138,21 @@ def run_dbt(
         elapsed_s=elapsed,
     )
     (log.info if result.success else log.error)("%s", result.summary())
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("dbt's slowest nodes: %s", slowest_nodes(outcome.result))
     return result
+
+
+def slowest_nodes(dbt_result: Any, count: int = 12) -> str:
+    """`name 0.42s, …`: where a command's time went (the debug log's)."""
+    timed = [
+        (float(getattr(r, "execution_time", 0) or 0), getattr(r.node, "name", "?"))
+        for r in getattr(dbt_result, "results", None) or []
+    ]
+    timed.sort(reverse=True)
+    total = sum(t for t, _ in timed)
+    named = ", ".join(f"{name} {t:.2f}s" for t, name in timed[:count])
+    return f"{len(timed)} nodes, {total:.2f}s in all: {named}"
 
 
 def parse_manifest(*, env: Mapping[str, str] | None = None) -> Any:

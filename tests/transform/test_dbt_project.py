@@ -174,6 +174,40 @@ def test_batigest_target_parses_and_selects_only_the_audits(tmp_path: Path) -> N
     assert "model.batisync.to_push" in manifest.disabled  # parsed, not run there
 
 
+def test_the_tests_a_sync_leaves_out_are_implied_by_tests_it_runs(tmp_path: Path) -> None:
+    """`tag:implied` (heures_synced's tests) are left out of a sync's transform: each has
+    its twin on the map, and heures_synced joins the map with pushable on its unique key."""
+    from batisync.transform.build import TRANSFORM_ARGS
+
+    parsed = run_dbt(["parse"], env=work_env(tmp_path))
+    assert parsed.success, parsed.summary()
+    tests = [n for n in parsed.raw.nodes.values() if n.resource_type == "test"]
+    kinds: dict[str, set[tuple[str, str]]] = {}
+    for node in tests:
+        kind = (node.test_metadata.name, node.column_name)
+        kinds.setdefault(node.attached_node, set()).add(kind)
+    implied = [n for n in tests if "implied" in n.tags]
+    assert {n.attached_node for n in implied} == {"model.batisync.heures_synced"}
+    implied_kinds = {(n.test_metadata.name, n.column_name) for n in implied}
+    assert implied_kinds == kinds["model.batisync.heures_synced"]
+    assert implied_kinds <= kinds["model.batisync.stg_export__batigest_heures_map"]
+    assert ("unique", "time_slot_id") in kinds["model.batisync.int_time_slots_pushable"]
+    sql = (DBT_PROJECT_DIR / "models" / "marts" / "heures_synced.sql").read_text()
+    assert (
+        "inner join pushable\n        on batigest_heures_map.id_heure = pushable.time_slot_id"
+        in sql
+    )
+    # what a sync's transform selects: every test of the selection but these
+    select = [*TRANSFORM_ARGS[1:], "--resource-type", "test", "--output", "name"]
+    listed = run_dbt(["ls", *select], env=work_env(tmp_path))
+    assert listed.success, listed.summary()
+    names = set(listed.raw)
+    assert names and not names & {n.name for n in implied}
+    assert {
+        n.name for n in tests if n.attached_node == "model.batisync.stg_export__batigest_heures_map"
+    } <= names
+
+
 def test_build_on_an_empty_database(scratch: Staging) -> None:
     staging = scratch
     result = staging.dbt("build")
