@@ -41,6 +41,7 @@ log = logging.getLogger("batisync.transform.worker")  # also when run as __main_
 
 STOP_TIMEOUT_S = 5.0
 PARENT_POLL_S = 0.2
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class DbtWorker:
@@ -193,7 +194,9 @@ def _leave_with_parent() -> None:
 
 def _die_with_parent() -> bool:
     """Linux's PR_SET_PDEATHSIG: SIGKILL when the parent ends (no dbt command goes on
-    writing once the sync is gone, and its lock with it); False elsewhere."""
+    writing once the sync is gone, and its lock with it); False elsewhere. The kernel
+    ties it to the thread that started the worker: the sync's stages run on one
+    thread, which outlives the worker (`Stages.close` stops it)."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -201,9 +204,6 @@ def _die_with_parent() -> bool:
         return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def main(argv: Sequence[str]) -> None:
