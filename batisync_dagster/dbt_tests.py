@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from batisync.transform.build import TRANSFORM_SELECT
+from batisync.transform.build import TRANSFORM_SELECTION
 from batisync.transform.dbt_runner import DBT_PROJECT_DIR, dbt_args
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,7 @@ LS_ARGS = (
     "ls",
     "--resource-type",
     "test",
-    "--select",
-    *TRANSFORM_SELECT,
-    "--exclude-resource-type",
-    "unit_test",
+    *TRANSFORM_SELECTION,  # the sync's own: its build runs exactly these tests
     "--output",
     "json",
     "--output-keys",

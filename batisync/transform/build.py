@@ -41,8 +41,7 @@ PUBLISH_SELECT = (
 # so are the data tests tagged `implied` (they follow from tests the build runs: see
 # heures_synced's); the data tests run in transform, and publish only rebuilds what
 # transform tested.
-TRANSFORM_ARGS = (
-    "build",
+TRANSFORM_SELECTION = (
     "--select",
     *TRANSFORM_SELECT,
     "--exclude-resource-type",
@@ -50,6 +49,7 @@ TRANSFORM_ARGS = (
     "--exclude",
     "tag:implied",
 )
+TRANSFORM_ARGS = ("build", *TRANSFORM_SELECTION)
 PUBLISH_ARGS = ("run", "--select", *PUBLISH_SELECT)
 
 
@@ -187,6 +187,7 @@ __all__ = [
     "PUBLISH_SELECT",
     "TRANSFORM_ARGS",
     "TRANSFORM_SELECT",
+    "TRANSFORM_SELECTION",
     "WRITING_COMMANDS",
     "ManifestCache",
     "TransformReport",

@@ -177,7 +177,7 @@ def test_batigest_target_parses_and_selects_only_the_audits(tmp_path: Path) -> N
 def test_the_tests_a_sync_leaves_out_are_implied_by_tests_it_runs(tmp_path: Path) -> None:
     """`tag:implied` (heures_synced's tests) are left out of a sync's transform: each has
     its twin on the map, and heures_synced joins the map with pushable on its unique key."""
-    from batisync.transform.build import TRANSFORM_ARGS
+    from batisync.transform.build import TRANSFORM_SELECTION
 
     parsed = run_dbt(["parse"], env=work_env(tmp_path))
     assert parsed.success, parsed.summary()
@@ -198,7 +198,7 @@ def test_the_tests_a_sync_leaves_out_are_implied_by_tests_it_runs(tmp_path: Path
         in sql
     )
     # what a sync's transform selects: every test of the selection but these
-    select = [*TRANSFORM_ARGS[1:], "--resource-type", "test", "--output", "name"]
+    select = [*TRANSFORM_SELECTION, "--resource-type", "test", "--output", "name"]
     listed = run_dbt(["ls", *select], env=work_env(tmp_path))
     assert listed.success, listed.summary()
     names = set(listed.raw)
