@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,40 +138,17 @@ def test_a_worker_runs_a_command_of_another_environment_with_its_own_parse(
     assert worker._process is not None and worker._process.poll() is not None  # ended
 
 
-def test_the_worker_leaves_with_the_sync(tmp_path: Path) -> None:
-    """A sync killed (SIGKILL: no `stop`) leaves no dbt worker running: the worker
-    watches its parent and exits with it."""
-    script = tmp_path / "parent.py"
-    script.write_text(
-        "import sys, time\n"
-        "from batisync.transform.worker import DbtWorker\n"
-        "worker = DbtWorker()\n"
-        "worker.start({'PGDATABASE': 'nowhere'})\n"
-        "print(worker._process.pid, flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    assert parent.stdout is not None
-    child = int(parent.stdout.readline())
-    parent.kill()
-    parent.wait()
-    deadline = time.monotonic() + 30
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(child)
-
-
-def test_the_worker_dies_with_the_sync_even_busy(tmp_path: Path) -> None:
-    """Killed with its sync at once, even in the middle of a command (its pid watch an
-    hour long): no dbt command goes on writing once the sync, and its lock, are gone."""
-    ready = tmp_path / "ready"
+def _parent_of_a_worker(
+    tmp_path: Path, module: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[str], int]:
+    """A process (the sync) that starts a worker running `module`, and the worker's pid."""
     script = tmp_path / "parent.py"
     script.write_text(
         "import time\n"
         "from batisync.transform.worker import DbtWorker\n"
-        "DbtWorker.module = 'tests.transform.slow_watch_worker'\n"
+        f"DbtWorker.module = {module!r}\n"
         "worker = DbtWorker()\n"
-        "worker.start({})\n"
+        f"worker.start({env!r})\n"
         "print(worker._process.pid, flush=True)\n"
         "time.sleep(600)\n"
     )
@@ -179,23 +157,42 @@ def test_the_worker_dies_with_the_sync_even_busy(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).parents[2],
-        env={**os.environ, "READY_FILE": str(ready)},
+        env={**os.environ, "READY_FILE": str(tmp_path / "ready")},
     )
     assert parent.stdout is not None
-    child = int(parent.stdout.readline())
-    deadline = time.monotonic() + 60
-    while not ready.exists() and time.monotonic() < deadline:
+    return parent, int(parent.stdout.readline())
+
+
+def _within(seconds: float, done: Callable[[], bool]) -> bool:
+    """Whether `done()` holds within `seconds` (asked every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert ready.exists() and _alive(child)
+    return done()
+
+
+def test_the_worker_leaves_with_the_sync(tmp_path: Path) -> None:
+    """A sync killed (SIGKILL: no `stop`) leaves no dbt worker running: the worker
+    watches its parent and exits with it."""
+    parent, child = _parent_of_a_worker(
+        tmp_path, "batisync.transform.worker", {"PGDATABASE": "nowhere"}
+    )
     parent.kill()
     parent.wait()
-    deadline = time.monotonic() + 30  # without the signal it would live an hour
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    alive = _alive(child)
-    if alive:
+    assert _within(30, lambda: not _alive(child))
+
+
+def test_the_worker_dies_with_the_sync_even_busy(tmp_path: Path) -> None:
+    """Killed with its sync at once, even in the middle of a command (its pid watch an
+    hour long): no dbt command goes on writing once the sync, and its lock, are gone."""
+    parent, child = _parent_of_a_worker(tmp_path, "tests.transform.slow_watch_worker", {})
+    assert _within(60, (tmp_path / "ready").exists) and _alive(child)
+    parent.kill()
+    parent.wait()
+    gone = _within(30, lambda: not _alive(child))  # without the signal: an hour
+    if not gone:
         os.kill(child, 9)
-    assert not alive
+    assert gone
 
 
 def _alive(pid: int) -> bool:
