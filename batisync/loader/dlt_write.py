@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from dlt.common.schema.typing import TTableSchemaColumns
 
 from batisync.loader import dlt_steps
 from batisync.loader.batigest import ChantierCheck
@@ -25,6 +26,7 @@ from batisync.loader.tables import (
     PIPELINE_BATISIMPLY,
     RAW_BATIGEST,
     RAW_BATISIMPLY,
+    SLOT_COLUMNS,
 )
 
 
@@ -39,11 +41,13 @@ def write(
     salarie: Sequence[dict[str, Any]] | None,
     chantiers: ChantierCheck | None,
     fetched_at: datetime,
+    slot_hints: TTableSchemaColumns = SLOT_COLUMNS,
 ) -> None:
     """`batches` (None: the BatiSimply pipeline does not run) and `projects` (None:
     kept) through one pipeline; `salarie` (None: kept) and `chantiers` (None: no
     Batigest pipeline) through the other. `slot_rows()`, asked after the extract, says
-    whether dlt got slot rows (then `prev_slots` is filled before the load)."""
+    whether dlt got slot rows (then `prev_slots` is filled before the load);
+    `slot_hints`: the time slots' column hints (`tables.slot_hints`)."""
     api_pipeline = None
     if batches is not None:
         api_pipeline = dlt_steps.make_pipeline(
@@ -51,7 +55,7 @@ def write(
         )
         # one extract per pipeline and run: a second one before normalize would make
         # a second package whose schema differs from the first (dlt's warning)
-        source = batisimply(batches, projects=projects)
+        source = batisimply(batches, projects=projects, slot_hints=slot_hints)
         dlt_steps.extract(api_pipeline, source, "BatiSimply extract failed")
         # the slots dlt got (new or changed) are compared with raw as it was
         if slot_rows():

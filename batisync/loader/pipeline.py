@@ -76,6 +76,8 @@ from batisync.loader.tables import (
     SALARIE,
     SALARIE_TABLE,
     SLOTS,
+    SLOTS_TABLE,
+    slot_hints,
 )
 from batisync.loader.window import DEFAULT_CHUNK_DAYS, Window, chunk_window
 
@@ -202,10 +204,10 @@ def run_load(
             stored = unchanged.read_stored(conn)
             project_rows = projects.rows if refresh_projects else None
             seen: list[Batch] = []
-            # a table to create or complete: dlt writes it all
-            api_dlt = always_dlt or not unchanged.batisimply_complete(stored, project_rows)
+            # a table to create or complete: dlt creates it (no slot row), our SQL fills it
+            to_create = not unchanged.batisimply_complete(stored, project_rows)
             new_projects = unchanged.batisimply_writes(stored, project_rows)
-            api_writes = api_dlt or new_projects or _read_until_write(batches, stored, seen)
+            api_writes = always_dlt or new_projects or _read_until_write(batches, stored, seen)
             erp_writes = chantiers is not None and (
                 always_dlt or unchanged.batigest_writes(stored, salarie, chantiers)
             )
@@ -213,26 +215,49 @@ def run_load(
                 on_writing()  # at the first record to write: the fetch goes on
             slot_rows = lambda: tally.written > 0  # noqa: E731
             api_batches = itertools.chain(seen, batches) if api_writes else None
-            if api_batches is not None and not api_dlt:
-                # rows that fit the stored tables: our SQL, no dlt (sql_write.py)
-                replaced = project_rows if new_projects else None
-                api_batches = sql_write.write_or_hand_over(
-                    conn, api_batches, stored, fetched_at, refresh_projects, slot_rows, replaced
+            staged = None
+            if api_batches is not None and not always_dlt:
+                # our SQL, rows COPYed as they come (sql_write.py); dlt writes the
+                # projects of a table to create
+                by_sql = project_rows if new_projects and not to_create else None
+                columns = sql_write.planned_columns(stored.columns, stored.complete)
+                staged, api_batches = sql_write.stage(
+                    conn, api_batches, columns, fetched_at, by_sql
                 )
-            if api_batches is not None or erp_writes:
+            if staged is not None and not to_create:
+                staged.apply(refresh_projects=refresh_projects, slot_rows=slot_rows)
+            creates = staged is not None and to_create
+            dlt_batches = [Batch()] if creates else api_batches  # [Batch()]: tables only
+            if dlt_batches is not None or erp_writes:
                 from batisync.loader import dlt_write  # dlt's imports only for a write
 
                 dlt_write.write(
                     conn,
                     staging_url=staging_url,
                     workdir=workdir,
-                    batches=api_batches,
+                    batches=dlt_batches,
                     projects=project_rows,
-                    slot_rows=slot_rows,
+                    slot_rows=lambda: api_batches is not None and slot_rows(),
                     salarie=salarie,
                     chantiers=chantiers if erp_writes else None,
                     fetched_at=fetched_at,
+                    slot_hints=slot_hints(stored.columns.get(SLOTS_TABLE, {})),
                 )
+            if staged is not None and creates:
+                if staged.as_created():
+                    staged.apply(refresh_projects=False, slot_rows=slot_rows)
+                else:  # dlt made a column otherwise: it writes the rows too
+                    dlt_write.write(
+                        conn,
+                        staging_url=staging_url,
+                        workdir=workdir,
+                        batches=staged.read_back(),
+                        projects=None,
+                        slot_rows=slot_rows,
+                        salarie=None,
+                        chantiers=None,
+                        fetched_at=fetched_at,
+                    )
             if not api_writes:
                 unchanged.mark_batisimply_seen(conn, seen, fetched_at, refresh_projects)
             if chantiers is not None and not erp_writes:

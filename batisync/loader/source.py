@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import dlt
+from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
 from batisync.loader.batigest import ChantierCheck, with_hash
@@ -54,11 +55,15 @@ def _once_materialized(pick: Callable[[Batch], list]) -> Callable[[Batch], Itera
 
 @dlt.source(name="batisimply")
 def batisimply(
-    batches: Iterable[Batch], *, projects: Sequence[dict[str, Any]] | None = None
+    batches: Iterable[Batch],
+    *,
+    projects: Sequence[dict[str, Any]] | None = None,
+    slot_hints: TTableSchemaColumns | None = None,
 ) -> list[DltResource]:
     """The time slots, their quarantine and the project lookups of `batches` (each read
     once, as dlt pulls them); the projects' rows too unless `projects` is None (the
-    caller keeps the table as it is, from a suspicious answer)."""
+    caller keeps the table as it is, from a suspicious answer). `slot_hints`: the time
+    slots' column hints (`tables.slot_hints`)."""
 
     @dlt.resource(name="time_slot_batches", selected=False)
     def time_slot_batches() -> Iterator[Batch]:
@@ -74,7 +79,7 @@ def batisimply(
         )
 
     resources = [
-        fed(SLOTS, lambda batch: batch.rows, primary_key="id", columns=SLOT_COLUMNS),
+        fed(SLOTS, lambda batch: batch.rows, primary_key="id", columns=slot_hints or SLOT_COLUMNS),
         fed(
             QUARANTINE,
             lambda batch: batch.bad,

@@ -1,16 +1,20 @@
-"""A changed load written by our own SQL, without dlt (issue 19): when every row of the
-BatiSimply merge resources (time slots, quarantine, project lookups) fits the tables
-staging holds (`fit.py`), the rows go by COPY into temp tables, then replace the rows of
-the same key in one transaction — what dlt's merge (delete-insert on the primary key)
-stores: the same columns and values, `_generation` null (stamped right after, as dlt's
-rows are), a new `_dlt_id` per row, and `_dlt_load_id` as the no-change path makes it
-(`unchanged.load_id`, in no `_dlt_loads` row).
+"""A load's BatiSimply rows written by our own SQL, without dlt's normaliser (issue 19).
 
-Changed projects are replaced the same way (delete all, insert), in that transaction.
-Used only when the tables are complete (`unchanged.batisimply_complete`): a table to
-create or complete, a row that does not fit, or more than MAX_ROWS rows (held in memory
-until written, where dlt streams them to files) go through dlt, handed the batches read
-so far and the rest.
+Each batch's rows (time slots, quarantine, project lookups) are typed for the columns
+staging holds, or will hold once dlt has created its tables (`planned_columns`; fit.py
+says what dlt would store), and COPYed, as the fetch goes, into temp tables of the
+load's session: memory follows one batch, not the window. Once the fetch is complete,
+`Staged.apply` replaces the rows of the same key in one transaction — what dlt's merge
+(delete-insert on the primary key) stores: the same columns and values, one row per
+key (the last one fetched), `_generation` null (stamped right after, as dlt's rows
+are), a new `_dlt_id` per row, and `_dlt_load_id` as the no-change path makes it
+(`unchanged.load_id`, in no `_dlt_loads` row). Changed projects are replaced the same
+way (delete all, insert), in that transaction.
+
+A first load (or one whose tables lack a column) lets dlt create the tables, with the
+projects and no slot row, then applies the same way (pipeline.py). A row that does not
+fit (a column to create, a value dlt would put in a variant column) hands everything to
+dlt: the rows staged so far, read back from the temp tables, then the rest.
 """
 
 from __future__ import annotations
@@ -33,70 +37,62 @@ from batisync.loader.fit import NoFit, fitted, project_columns, slot_columns
 from batisync.loader.report import LoadError, api_errors, root_cause
 from batisync.loader.staging_state import snapshot_slots
 from batisync.loader.tables import (
+    LOOKUP_COLUMNS,
+    PROJECT_COLUMNS,
     PROJECT_LOOKUPS,
     PROJECTS_TABLE,
     QUARANTINE,
+    QUARANTINE_COLUMNS,
     RAW_BATISIMPLY,
     SLOTS,
+    slot_hints,
 )
 
 log = logging.getLogger(__name__)
 
+SLOTS_TABLE = f"{RAW_BATISIMPLY}.{SLOTS}"
 # raw table -> its merge key (source.py's primary keys)
 MERGED = {
-    f"{RAW_BATISIMPLY}.{SLOTS}": "id",
+    SLOTS_TABLE: "id",
     f"{RAW_BATISIMPLY}.{QUARANTINE}": "quarantine_key",
     f"{RAW_BATISIMPLY}.{PROJECT_LOOKUPS}": "id",
 }
-MAX_ROWS = 20_000  # more is a rewrite (a new CHECKS_VERSION): dlt streams it instead
+MERGED_QUARANTINE, MERGED_LOOKUPS = list(MERGED)[1:]
+DLT_IDS = ("_dlt_load_id", "_dlt_id")
+# dlt's data types as its postgres destination creates them (information_schema's names)
+PG_TYPES = {
+    "text": "character varying",
+    "bigint": "bigint",
+    "double": "double precision",
+    "bool": "boolean",
+    "timestamp": "timestamp with time zone",
+}
+SEQ = "_lean_seq"  # the temp tables' fetch order: the last row of a key wins
+READ_BACK_PAGE = 5_000
 
-Gathered = dict[str, dict[Any, dict[str, Any]]]  # table -> key -> column -> value
-
-
-def _add(gathered: Gathered, batch: Batch, tables: Mapping[str, Mapping[str, str]]) -> None:
-    """`batch`'s rows, typed for their tables (NoFit: one needs dlt)."""
-    slots, quarantine, lookups = MERGED
-    for table, rows, flat in (
-        (slots, batch.rows, slot_columns),
-        (quarantine, batch.bad, dict),
-        (lookups, batch.lookups, dict),
-    ):
-        key = MERGED[table]
-        for row in rows:
-            typed = fitted(flat(row), tables[table])
-            gathered[table][typed[key]] = typed  # one row per key, as dlt's merge keeps
+Columns = Mapping[str, Mapping[str, str]]  # table -> column -> PostgreSQL data type
 
 
-def gather(
-    batches: Iterator[Batch],
-    tables: Mapping[str, Mapping[str, str]],
-    projects: Sequence[Mapping[str, Any]] | None = None,
-) -> tuple[Gathered | None, Iterator[Batch]]:
-    """Every batch's rows typed for their table, and `projects` (None: not replaced)
-    for theirs; or None and the batches for dlt (those read, then the rest) at the first
-    row that does not fit, or past MAX_ROWS rows."""
-    gathered: Gathered = {table: {} for table in MERGED}
-    read: list[Batch] = []
-    if projects is not None:
-        try:  # a project listed twice (two codes) is two rows: keyed by position
-            columns = tables[PROJECTS_TABLE]
-            typed = (fitted(project_columns(row), columns) for row in projects)
-            gathered[PROJECTS_TABLE] = dict(enumerate(typed))
-        except NoFit as why:
-            log.info("a project does not fit the stored table (%s): written by dlt", why)
-            return None, batches
-    with api_errors():
-        for batch in batches:
-            read.append(batch)
-            try:
-                _add(gathered, batch, tables)
-            except NoFit as why:
-                log.info("a row does not fit the stored tables (%s): written by dlt", why)
-                return None, itertools.chain(read, batches)
-            if sum(map(len, gathered.values())) > MAX_ROWS:
-                log.info("more than %d rows to write: written by dlt", MAX_ROWS)
-                return None, itertools.chain(read, batches)
-    return gathered, iter(())
+def planned_columns(stored: Columns, complete: set[str]) -> dict[str, dict[str, str]]:
+    """The columns of the merged tables and the projects' once dlt has created or
+    completed them from our hints (pure): a complete table's as staging holds them."""
+    hints = {
+        SLOTS_TABLE: None,
+        MERGED_QUARANTINE: QUARANTINE_COLUMNS,
+        MERGED_LOOKUPS: LOOKUP_COLUMNS,
+        PROJECTS_TABLE: PROJECT_COLUMNS,
+    }
+    planned: dict[str, dict[str, str]] = {}
+    for table, hinted in hints.items():
+        columns = dict(stored.get(table, {}))
+        if table not in complete:
+            hinted = slot_hints(columns) if hinted is None else hinted
+            for name, hint in hinted.items():
+                columns.setdefault(name, PG_TYPES[hint["data_type"]])
+            for name in DLT_IDS:
+                columns.setdefault(name, PG_TYPES["text"])
+        planned[table] = columns
+    return planned
 
 
 def new_dlt_id() -> str:
@@ -104,95 +100,215 @@ def new_dlt_id() -> str:
     return base64.b64encode(secrets.token_bytes(10)).decode("ascii").rstrip("=")
 
 
-def _quoted(names: list[str]) -> str:
+def _quoted(names: Sequence[str]) -> str:
     return ", ".join(f'"{name}"' for name in names)
 
 
-def _merge(conn: sa.Connection, table: str, rows: list[dict[str, Any]], load_id: str) -> None:
-    """Replace the rows of `table` with the same key as `rows` (every row: the projects)
-    in the caller's transaction: COPY into a temp table shaped like it, delete, insert."""
-    key = MERGED.get(table)
-    names = sorted({name for row in rows for name in row})
-    columns = _quoted([*names, "_dlt_load_id", "_dlt_id"])
-    temp = "lean_" + table.split(".")[1]
-    conn.exec_driver_sql(f"create temp table {temp} (like {table}) on commit drop")
-    driver: Any = conn.connection.driver_connection  # psycopg's, in this transaction
-    copy_sql = f"copy {temp} ({columns}) from stdin"
-    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        for row in rows:
-            copy.write_row([*(row.get(name) for name in names), load_id, new_dlt_id()])
-    conn.exec_driver_sql(f"analyze {temp}")
-    if key is None:  # replaced, as dlt's truncate-and-insert
-        conn.exec_driver_sql(f"delete from {table}")
-    else:
-        conn.exec_driver_sql(f'delete from {table} t using {temp} s where t."{key}" = s."{key}"')
-    conn.exec_driver_sql(f"insert into {table} ({columns}) select {columns} from {temp}")
+def _temp(table: str) -> str:
+    return "lean_" + table.split(".")[1]
 
 
-def write(
-    conn: sa.Connection,
-    gathered: Gathered,
-    *,
-    fetched_at: datetime,
-    refresh_projects: bool,
-    slot_rows: Callable[[], bool],
-) -> None:
-    """The gathered rows in one transaction (a crash leaves raw as it was, or written),
-    after `prev_slots` of the slots written; the projects, fetched unchanged, get
-    this load id (dlt's replace would have rewritten them)."""
-    began = time.monotonic()
-    if slot_rows():  # the slots written: those gathered (one row per id)
-        snapshot_slots(conn, [str(i) for i in gathered[f"{RAW_BATISIMPLY}.{SLOTS}"]])
-    load_id = unchanged.load_id(fetched_at)
-    conn.commit()
-    try:
-        with conn.begin():
-            for table, rows in gathered.items():
-                if rows or table == PROJECTS_TABLE:
-                    _merge(conn, table, list(rows.values()), load_id)
-            if refresh_projects and PROJECTS_TABLE not in gathered:  # fetched unchanged
-                conn.execute(
-                    sa.text(f"update {PROJECTS_TABLE} set _dlt_load_id = :load_id"),
-                    {"load_id": load_id},
-                )
-    except (sa.exc.SQLAlchemyError, psycopg.Error) as error:  # COPY is psycopg's own
-        cause = root_cause(error)
-        raise LoadError(
-            f"loading {RAW_BATISIMPLY} failed: {type(cause).__name__}: {cause}"
-        ) from cause
-    written = {table.split(".")[1]: len(rows) for table, rows in gathered.items() if rows}
-    log.info("written by SQL in %.2f s, without dlt: %s", time.monotonic() - began, written)
+def _typed(batch: Batch, columns: Columns) -> dict[str, list[dict[str, Any]]]:
+    """`batch`'s rows typed for their tables, or NoFit (nothing of the batch kept)."""
+    slots, quarantine, lookups = MERGED
+    return {
+        table: [fitted(flat(row), columns[table]) for row in rows]
+        for table, rows, flat in (
+            (slots, batch.rows, slot_columns),
+            (quarantine, batch.bad, dict),
+            (lookups, batch.lookups, dict),
+        )
+    }
 
 
-def write_or_hand_over(
+class Staged:
+    """The rows of one load, in temp tables of its session until `apply` (or, handed
+    over to dlt, `read_back`)."""
+
+    def __init__(self, conn: sa.Connection, columns: Columns, load_id: str) -> None:
+        self.conn = conn
+        self.columns = columns
+        self.load_id = load_id
+        self.counts = dict.fromkeys(MERGED, 0)
+        self.projects: list[dict[str, Any]] | None = None
+        for table in (*MERGED, PROJECTS_TABLE):
+            self._create(table)
+
+    def _data_columns(self, table: str) -> list[str]:
+        return [name for name in self.columns[table] if name not in DLT_IDS]
+
+    def _create(self, table: str) -> None:
+        temp = _temp(table)
+        typed = ", ".join(f'"{name}" {kind}' for name, kind in self.columns[table].items())
+        self.conn.exec_driver_sql(f"drop table if exists {temp}")
+        self.conn.exec_driver_sql(
+            f"create temp table {temp} ({typed}, {SEQ} bigint generated always as identity)"
+        )
+
+    def _copy(self, table: str, rows: list[dict[str, Any]]) -> None:
+        names = self._data_columns(table)
+        columns = _quoted([*names, *DLT_IDS])
+        driver: Any = self.conn.connection.driver_connection  # psycopg's, this session
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"copy {_temp(table)} ({columns}) from stdin") as copy,
+        ):
+            for row in rows:
+                copy.write_row([*(row.get(name) for name in names), self.load_id, new_dlt_id()])
+
+    def add(self, batch: Batch) -> None:
+        """`batch`'s rows into the temp tables, or NoFit (then none of them)."""
+        for table, rows in _typed(batch, self.columns).items():
+            if rows:
+                self._copy(table, rows)
+                self.counts[table] += len(rows)
+        self.conn.commit()  # the session's temp tables stay; no snapshot is held
+
+    def as_created(self) -> bool:
+        """Whether the tables dlt just created or completed have the columns the rows
+        were typed for (`planned_columns`); else they are handed to dlt (`read_back`)."""
+        query = (
+            "select table_schema || '.' || table_name, column_name, data_type "
+            "from information_schema.columns where table_schema = %s"
+        )
+        driver: Any = self.conn.connection.driver_connection
+        with driver.cursor() as cursor:
+            found = {(t, c): kind for t, c, kind in cursor.execute(query, (RAW_BATISIMPLY,))}
+        self.conn.commit()
+        for table, columns in self.columns.items():
+            for name, kind in columns.items():
+                if found.get((table, name)) != kind:
+                    log.warning(
+                        "%s.%s is %s, not %s as planned: written by dlt",
+                        table,
+                        name,
+                        found.get((table, name)),
+                        kind,
+                    )
+                    return False
+        return True
+
+    def read_back(self) -> Iterator[Batch]:
+        """The rows staged so far, as dlt would have got them (flattened: dlt names them
+        the same), page by page in fetch order; the temp tables dropped after."""
+        fields = {SLOTS_TABLE: "rows", MERGED_QUARANTINE: "bad", MERGED_LOOKUPS: "lookups"}
+        for table, field in fields.items():
+            names = [n for n in self._data_columns(table) if n != "_generation"]
+            query = (
+                f"select {SEQ}, {_quoted(names)} from {_temp(table)} "
+                f"where {SEQ} > %s order by {SEQ} limit {READ_BACK_PAGE}"
+            )
+            after = 0
+            while True:
+                driver: Any = self.conn.connection.driver_connection
+                with driver.cursor() as cursor:
+                    page = cursor.execute(query, (after,)).fetchall()
+                self.conn.commit()
+                if not page:
+                    break
+                after = page[-1][0]
+                rows = [
+                    {k: v for k, v in zip(names, values, strict=True) if v is not None}
+                    for _, *values in page
+                ]
+                yield Batch(**{field: rows})
+        self.drop()
+
+    def drop(self) -> None:
+        for table in (*MERGED, PROJECTS_TABLE):
+            self.conn.exec_driver_sql(f"drop table if exists {_temp(table)}")
+        self.conn.commit()
+
+    def _merge(self, table: str) -> None:
+        """Replace the rows of `table` with the same key as the staged ones (every row:
+        the projects), in the caller's transaction."""
+        temp, key = _temp(table), MERGED.get(table)
+        columns = _quoted([*self._data_columns(table), *DLT_IDS])
+        conn = self.conn
+        conn.exec_driver_sql(f"analyze {temp}")
+        if key is None:  # replaced, as dlt's truncate-and-insert
+            conn.exec_driver_sql(f"delete from {table}")
+            rows = f"select {columns} from {temp}"
+        else:
+            conn.exec_driver_sql(
+                f'delete from {table} t using {temp} s where t."{key}" = s."{key}"'
+            )
+            # one row per key, the last fetched, as dlt's merge keeps one
+            rows = (
+                f'select distinct on ("{key}") {columns} from {temp} order by "{key}", {SEQ} desc'
+            )
+        conn.exec_driver_sql(f"insert into {table} ({columns}) {rows}")
+
+    def apply(self, *, refresh_projects: bool, slot_rows: Callable[[], bool]) -> None:
+        """The staged rows in one transaction (a crash leaves raw as it was, or
+        written), after `prev_slots` of the slots written; the projects, fetched
+        unchanged, get this load id (dlt's replace would have rewritten them)."""
+        began = time.monotonic()
+        conn = self.conn
+        if slot_rows():  # the slots written: those staged
+            ids = conn.exec_driver_sql(f"select distinct id from {_temp(SLOTS_TABLE)}")
+            snapshot_slots(conn, [i for (i,) in ids])
+        if self.projects is not None:
+            self._copy(PROJECTS_TABLE, self.projects)
+        conn.commit()
+        try:
+            with conn.begin():
+                for table, count in self.counts.items():
+                    if count:
+                        self._merge(table)
+                if self.projects is not None:
+                    self._merge(PROJECTS_TABLE)
+                elif refresh_projects:  # fetched unchanged
+                    conn.execute(
+                        sa.text(f"update {PROJECTS_TABLE} set _dlt_load_id = :load_id"),
+                        {"load_id": self.load_id},
+                    )
+        except (sa.exc.SQLAlchemyError, psycopg.Error) as error:  # COPY is psycopg's own
+            cause = root_cause(error)
+            raise LoadError(
+                f"loading {RAW_BATISIMPLY} failed: {type(cause).__name__}: {cause}"
+            ) from cause
+        self.drop()
+        written = {t.split(".")[1]: n for t, n in self.counts.items() if n}
+        if self.projects is not None:
+            written["projects"] = len(self.projects)
+        log.info("written by SQL in %.2f s, without dlt: %s", time.monotonic() - began, written)
+
+
+def stage(
     conn: sa.Connection,
     batches: Iterator[Batch],
-    stored: unchanged.Stored,
+    columns: Columns,
     fetched_at: datetime,
-    refresh_projects: bool,
-    slot_rows: Callable[[], bool],
-    projects: Sequence[Mapping[str, Any]] | None,
-) -> Iterator[Batch] | None:
-    """`batches` (and `projects`, None: not replaced) written by our SQL (None), or,
-    when they need dlt, handed back whole."""
-    gathered, for_dlt = gather(batches, stored.columns, projects)
-    if gathered is None:
-        return for_dlt
-    write(
-        conn,
-        gathered,
-        fetched_at=fetched_at,
-        refresh_projects=refresh_projects,
-        slot_rows=slot_rows,
-    )
-    return None
+    projects: Sequence[Mapping[str, Any]] | None = None,
+) -> tuple[Staged | None, Iterator[Batch] | None]:
+    """Every batch's rows (and `projects`, None: not written here) staged for `apply`,
+    nothing left for dlt; or, at the first row that does not fit, None and every batch
+    for dlt (those staged, read back, then the rest)."""
+    typed_projects = None
+    if projects is not None:
+        try:  # a project listed twice (two codes) is two rows
+            typed_projects = [fitted(project_columns(r), columns[PROJECTS_TABLE]) for r in projects]
+        except NoFit as why:
+            log.info("a project does not fit the stored table (%s): written by dlt", why)
+            return None, batches
+    staged = Staged(conn, columns, unchanged.load_id(fetched_at))
+    staged.projects = typed_projects
+    with api_errors():
+        for batch in batches:
+            try:
+                staged.add(batch)
+            except NoFit as why:
+                log.info("a row does not fit the stored tables (%s): written by dlt", why)
+                return None, itertools.chain(staged.read_back(), [batch], batches)
+    return staged, None
 
 
 __all__ = [
-    "MAX_ROWS",
     "MERGED",
-    "gather",
+    "PG_TYPES",
+    "Staged",
     "new_dlt_id",
-    "write",
-    "write_or_hand_over",
+    "planned_columns",
+    "stage",
 ]

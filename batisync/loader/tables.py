@@ -7,6 +7,7 @@ read these names in commands that never load, which must not pay for importing d
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -62,6 +63,16 @@ SLOT_COLUMNS: TTableSchemaColumns = {
     "_gone_confirmed_at": {"data_type": "timestamp", "nullable": True},
     **GENERATION_COLUMN,
 }
+# the short texts a slot row keeps when the API sends them (rows.py): dlt would create
+# each column the first time it sees a value (inferring its type); hinted only for a
+# table that lacks them (`slot_hints`), so that a table created by an older version,
+# whose column dlt typed from its first value, keeps its type
+OPTIONAL_SLOT_COLUMNS: TTableSchemaColumns = {
+    "project__project_name": {"data_type": "text", "nullable": True},
+    "comment": {"data_type": "text", "nullable": True},
+    "created_at": {"data_type": "timestamp", "nullable": True},
+    "updated_at": {"data_type": "timestamp", "nullable": True},
+}
 QUARANTINE_COLUMNS: TTableSchemaColumns = {
     "quarantine_key": {"data_type": "text", "nullable": False, "primary_key": True},
     "resource": {"data_type": "text"},
@@ -104,3 +115,11 @@ CHECK_COLUMNS: TTableSchemaColumns = {
     "checked_at": {"data_type": "timestamp"},
     **GENERATION_COLUMN,
 }
+
+
+def slot_hints(stored: Iterable[str]) -> TTableSchemaColumns:
+    """The time slots' hints for dlt: SLOT_COLUMNS, and those of OPTIONAL_SLOT_COLUMNS
+    the table (`stored`: its column names, none when it does not exist) lacks."""
+    present = set(stored)
+    optional = {k: v for k, v in OPTIONAL_SLOT_COLUMNS.items() if k not in present}
+    return {**SLOT_COLUMNS, **optional}

@@ -59,10 +59,9 @@ def pipelines(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def full_world(dataset: Dataset, batigest_url: str, load: Loader) -> Callable[..., LoadReport]:
-    """Every resource holds rows: Salarie, ChantierDef, a project asked by id, the
-    malformed kinds and the hostile corpus in quarantine; one first load done. Call it
-    to load again (keyword arguments override `load`'s)."""
+def full_dataset(dataset: Dataset, batigest_url: str) -> Dataset:
+    """`dataset` and Batigest with rows for every resource: Salarie, ChantierDef, a
+    project asked by id, the malformed kinds and the hostile corpus."""
     engine = create_standin(batigest_url)
     seed_salaries(engine, [(r["Code"], r["Nom"], r["codebs"]) for r in dataset.salarie_rows()])
     seed_chantiers(engine, [p.code for p in dataset.projects if p.code])
@@ -71,6 +70,13 @@ def full_world(dataset: Dataset, batigest_url: str, load: Loader) -> Callable[..
     for kind in MALFORMED_KINDS:
         dataset.add_malformed(kind)
     hostile.install(dataset, hostile.corpus(dataset))
+    return dataset
+
+
+@pytest.fixture
+def full_world(full_dataset: Dataset, batigest_url: str, load: Loader) -> Callable[..., LoadReport]:
+    """`full_dataset` (every resource holds rows, quarantine too), one first load done.
+    Call it to load again (keyword arguments override `load`'s)."""
 
     def run(**overrides: Any) -> LoadReport:
         return load(**({"batigest_url": batigest_url} | overrides))

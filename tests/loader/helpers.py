@@ -95,9 +95,12 @@ def raw_tables(url: str) -> list[str]:
     return [table for (table,) in rows]
 
 
-def raw_content(url: str, before: dict[str, set], at: datetime) -> dict[str, Any]:
+def raw_content(
+    url: str, before: dict[str, set], at: datetime, generation: int | None = None
+) -> dict[str, Any]:
     """Every raw table's columns and rows: this load's time as "now", a load id as
-    "kept" or "new", dlt's row ids left out."""
+    "kept" or "new", this load's `generation` (when given) as "this", dlt's row ids
+    left out."""
     content: dict[str, Any] = {}
     for table in raw_tables(url):
         schema, name = table.split(".")
@@ -117,8 +120,10 @@ def raw_content(url: str, before: dict[str, set], at: datetime) -> dict[str, Any
             values = dict(zip(kept, row, strict=True))
             for column in LOAD_TIMES & values.keys():
                 values[column] = "now" if values[column] == at else values[column]
+            if generation is not None and values.get("_generation") == generation:
+                values["_generation"] = "this"
             old = values.pop("_dlt_load_id")
-            values["_dlt_load_id"] = "kept" if old in before[table] else "new"
+            values["_dlt_load_id"] = "kept" if old in before.get(table, ()) else "new"
             rows.append(repr(sorted(values.items())))
         content[table] = {"columns": columns, "rows": sorted(rows)}
     return content

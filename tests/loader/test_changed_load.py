@@ -5,13 +5,14 @@ new column, or a value its column cannot take, still goes through dlt."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from batisync.loader import tables
 from batisync.loader.fit import NoFit, fitted, slot_columns
 from batisync.loader.pipeline import LoadReport
 from devstack.fake_batisimply import Dataset, FakeBatiSimply
@@ -119,13 +120,6 @@ def test_a_changed_load_imports_no_dlt(
     assert answer == {"changed": 1, "modules": []}
 
 
-def _new_field(dataset: Dataset) -> tuple[str, str]:
-    slot_id = _slot_ids(dataset)[1]
-    dataset.slots[slot_id]["updatedAt"] = "2026-03-08T09:00:00Z"  # no column yet
-    dataset.touch(slot_id)
-    return slot_id, "select updated_at is not null from raw_batisimply.time_slots where id = :i"
-
-
 def _value_its_column_cannot_take(dataset: Dataset) -> tuple[str, str]:
     slot_id = _slot_ids(dataset)[1]
     dataset.slots[slot_id]["createdAt"] = "yesterday"  # created_at is a timestamp column
@@ -135,21 +129,72 @@ def _value_its_column_cannot_take(dataset: Dataset) -> tuple[str, str]:
     )
 
 
-@pytest.mark.parametrize("change", [_new_field, _value_its_column_cannot_take])
-def test_a_row_that_does_not_fit_goes_through_dlt(
+def test_a_value_its_column_cannot_take_goes_through_dlt(
     full_world: World,
     dataset: Dataset,
     staging_url: str,
     pipelines: list[str],
-    change: Callable[[Dataset], tuple[str, str]],
 ) -> None:
-    slot_id, landed = change(dataset)
+    slot_id, landed = _value_its_column_cannot_take(dataset)
 
     report = full_world()
 
     assert pipelines == ["batisync_batisimply"]
     assert report.resources["time_slots"].changed == 1
     assert query(staging_url, landed, i=slot_id) == [(True,)]
+
+
+@pytest.fixture
+def older_tables() -> Iterator[Callable[[], None]]:
+    """Until called, loads create the time slots as an older version did: no column
+    for the optional fields (dlt made each at the first value it saw)."""
+    with pytest.MonkeyPatch.context() as patch:  # its own: `undo` undoes only this
+        patch.setattr(tables, "OPTIONAL_SLOT_COLUMNS", {})
+        yield patch.undo
+
+
+def test_a_new_column_hands_every_row_to_dlt_as_fetched(
+    older_tables: Callable[[], None],
+    full_world: World,
+    dataset: Dataset,
+    staging_url: str,
+    copy_of: Callable[[str], str],
+    pipelines: list[str],
+) -> None:
+    """A field staging has no column for, in the last chunk: the rows staged before it
+    are read back from the temp tables and handed to dlt with the rest; the raw tables
+    end up as when dlt wrote every row."""
+    older_tables()
+    ids = sorted(dataset.slots, key=lambda i: dataset.slots[i]["startDate"])
+    assert query(staging_url, _HAS_UPDATED_AT) == [(False,)]
+    dataset.change_minutes(ids[0], 95)  # first chunk: staged, then read back
+    dataset.slots[ids[-1]]["updatedAt"] = "2026-03-08T09:00:00Z"  # last chunk
+    dataset.touch(ids[-1])
+    forced_url = copy_of(staging_url)
+    before = load_ids(staging_url)
+
+    at = datetime.now(UTC)
+    ours = full_world(now=lambda: at)
+    assert pipelines == ["batisync_batisimply"]
+    forced = full_world(staging_url=forced_url, always_dlt=True, now=lambda: at)
+
+    assert ours.resources["time_slots"].changed == 2
+    assert ours.changes() == forced.changes()
+    assert query(staging_url, _HAS_UPDATED_AT) == [(True,)]
+    mine = raw_content(staging_url, before, ours.fetched_at)
+    theirs = raw_content(forced_url, before, forced.fetched_at)
+    for table in theirs:
+        assert mine[table] == theirs[table], table
+    assert query(staging_url, "select count(*) from pg_tables where tablename like 'lean_%'") == [
+        (0,)
+    ]
+
+
+_HAS_UPDATED_AT = (
+    "select count(*) > 0 from information_schema.columns "
+    "where table_schema = 'raw_batisimply' and table_name = 'time_slots' "
+    "and column_name = 'updated_at'"
+)
 
 
 TABLE = {
