@@ -225,7 +225,11 @@ def run_load(
                     conn, api_batches, columns, fetched_at, by_sql
                 )
             if staged is not None and not to_create:
-                staged.apply(refresh_projects=refresh_projects, slot_rows=slot_rows)
+                staged.apply(
+                    refresh_projects=refresh_projects,
+                    slot_rows=slot_rows,
+                    generation=this_load.after,
+                )
             creates = staged is not None and to_create
             dlt_batches = [Batch()] if creates else api_batches  # [Batch()]: tables only
             if dlt_batches is not None or erp_writes:
@@ -245,7 +249,9 @@ def run_load(
                 )
             if staged is not None and creates:
                 if staged.as_created():
-                    staged.apply(refresh_projects=False, slot_rows=slot_rows)
+                    staged.apply(
+                        refresh_projects=False, slot_rows=slot_rows, generation=this_load.after
+                    )
                 else:  # dlt made a column otherwise: it writes the rows too
                     dlt_write.write(
                         conn,

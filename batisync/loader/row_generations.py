@@ -52,13 +52,17 @@ _CREATE_INDEX = (
 )
 
 # time slots: staging_state's prev_slots snapshot (id, content hash, gone, generation);
-# a slot alive before with the same content keeps its generation
-_STAMP_SLOTS = f"""
-update {SLOTS_TABLE} t set _generation = coalesce(
-    (select p.g from prev_slots p where p.id = t.id and p.h = t._content_hash and not p.gone),
-    :generation)
-where t._generation is null
-"""
+# a slot alive before with the same content keeps its generation (`row`: the slot row's
+# alias; our SQL's writes give it in their insert, sql_write.py)
+SLOT_GENERATION = (
+    "coalesce((select p.g from prev_slots p where p.id = {row}.id "
+    "and p.h = {row}._content_hash and not p.gone), {generation})"
+)
+_STAMP_SLOTS = (
+    f"update {SLOTS_TABLE} t set _generation = "
+    + SLOT_GENERATION.format(row="t", generation=":generation")
+    + " where t._generation is null"
+)
 
 
 def generation_of(conn: sa.Connection, table: str) -> str:
@@ -125,6 +129,7 @@ def stamp_generations(conn: sa.Connection, generation: int) -> None:
 __all__ = [
     "CONTENT_COLUMNS",
     "SLOTS_GENERATION_INDEX",
+    "SLOT_GENERATION",
     "generation_of",
     "snapshot_generations",
     "stamp_generations",

@@ -35,6 +35,7 @@ from batisync.loader import unchanged
 from batisync.loader.classify import Batch
 from batisync.loader.fit import NoFit, fitted, project_columns, slot_columns
 from batisync.loader.report import LoadError, api_errors, root_cause
+from batisync.loader.row_generations import SLOT_GENERATION
 from batisync.loader.staging_state import snapshot_slots
 from batisync.loader.tables import (
     LOOKUP_COLUMNS,
@@ -219,30 +220,44 @@ class Staged:
             self.conn.exec_driver_sql(f"drop table if exists {_temp(table)}")
         self.conn.commit()
 
-    def _merge(self, table: str) -> None:
+    def _merge(self, table: str, generation: int | None) -> None:
         """Replace the rows of `table` with the same key as the staged ones (every row:
-        the projects), in the caller's transaction."""
+        the projects), in the caller's transaction; the slots get their `_generation`
+        here (with `generation`, this load's: no second write of each row to stamp it)."""
         temp, key = _temp(table), MERGED.get(table)
-        columns = _quoted([*self._data_columns(table), *DLT_IDS])
+        names = [*self._data_columns(table), *DLT_IDS]
+        columns = values = _quoted(names)
+        if table == SLOTS_TABLE and generation is not None and "_generation" in names:
+            stamped = SLOT_GENERATION.format(row="s", generation=int(generation))
+            values = columns.replace('"_generation"', f"{stamped} as _generation")
         conn = self.conn
         conn.exec_driver_sql(f"analyze {temp}")
         if key is None:  # replaced, as dlt's truncate-and-insert
             conn.exec_driver_sql(f"delete from {table}")
-            rows = f"select {columns} from {temp}"
+            rows = f"select {values} from {temp} s"
         else:
             conn.exec_driver_sql(
                 f'delete from {table} t using {temp} s where t."{key}" = s."{key}"'
             )
             # one row per key, the last fetched, as dlt's merge keeps one
             rows = (
-                f'select distinct on ("{key}") {columns} from {temp} order by "{key}", {SEQ} desc'
+                f'select distinct on (s."{key}") {values} from {temp} s '
+                f'order by s."{key}", s.{SEQ} desc'
             )
         conn.exec_driver_sql(f"insert into {table} ({columns}) {rows}")
 
-    def apply(self, *, refresh_projects: bool, slot_rows: Callable[[], bool]) -> None:
+    def apply(
+        self,
+        *,
+        refresh_projects: bool,
+        slot_rows: Callable[[], bool],
+        generation: int | None = None,
+    ) -> None:
         """The staged rows in one transaction (a crash leaves raw as it was, or
         written), after `prev_slots` of the slots written; the projects, fetched
-        unchanged, get this load id (dlt's replace would have rewritten them)."""
+        unchanged, get this load id (dlt's replace would have rewritten them).
+        `generation`: this load's, for the slots (the other rows are stamped after, as
+        dlt's are: `row_generations.stamp_generations`)."""
         began = time.monotonic()
         conn = self.conn
         if slot_rows():  # the slots written: those staged
@@ -255,9 +270,9 @@ class Staged:
             with conn.begin():
                 for table, count in self.counts.items():
                     if count:
-                        self._merge(table)
+                        self._merge(table, generation)
                 if self.projects is not None:
-                    self._merge(PROJECTS_TABLE)
+                    self._merge(PROJECTS_TABLE, generation)
                 elif refresh_projects:  # fetched unchanged
                     conn.execute(
                         sa.text(f"update {PROJECTS_TABLE} set _dlt_load_id = :load_id"),
