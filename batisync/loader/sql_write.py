@@ -6,10 +6,11 @@ says what dlt would store), and COPYed, as the fetch goes, into temp tables of t
 load's session: memory follows one batch, not the window. Once the fetch is complete,
 `Staged.apply` replaces the rows of the same key in one transaction — what dlt's merge
 (delete-insert on the primary key) stores: the same columns and values, one row per
-key (the last one fetched), `_generation` null (stamped right after, as dlt's rows
-are), a new `_dlt_id` per row, and `_dlt_load_id` as the no-change path makes it
-(`unchanged.load_id`, in no `_dlt_loads` row). Changed projects are replaced the same
-way (delete all, insert), in that transaction.
+key (the last one fetched), the slots' `_generation` given in the insert (the other
+rows' null, stamped right after, as dlt's rows are), a new `_dlt_id` per row, and
+`_dlt_load_id` as the no-change path makes it (`unchanged.load_id`, in no `_dlt_loads`
+row). Changed projects are replaced the same way (delete all, insert), in that
+transaction.
 
 A first load (or one whose tables lack a column) lets dlt create the tables, with the
 projects and no slot row, then applies the same way (pipeline.py). A row that does not
@@ -176,8 +177,8 @@ class Staged:
         with driver.cursor() as cursor:
             found = {(t, c): kind for t, c, kind in cursor.execute(query, (RAW_BATISIMPLY,))}
         self.conn.commit()
-        for table, columns in self.columns.items():
-            for name, kind in columns.items():
+        for table in MERGED:  # the projects of a table to create are dlt's to write
+            for name, kind in self.columns[table].items():
                 if found.get((table, name)) != kind:
                     log.warning(
                         "%s.%s is %s, not %s as planned: written by dlt",
