@@ -10,18 +10,18 @@ Order, so that a failure leaves the raw tables untouched:
 3. fetch and classify the time slots chunk by chunk (`batches.py`), then the projects
    they name without a code, asked by id — a slot identical to its raw row (same md5
    under the same version of the checks, compared with the hashes of its chunk, read
-   as the chunk comes) is not checked again nor handed to dlt, only its id kept; dlt
-   is started (`dlt_write.py`, its imports with it) only when some resource has
-   something staging does not hold (`unchanged.py`: the projects, Salarie or
-   ChantierDef differ, a table is missing a column, or at the first batch with a new or
-   changed slot, quarantine row or lookup, fed what came before; but when the tables
-   are complete, the rows (and changed projects) that fit them are written by our SQL
-   instead, `sql_write.py`) — any API failure stops here, before any write;
-4. when slot rows are written, snapshot every raw slot (`prev_slots`, for the counts
-   and `_generation`); dlt (or our COPY) writes; a pipeline that did not run has its
-   bookkeeping written by our SQL (`last_seen_at`, `looked_up_at`, `checked_at`,
-   `_dlt_load_id`); the unchanged slots are not written, their ids kept for this
-   session (`record_seen`: `_fetched_at` is the fetch that last wrote a slot);
+   as the chunk comes) is not checked again nor written, only its id kept; from the
+   first batch with a new or changed slot, quarantine row or lookup (`unchanged.py`),
+   the rows are typed and COPYed into temp tables as they come (`sql_write.py`), unless
+   one does not fit (then dlt is handed them all) — any API failure stops here, before
+   any write to raw;
+4. dlt runs (`dlt_write.py`, its imports with it) only for what our SQL does not write:
+   the tables to create or complete (with the projects and no slot row), Batigest's
+   changed `Salarie` or `ChantierDef`, rows that do not fit; the staged rows are applied
+   in one transaction after `prev_slots` is filled (`Staged.apply`); a pipeline that
+   did not run has its bookkeeping written by our SQL (`last_seen_at`, `looked_up_at`,
+   `checked_at`, `_dlt_load_id`); the unchanged slots are not written, their ids kept
+   for this session (`record_seen`: `_fetched_at` is the fetch that last wrote a slot);
 5. mark deleted the slots a fetched chunk no longer returns (guarded), in one
    transaction; record the fetch (`last_fetch.py`: dbt's source freshness);
 6. count new / changed / deleted (and deletions confirmed) against the snapshot.
