@@ -29,6 +29,7 @@ Order, so that a failure leaves the raw tables untouched:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import time
@@ -235,16 +236,19 @@ def run_load(
             if dlt_batches is not None or erp_writes:
                 from batisync.loader import dlt_write  # dlt's imports only for a write
 
-                dlt_write.write(
+                write_by_dlt = functools.partial(
+                    dlt_write.write,
                     conn,
                     staging_url=staging_url,
                     workdir=workdir,
+                    fetched_at=fetched_at,
+                )
+                write_by_dlt(
                     batches=dlt_batches,
                     projects=project_rows,
                     slot_rows=lambda: api_batches is not None and slot_rows(),
                     salarie=salarie,
                     chantiers=chantiers if erp_writes else None,
-                    fetched_at=fetched_at,
                     slot_hints=slot_hints(stored.columns.get(SLOTS_TABLE, {})),
                 )
             if staged is not None and creates:
@@ -253,16 +257,12 @@ def run_load(
                         refresh_projects=False, slot_rows=slot_rows, generation=this_load.after
                     )
                 else:  # dlt made a column otherwise: it writes the rows too
-                    dlt_write.write(
-                        conn,
-                        staging_url=staging_url,
-                        workdir=workdir,
+                    write_by_dlt(
                         batches=staged.read_back(),
                         projects=None,
                         slot_rows=slot_rows,
                         salarie=None,
                         chantiers=None,
-                        fetched_at=fetched_at,
                     )
             if not api_writes:
                 unchanged.mark_batisimply_seen(conn, seen, fetched_at, refresh_projects)

@@ -43,24 +43,25 @@ from batisync.loader.tables import (
     PROJECT_COLUMNS,
     PROJECT_LOOKUPS,
     PROJECTS_TABLE,
-    QUARANTINE,
     QUARANTINE_COLUMNS,
+    QUARANTINE_TABLE,
     RAW_BATISIMPLY,
-    SLOTS,
+    SLOTS_TABLE,
     slot_hints,
 )
+from batisync.loader.unchanged import DLT_COLUMNS
 
 log = logging.getLogger(__name__)
 
-SLOTS_TABLE = f"{RAW_BATISIMPLY}.{SLOTS}"
+LOOKUPS_TABLE = f"{RAW_BATISIMPLY}.{PROJECT_LOOKUPS}"
 # raw table -> its merge key (source.py's primary keys)
-MERGED = {
-    SLOTS_TABLE: "id",
-    f"{RAW_BATISIMPLY}.{QUARANTINE}": "quarantine_key",
-    f"{RAW_BATISIMPLY}.{PROJECT_LOOKUPS}": "id",
+MERGED = {SLOTS_TABLE: "id", QUARANTINE_TABLE: "quarantine_key", LOOKUPS_TABLE: "id"}
+# the hints of the tables other than the slots' (theirs: `tables.slot_hints`)
+HINTS = {
+    QUARANTINE_TABLE: QUARANTINE_COLUMNS,
+    LOOKUPS_TABLE: LOOKUP_COLUMNS,
+    PROJECTS_TABLE: PROJECT_COLUMNS,
 }
-MERGED_QUARANTINE, MERGED_LOOKUPS = list(MERGED)[1:]
-DLT_IDS = ("_dlt_load_id", "_dlt_id")
 # dlt's data types as its postgres destination creates them (information_schema's names)
 PG_TYPES = {
     "text": "character varying",
@@ -78,20 +79,14 @@ Columns = Mapping[str, Mapping[str, str]]  # table -> column -> PostgreSQL data 
 def planned_columns(stored: Columns, complete: set[str]) -> dict[str, dict[str, str]]:
     """The columns of the merged tables and the projects' once dlt has created or
     completed them from our hints (pure): a complete table's as staging holds them."""
-    hints = {
-        SLOTS_TABLE: None,
-        MERGED_QUARANTINE: QUARANTINE_COLUMNS,
-        MERGED_LOOKUPS: LOOKUP_COLUMNS,
-        PROJECTS_TABLE: PROJECT_COLUMNS,
-    }
     planned: dict[str, dict[str, str]] = {}
-    for table, hinted in hints.items():
+    for table in (*MERGED, PROJECTS_TABLE):
         columns = dict(stored.get(table, {}))
         if table not in complete:
-            hinted = slot_hints(columns) if hinted is None else hinted
+            hinted = slot_hints(columns) if table == SLOTS_TABLE else HINTS[table]
             for name, hint in hinted.items():
                 columns.setdefault(name, PG_TYPES[hint["data_type"]])
-            for name in DLT_IDS:
+            for name in DLT_COLUMNS:
                 columns.setdefault(name, PG_TYPES["text"])
         planned[table] = columns
     return planned
@@ -112,13 +107,12 @@ def _temp(table: str) -> str:
 
 def _typed(batch: Batch, columns: Columns) -> dict[str, list[dict[str, Any]]]:
     """`batch`'s rows typed for their tables, or NoFit (nothing of the batch kept)."""
-    slots, quarantine, lookups = MERGED
     return {
         table: [fitted(flat(row), columns[table]) for row in rows]
         for table, rows, flat in (
-            (slots, batch.rows, slot_columns),
-            (quarantine, batch.bad, dict),
-            (lookups, batch.lookups, dict),
+            (SLOTS_TABLE, batch.rows, slot_columns),
+            (QUARANTINE_TABLE, batch.bad, dict),
+            (LOOKUPS_TABLE, batch.lookups, dict),
         )
     }
 
@@ -127,17 +121,27 @@ class Staged:
     """The rows of one load, in temp tables of its session until `apply` (or, handed
     over to dlt, `read_back`)."""
 
-    def __init__(self, conn: sa.Connection, columns: Columns, load_id: str) -> None:
+    def __init__(
+        self,
+        conn: sa.Connection,
+        columns: Columns,
+        load_id: str,
+        projects: list[dict[str, Any]] | None,
+    ) -> None:
         self.conn = conn
         self.columns = columns
         self.load_id = load_id
         self.counts = dict.fromkeys(MERGED, 0)
-        self.projects: list[dict[str, Any]] | None = None
+        self.projects = projects  # typed; None: not written here
         for table in (*MERGED, PROJECTS_TABLE):
             self._create(table)
 
     def _data_columns(self, table: str) -> list[str]:
-        return [name for name in self.columns[table] if name not in DLT_IDS]
+        return [name for name in self.columns[table] if name not in DLT_COLUMNS]
+
+    def _cursor(self) -> Any:
+        """A cursor of psycopg's own connection: this session, its temp tables."""
+        return self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def _create(self, table: str) -> None:
         temp = _temp(table)
@@ -149,10 +153,9 @@ class Staged:
 
     def _copy(self, table: str, rows: list[dict[str, Any]]) -> None:
         names = self._data_columns(table)
-        columns = _quoted([*names, *DLT_IDS])
-        driver: Any = self.conn.connection.driver_connection  # psycopg's, this session
+        columns = _quoted([*names, *DLT_COLUMNS])
         with (
-            driver.cursor() as cursor,
+            self._cursor() as cursor,
             cursor.copy(f"copy {_temp(table)} ({columns}) from stdin") as copy,
         ):
             for row in rows:
@@ -169,22 +172,17 @@ class Staged:
     def as_created(self) -> bool:
         """Whether the tables dlt just created or completed have the columns the rows
         were typed for (`planned_columns`); else they are handed to dlt (`read_back`)."""
-        query = (
-            "select table_schema || '.' || table_name, column_name, data_type "
-            "from information_schema.columns where table_schema = %s"
-        )
-        driver: Any = self.conn.connection.driver_connection
-        with driver.cursor() as cursor:
-            found = {(t, c): kind for t, c, kind in cursor.execute(query, (RAW_BATISIMPLY,))}
+        found = unchanged.stored_columns(self.conn)
         self.conn.commit()
         for table in MERGED:  # the projects of a table to create are dlt's to write
+            made = found.get(table, {})
             for name, kind in self.columns[table].items():
-                if found.get((table, name)) != kind:
+                if made.get(name) != kind:
                     log.warning(
                         "%s.%s is %s, not %s as planned: written by dlt",
                         table,
                         name,
-                        found.get((table, name)),
+                        made.get(name),
                         kind,
                     )
                     return False
@@ -193,7 +191,7 @@ class Staged:
     def read_back(self) -> Iterator[Batch]:
         """The rows staged so far, as dlt would have got them (flattened: dlt names them
         the same), page by page in fetch order; the temp tables dropped after."""
-        fields = {SLOTS_TABLE: "rows", MERGED_QUARANTINE: "bad", MERGED_LOOKUPS: "lookups"}
+        fields = {SLOTS_TABLE: "rows", QUARANTINE_TABLE: "bad", LOOKUPS_TABLE: "lookups"}
         for table, field in fields.items():
             names = [n for n in self._data_columns(table) if n != "_generation"]
             query = (
@@ -202,8 +200,7 @@ class Staged:
             )
             after = 0
             while True:
-                driver: Any = self.conn.connection.driver_connection
-                with driver.cursor() as cursor:
+                with self._cursor() as cursor:
                     page = cursor.execute(query, (after,)).fetchall()
                 self.conn.commit()
                 if not page:
@@ -226,11 +223,12 @@ class Staged:
         the projects), in the caller's transaction; the slots get their `_generation`
         here (with `generation`, this load's: no second write of each row to stamp it)."""
         temp, key = _temp(table), MERGED.get(table)
-        names = [*self._data_columns(table), *DLT_IDS]
-        columns = values = _quoted(names)
-        if table == SLOTS_TABLE and generation is not None and "_generation" in names:
-            stamped = SLOT_GENERATION.format(row="s", generation=int(generation))
-            values = columns.replace('"_generation"', f"{stamped} as _generation")
+        names = [*self._data_columns(table), *DLT_COLUMNS]
+        columns = _quoted(names)
+        stamped = {}
+        if table == SLOTS_TABLE and generation is not None:
+            stamped["_generation"] = SLOT_GENERATION.format(row="s", generation=int(generation))
+        values = ", ".join(stamped.get(name, f's."{name}"') for name in names)
         conn = self.conn
         conn.exec_driver_sql(f"analyze {temp}")
         if key is None:  # replaced, as dlt's truncate-and-insert
@@ -308,8 +306,7 @@ def stage(
         except NoFit as why:
             log.info("a project does not fit the stored table (%s): written by dlt", why)
             return None, batches
-    staged = Staged(conn, columns, unchanged.load_id(fetched_at))
-    staged.projects = typed_projects
+    staged = Staged(conn, columns, unchanged.load_id(fetched_at), typed_projects)
     with api_errors():
         for batch in batches:
             try:

@@ -79,18 +79,24 @@ class Stored:
     check: list[tuple] = field(default_factory=list)  # (is_on, detail)
 
 
-def read_stored(conn: sa.Connection) -> Stored:
-    """The small tables, after `staging_state.read_before` (its prev_projects and
-    prev_salarie snapshots are read here)."""
-    stored = Stored()
+def stored_columns(conn: sa.Connection) -> dict[str, dict[str, str]]:
+    """`schema.table` -> column -> PostgreSQL data type, of every raw table."""
     query = (
         "select table_schema, table_name, column_name, data_type "
         "from information_schema.columns where table_schema in (:a, :b)"
     )
+    columns: dict[str, dict[str, str]] = {}
     for schema, table, column, data_type in conn.execute(
         sa.text(query), {"a": RAW_BATISIMPLY, "b": RAW_BATIGEST}
     ):
-        stored.columns.setdefault(f"{schema}.{table}", {})[column] = data_type
+        columns.setdefault(f"{schema}.{table}", {})[column] = data_type
+    return columns
+
+
+def read_stored(conn: sa.Connection) -> Stored:
+    """The small tables, after `staging_state.read_before` (its prev_projects and
+    prev_salarie snapshots are read here)."""
+    stored = Stored(columns=stored_columns(conn))
     for key, hints in HINTED.items():
         found = stored.columns.get(".".join(key), {})
         if set(hints) | set(DLT_COLUMNS) <= found.keys():
@@ -252,4 +258,5 @@ __all__ = [
     "mark_batisimply_seen",
     "read_stored",
     "read_until_write",
+    "stored_columns",
 ]

@@ -129,6 +129,10 @@ def raw_content(
     return content
 
 
+# the load's temp tables left in any session (sql_write.py's `lean_*`)
+LEAN_TEMP_TABLES = "select count(*) from pg_tables where tablename like 'lean\\_%'"
+
+
 def load_ids(url: str) -> dict[str, set]:
     return {t: {i for (i,) in query(url, f"select _dlt_load_id from {t}")} for t in raw_tables(url)}
 

@@ -17,6 +17,7 @@ from batisync.loader.fit import NoFit, fitted, slot_columns
 from batisync.loader.pipeline import LoadReport
 from devstack.fake_batisimply import Dataset, FakeBatiSimply
 from tests.loader.helpers import (
+    LEAN_TEMP_TABLES,
     fresh_interpreter_load,
     load_ids,
     query,
@@ -185,9 +186,7 @@ def test_a_new_column_hands_every_row_to_dlt_as_fetched(
     theirs = raw_content(forced_url, before, forced.fetched_at)
     for table in theirs:
         assert mine[table] == theirs[table], table
-    assert query(staging_url, "select count(*) from pg_tables where tablename like 'lean_%'") == [
-        (0,)
-    ]
+    assert query(staging_url, LEAN_TEMP_TABLES) == [(0,)]
 
 
 _HAS_UPDATED_AT = (

@@ -13,7 +13,7 @@ import pytest
 from batisync.loader import sql_write
 from batisync.loader.pipeline import LoadReport
 from devstack.fake_batisimply import Dataset
-from tests.loader.helpers import Loader, query, raw_content, small_dataset
+from tests.loader.helpers import LEAN_TEMP_TABLES, Loader, query, raw_content, small_dataset
 
 pytestmark = pytest.mark.dataset(factory=small_dataset)
 
@@ -42,7 +42,6 @@ def _same_raw(staging_url: str, forced_url: str, ours: LoadReport, forced: LoadR
 
 _SLOT_LOAD_IDS = "select distinct _dlt_load_id from raw_batisimply.time_slots"
 _DLT_LOADS = "select count(*) from raw_batisimply._dlt_loads where load_id = :i"
-_TEMP_TABLES = "select count(*) from pg_tables where tablename like 'lean\\_%'"
 
 
 def test_a_first_load_by_our_sql_makes_the_tables_dlt_makes(
@@ -70,7 +69,7 @@ def test_a_first_load_by_our_sql_makes_the_tables_dlt_makes(
     assert query(staging_url, "select count(*) from raw_batisimply._dlt_loads") == [(1,)]
     [(forced_load_id,)] = query(forced_url, _SLOT_LOAD_IDS)
     assert query(forced_url, _DLT_LOADS, i=forced_load_id) == [(1,)]
-    assert query(staging_url, _TEMP_TABLES) == [(0,)]
+    assert query(staging_url, LEAN_TEMP_TABLES) == [(0,)]
 
 
 def test_tables_dlt_made_otherwise_than_planned_get_their_rows_from_dlt(
@@ -93,4 +92,4 @@ def test_tables_dlt_made_otherwise_than_planned_get_their_rows_from_dlt(
     _same_raw(staging_url, forced_url, ours, forced)
     [(slot_load_id,)] = query(staging_url, _SLOT_LOAD_IDS)
     assert query(staging_url, _DLT_LOADS, i=slot_load_id) == [(1,)]  # dlt's load
-    assert query(staging_url, _TEMP_TABLES) == [(0,)]
+    assert query(staging_url, LEAN_TEMP_TABLES) == [(0,)]
