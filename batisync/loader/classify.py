@@ -30,6 +30,9 @@ class Tally:
     quarantined: Counter[str] = field(default_factory=Counter)  # by reason
     # valid records identical to their raw row: not handed to dlt (see Classifier)
     unchanged_ids: list[str] = field(default_factory=list)
+    # ids of the raw rows compared with (`Classifier.compare_with`) that no valid record
+    # of the run had: the candidates for deletion marking, known once the run is read
+    missed_ids: set[str] = field(default_factory=set)
 
     @property
     def written(self) -> int:
@@ -93,14 +96,25 @@ class Classifier:
 
     def forget(self) -> None:
         """Drop what was seen (ids and hashes): the records are all in, and a load's
-        memory must not keep the whole window while dlt writes it out."""
+        memory must not keep the whole window while dlt writes it out. The raw rows
+        compared with that no record had are left in `tally.missed_ids`."""
+        self._miss(self.previous)
+        missed = self.tally.missed_ids
+        self.tally.missed_ids = {i for i in missed if i not in self._loaded}
         self._loaded = {}
         self._quarantined = {}
         self.previous = {}
 
     def compare_with(self, previous: Mapping[str, str]) -> None:
         """The raw rows' hashes the next records are compared with (a chunk's)."""
+        self._miss(self.previous)
         self.previous = previous
+
+    def _miss(self, previous: Mapping[str, str]) -> None:
+        # not loaded yet: a later chunk may still have it (chunks overlap by the slack,
+        # and a slot may move), so `forget` filters them again
+        loaded = self._loaded
+        self.tally.missed_ids.update(i for i in previous if i not in loaded)
 
     def classify(self, page: Sequence[Any], window: Window | None = None) -> Batch:
         """Split `page`; with `window`, a record starting outside it is quarantined."""

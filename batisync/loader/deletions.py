@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from batisync.loader.classify import SlotTally
 from batisync.loader.report import ChunkReport, LoadReport
-from batisync.loader.staging_state import PREV_WINDOW, SEEN, Before
+from batisync.loader.staging_state import Before
 from batisync.loader.tables import QUARANTINE_TABLE, SLOTS, SLOTS_TABLE
 from batisync.loader.window import Window
 
@@ -42,17 +42,6 @@ chunks(i, lo, hi) as (
 _NOT_SEEN_AS_QUARANTINED = f"""
     select 1 from {QUARANTINE_TABLE} q
     where q.resource = :resource and q.record_id = t.id and q.last_seen_at = :fetched_at"""
-
-# the live slots of the run's snapshot (their start already parsed) that it did not see
-# unchanged: the only rows a mark can take (nothing else writes the raw slots during a
-# load), those it wrote (left by the mark: fetched now) and the absent ones, none at all
-# after a no-change fetch; two temp tables of this session, where the raw table would
-# be scanned and every start parsed again
-_ABSENT = f"""
-select p.id from {PREV_WINDOW} p
-where p.start_at between :first and :last
-  and not exists (select 1 from {SEEN} u where u.id = p.id)
-"""
 
 _MARK_DELETED = f"""
 with {_CHUNKS},
@@ -127,15 +116,23 @@ def _confirm_deleted(
 
 
 def _mark_deleted(
-    conn: sa.Connection, chunks: list[Window], fetched_at: datetime, now: datetime, generation: int
+    conn: sa.Connection,
+    chunks: list[Window],
+    missed: set[str],
+    fetched_at: datetime,
+    now: datetime,
+    generation: int,
 ) -> list[int]:
     """Slots of `chunks` loaded before, alive, and absent from this run's answers (where
-    a quarantined record with their id counts as present: it exists upstream)."""
+    a quarantined record with their id counts as present: it exists upstream). `missed`:
+    the live raw slots of the run's snapshot that no valid record had (the classifier's:
+    nothing else writes the raw slots during a load), the only rows a mark can take; the
+    statement keeps those of `chunks` (the snapshot has the slack around each too)."""
     if not chunks:
         return []
-    absent = list(conn.execute(sa.text(_ABSENT), _span(chunks)).scalars())
-    if not absent:  # every live slot of the chunks was fetched again
+    if not missed:  # every live slot of the chunks was fetched again
         return [0] * len(chunks)
+    absent = sorted(missed)
     return _per_chunk(conn, _MARK_DELETED, chunks, fetched_at, now, generation, absent=absent)
 
 
@@ -164,9 +161,8 @@ def mark_deletions(
             else:
                 marked.append(chunk)
         windows = [chunk.window for chunk in marked]
-        for chunk, n in zip(
-            marked, _mark_deleted(conn, windows, fetched_at, now, generation), strict=True
-        ):
+        counts = _mark_deleted(conn, windows, tally.missed_ids, fetched_at, now, generation)
+        for chunk, n in zip(marked, counts, strict=True):
             chunk.deleted = n
         if not any(chunk.guarded for chunk in report.chunks):
             # a complete picture: every chunk answered in full

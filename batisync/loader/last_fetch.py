@@ -1,7 +1,7 @@
 """When the loader last fetched the time slots: one row, written at the end of every
 load that fetched its whole window (issue 19).
 
-A slot fetched unchanged is not written (`staging_state.record_seen`), so the newest
+A slot fetched unchanged is not written (`staging_state.stamp_refused`), so the newest
 `_fetched_at` of the slots says when something last changed, not when the loader last
 ran; dbt's source freshness of `time_slots` reads this row instead (its
 `loaded_at_query`).

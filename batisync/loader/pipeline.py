@@ -20,10 +20,11 @@ Order, so that a failure leaves the raw tables untouched:
    changed `Salarie` or `ChantierDef`, rows that do not fit; the staged rows are applied
    in one transaction after `prev_slots` is filled (`Staged.apply`); a pipeline that
    did not run has its bookkeeping written by our SQL (`last_seen_at`, `looked_up_at`,
-   `checked_at`, `_dlt_load_id`); the unchanged slots are not written, their ids kept
-   for this session (`record_seen`: `_fetched_at` is the fetch that last wrote a slot);
-5. mark deleted the slots a fetched chunk no longer returns (guarded), in one
-   transaction; record the fetch (`last_fetch.py`: dbt's source freshness);
+   `checked_at`, `_dlt_load_id`); the unchanged slots are not written
+   (`_fetched_at` is the fetch that last wrote a slot: `stamp_refused`);
+5. mark deleted the slots a fetched chunk no longer returns (guarded; the classifier
+   knows which raw rows no record had: `SlotTally.missed_ids`), in one transaction;
+   record the fetch (`last_fetch.py`: dbt's source freshness);
 6. count new / changed / deleted (and deletions confirmed) against the snapshot.
 """
 
@@ -64,10 +65,10 @@ from batisync.loader.staging_state import (
     Before,
     chunk_hashes,
     read_before,
-    record_seen,
     reference_changes,
     replaced_counts,
     slot_counts,
+    stamp_refused,
 )
 from batisync.loader.tables import (
     PROJECTS,
@@ -268,9 +269,8 @@ def run_load(
                 unchanged.mark_batisimply_seen(conn, seen, fetched_at, refresh_projects)
             if chantiers is not None and not erp_writes:
                 unchanged.mark_batigest_seen(conn, salarie is not None, chantiers, fetched_at)
-            # before deletion marking, which takes a slot neither written nor seen
-            # unchanged by this run as absent
-            stamped = record_seen(conn, tally.unchanged_ids, fetched_at)
+            # the unchanged slots are not written: only those refused since (a few)
+            stamped = stamp_refused(conn, tally.unchanged_ids, fetched_at)
             # the rows dlt wrote get their `_generation` (row_generations.py), the deletion
             # marks this load's one
             stamp_generations(conn, this_load.after)

@@ -12,6 +12,7 @@ why."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,14 +48,23 @@ def record_without_code(record: Mapping[str, Any]) -> int | None:
     record that passes the checks), read from the record itself: the loader does not
     check again a slot unchanged since its raw row."""
     project = record.get("project")
-    if not isinstance(project, Mapping) or project.get("id") is None:
+    if not isinstance(project, Mapping):
         return None
-    project_id = bounds.bounded_int(project["id"])
-    code = project.get("projectCode")
+    project_id, code = project.get("id"), project.get("projectCode")
+    try:
+        return _without_code(project_id, code)
+    except TypeError:  # an unhashable code: not remembered
+        return _without_code.__wrapped__(project_id, code)
+
+
+# remembered: every slot of a window names one of a few dozen projects (typed: 1 and
+# True are two keys, as `bounded_int` tells them apart)
+@functools.lru_cache(maxsize=1024, typed=True)
+def _without_code(project_id: Any, code: Any) -> int | None:
     # the row keeps a code only when it is a safe text (`rows.kept_texts`)
     if project_id is None or (bounds.safe_text(code) is not None and code.strip()):
         return None
-    return project_id
+    return bounds.bounded_int(project_id)
 
 
 def coded_ids(projects: Sequence[Mapping[str, Any]]) -> set[int]:

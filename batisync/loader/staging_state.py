@@ -38,11 +38,15 @@ _SNAPSHOTS = {
 # live slots of the window (and the slack `check_in_window` allows), their start parsed
 # once: one scan of the raw table, where counting and reading each chunk's took two
 PREV_WINDOW = "prev_window"
+# made by `create table as` (PostgreSQL's bulk insert: ~40% less than an insert into a
+# table created before, at 100,000 rows); no slot table yet: the same columns, no row
 _PREV_WINDOW = f"""
-insert into {PREV_WINDOW}
-select id, _content_hash, start_date::timestamptz from {SLOTS_TABLE}
+create temp table {PREV_WINDOW} as
+select id::text as id, _content_hash::text as h, start_date::timestamptz as start_at
+from {SLOTS_TABLE}
 where _deleted_at is null and start_date::timestamptz between :lo and :hi
 """
+_NO_PREV_WINDOW = f"create temp table {PREV_WINDOW} (id text, h text, start_at timestamptz)"
 # the hashes the classifier compares, read chunk by chunk so that memory follows a
 # chunk, not the window nor the history kept beside it
 _LIVE_HASHES_DBAPI = f"select id, h from {PREV_WINDOW} where start_at between %(lo)s and %(hi)s"
@@ -123,11 +127,11 @@ def snapshot_slots(conn: sa.Connection, ids: list[str] | None = None) -> None:
 
 def _snapshot_window(conn: sa.Connection, chunks: list[Window]) -> None:
     conn.execute(sa.text(f"drop table if exists {PREV_WINDOW}"))
-    columns = "(id text, h text, start_at timestamptz)"
-    conn.execute(sa.text(f"create temp table {PREV_WINDOW} {columns}"))
     if chunks:  # none when raw holds no slot table yet
         bounds = {"lo": chunks[0].start - WINDOW_SLACK, "hi": chunks[-1].end + WINDOW_SLACK}
         conn.execute(sa.text(_PREV_WINDOW), bounds)
+    else:
+        conn.execute(sa.text(_NO_PREV_WINDOW))
     conn.execute(sa.text(f"create index on {PREV_WINDOW} (start_at)"))
 
 
@@ -179,19 +183,21 @@ def _quarantine_first_seen(conn: sa.Connection) -> dict[str, datetime]:
 
 
 # The slots fetched unchanged are not written (issue 19): `_fetched_at` is the fetch
-# that last wrote a slot's row, and their ids go to a temp table of the load's session,
-# slice by slice, which deletion marking and the counts read as "seen by this run" (one
-# update stamping ~100,000 rows cost 0.8 s of every run at 100k, and as much again in
-# the raw table's bloat). Only an unchanged slot the quarantine refused since it was
-# written is stamped: int_time_slots_quarantined takes a refusal as lifted by a fetch of
-# the slot after it (`fetched_at >= last_seen_at`).
-SEEN = "seen_unchanged"
-_CREATE_SEEN = f"create temp table {SEEN} (id text)"
-_COPY_SEEN = f"insert into {SEEN} select unnest(cast(:ids as text[]))"
-_STAMP_REFUSED = f"""
+# that last wrote a slot's row (one update stamping ~100,000 rows cost 0.8 s of every
+# run at 100k, and as much again in the raw table's bloat), and deletion marking takes
+# its candidates from the classifier (`SlotTally.missed_ids`), not from a table of the
+# ids seen (sending 100,000 ids back cost 0.2 s). Only an unchanged slot the quarantine
+# refused since it was written is stamped: int_time_slots_quarantined takes a refusal as
+# lifted by a fetch of the slot after it (`fetched_at >= last_seen_at`). The slots with
+# such a refusal are few: read, then kept when fetched unchanged.
+_REFUSED_SINCE_WRITTEN = f"""
+select t.id from {SLOTS_TABLE} t
+join {QUARANTINE_TABLE} q on q.resource = :resource and q.record_id = t.id
+where q.last_seen_at > t._fetched_at
+"""
+_STAMP = f"""
 update {SLOTS_TABLE} t set _fetched_at = :fetched_at
-from {SEEN} u
-where t.id = u.id
+where t.id = any(cast(:ids as text[]))
   and exists (select 1 from {QUARANTINE_TABLE} q
               where q.resource = :resource and q.record_id = t.id
                 and q.last_seen_at > t._fetched_at)
@@ -199,29 +205,26 @@ returning t.id
 """
 
 
-SEEN_SLICE = 10_000  # ids per insert: the parameter is built in memory at once
-
-
-def record_seen(conn: sa.Connection, ids: list[str], fetched_at: datetime) -> list[str]:
-    """Keep the ids of the slots fetched unchanged (which nobody wrote) in `SEEN` for
-    this session, always created (empty when none), and stamp those the quarantine
-    refused since; in one transaction. Returns the ids it stamped."""
-    stamped: list[str] = []
+def stamp_refused(conn: sa.Connection, unchanged: list[str], fetched_at: datetime) -> list[str]:
+    """Stamp `_fetched_at` on the slots fetched `unchanged` that the quarantine refused
+    since their row was written, in one transaction. Returns the ids it stamped."""
+    if not unchanged:
+        return []
+    params = {"fetched_at": fetched_at, "resource": SLOTS}
     with conn.begin():
-        conn.execute(sa.text(f"drop table if exists {SEEN}"))
-        conn.execute(sa.text(_CREATE_SEEN))
-        for start in range(0, len(ids), SEEN_SLICE):
-            conn.execute(sa.text(_COPY_SEEN), {"ids": ids[start : start + SEEN_SLICE]})
-        conn.execute(sa.text(f"analyze {SEEN}"))  # a hash join, not a guess
-        if ids and relation_exists(conn, QUARANTINE_TABLE):
-            conn.execute(sa.text("set local enable_nestloop = off"))  # as deletions.py
-            params = {"fetched_at": fetched_at, "resource": SLOTS}
-            stamped = list(conn.execute(sa.text(_STAMP_REFUSED), params).scalars())
-    return stamped
+        if not relation_exists(conn, QUARANTINE_TABLE):
+            return []
+        refused = conn.execute(sa.text(_REFUSED_SINCE_WRITTEN), params).scalars().all()
+        if not refused:
+            return []
+        ids = sorted(set(refused).intersection(unchanged))
+        if not ids:
+            return []
+        return list(conn.execute(sa.text(_STAMP), {**params, "ids": ids}).scalars())
 
 
 # the rows this run wrote, less the unchanged slots it stamped (a few ids: counted with
-# the seen ones); not against `SEEN`, which a nested loop scanned whole per written row
+# the unchanged ones)
 _SLOT_CHANGES = f"""
 select count(*) filter (where p.id is null),
        count(*) filter (where p.id is not null
@@ -295,14 +298,13 @@ def replaced_counts(
 __all__ = [
     "PREV_WINDOW",
     "REFERENCE_TABLES",
-    "SEEN",
     "Before",
     "chunk_hashes",
     "read_before",
-    "record_seen",
     "reference_changes",
     "reference_digests",
     "replaced_counts",
     "slot_counts",
     "snapshot_slots",
+    "stamp_refused",
 ]

@@ -141,7 +141,7 @@ def _fetched_as_written(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The old path stamped `_fetched_at` on every slot it saw; since issue 19 a slot
     keeps the fetch that last wrote it (new, its content changed, back from deleted),
     unless the quarantine refused a record of its id since (then the load stamps it:
-    `staging_state.record_seen`). The golden file's slots, read that way."""
+    `staging_state.stamp_refused`). The golden file's slots, read that way."""
     previous: dict[str, dict[str, Any]] = {}
     for step in steps:
         slots = step["state"]["raw_batisimply.time_slots"]

@@ -10,10 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from batisync.loader.api.client import SLOTS_PATH
+from batisync.loader.bounds import WINDOW_SLACK
 from batisync.loader.pipeline import LoadError, deletion_guarded, run_load
 from batisync.loader.window import chunk_window
 from devstack.batigest import create_standin, seed_salaries
 from devstack.fake_batisimply import MALFORMED_KINDS, Dataset, FakeBatiSimply
+from devstack.fake_batisimply.generator import parse_utc
 from tests.loader.helpers import (
     FAST_RETRY,
     TODAY,
@@ -225,25 +227,39 @@ def test_the_load_says_it_writes_at_its_first_record_to_write(
     assert query(staging_url, minutes, i=ids[-1]) == [(77.0,)]
 
 
-def test_unchanged_slots_are_kept_seen_slice_by_slice(
-    load: Loader, dataset: Dataset, staging_url: str, monkeypatch: pytest.MonkeyPatch
+def test_unchanged_slots_of_overlapping_chunks_are_seen_and_the_absent_marked(
+    load: Loader, dataset: Dataset, staging_url: str
 ) -> None:
-    """More unchanged slots than a statement's slice: every one seen, none deleted."""
-    from batisync.loader import staging_state
+    """Four-day chunks: a slot near a border is in two chunks' snapshots (their day of
+    slack) and is fetched in one; every unchanged one counts as seen, a slot moved to
+    another chunk is changed, and only the slots gone upstream are marked deleted (one
+    of them in the last chunk's snapshot alone)."""
+    first = load(chunk_days=4)
+    slots = _in_window(dataset)
+    ids = sorted(slots, key=lambda i: slots[i]["startDate"])
+    before_last = chunk_window(window(), 4)[-2]
+    assert len(ids) > 20
+    assert parse_utc(slots[ids[-1]]["startDate"]) > before_last.end + WINDOW_SLACK
+    gone = sorted([ids[3], ids[-1]])
+    moved = ids[10]
+    for slot_id in gone:
+        dataset.delete(slot_id)
+    dataset.move_slot(moved, 5 * 24 * 60)  # five days later: another chunk
 
-    first = load()
-    monkeypatch.setattr(staging_state, "SEEN_SLICE", 7)
-    ids = sorted(_in_window(dataset), key=int)
-    assert len(ids) > 3 * 7
-
-    report = load()
+    report = load(chunk_days=4)
 
     counts = report.resources["time_slots"]
-    assert (counts.new, counts.changed, counts.unchanged, counts.deleted) == (0, 0, len(ids), 0)
-    stamped = query(staging_url, "select distinct _fetched_at from raw_batisimply.time_slots")
+    in_window = set(_in_window(dataset))
+    assert (counts.changed, counts.deleted) == (int(moved in in_window), 2)
+    assert counts.unchanged == len(in_window) - counts.changed - counts.new
+    deleted = "select id from raw_batisimply.time_slots where _deleted_at is not null order by id"
+    assert query(staging_url, deleted) == [(i,) for i in gone]
+    stamped = query(
+        staging_url,
+        "select distinct _fetched_at from raw_batisimply.time_slots where id <> :m",
+        m=moved,
+    )
     assert stamped == [(first.fetched_at,)]
-    alive = "select count(*) from raw_batisimply.time_slots where _deleted_at is null"
-    assert query(staging_url, alive) == [(len(ids),)]
 
 
 def test_the_slots_are_indexed_by_generation_once(load: Loader, staging_url: str) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from batisync.loader import records
+from batisync.loader import project_lookups, records
 from batisync.loader.classify import Classifier, SlotTally, slot_classifier, split_projects
 from devstack.fake_batisimply import MALFORMED_KINDS
 from tests.loader.helpers import small_dataset
@@ -232,3 +234,74 @@ def test_an_unchanged_slot_costs_a_hash_compare_not_the_checks() -> None:
     assert tally.projects_without_code == {4100}
     again = classifier.classify([copy.deepcopy(same)], march)  # in a second answer
     assert again.rows == [] and again.bad == [] and tally.repeated == 1
+
+
+# the window's bounds with a fraction of a second (rounded inwards by the text path) and
+# starts around both: the API's shape, fractions, offsets, impossible values, other texts
+_START = datetime(2026, 1, 5, 0, 0, 0, 250_000, tzinfo=UTC)
+_END = datetime(2026, 3, 10, 23, 59, 59, tzinfo=UTC)
+_NEAR = st.sampled_from([_START - records.bounds.WINDOW_SLACK, _END + records.bounds.WINDOW_SLACK])
+_STARTS = st.one_of(
+    st.builds(
+        lambda at, shift, shape: shape(at + timedelta(microseconds=shift)),
+        _NEAR,
+        st.integers(-3_000_000, 3_000_000),
+        st.sampled_from(
+            [
+                lambda m: f"{m:%Y-%m-%dT%H:%M:%SZ}",
+                lambda m: f"{m:%Y-%m-%dT%H:%M:%S.%fZ}",
+                lambda m: f"{m.astimezone(timezone(timedelta(hours=2))):%Y-%m-%dT%H:%M:%S+02:00}",
+            ]
+        ),
+    ),
+    st.sampled_from(["2026-01-04T25:00:00Z", "2026-03-11T23:59:60Z", "2026-13-01T00:00:00Z"]),
+    st.text(max_size=22).map(lambda t: t + "Z"),
+    st.none(),
+    st.integers(),
+)
+
+
+@given(start=_STARTS)
+def test_the_window_check_on_the_api_shape_agrees_with_the_parsed_moment(start: Any) -> None:
+    """The window check compares the API's own shape as text: the same answer as the
+    parsed moment's (a start that does not parse is not the window check's to refuse)."""
+    moment = records.parse_api_timestamp(start)
+    low, high = _START - records.bounds.WINDOW_SLACK, _END + records.bounds.WINDOW_SLACK
+    inside = moment is None or low <= moment <= high
+    found = records.check_in_window({"startDate": start}, _START, _END)
+    assert (found is None) == inside
+    if found is not None:
+        assert found.reason == records.START_OUTSIDE_WINDOW
+
+
+_PROJECT_IDS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from(["7", " 7 ", "x", "1" * 25]),
+    st.floats(),
+)
+_CODES = st.one_of(
+    st.none(),
+    st.text(max_size=5),
+    st.sampled_from(["", "  ", "A\x00", "\ud800"]),
+    st.integers(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(project_id=_PROJECT_IDS, code=_CODES, twice=st.booleans())
+@example(project_id=7, code="AB", twice=True)
+@example(project_id="7", code=" ", twice=True)
+def test_an_unchanged_slot_names_the_project_its_row_would(
+    project_id: Any, code: Any, twice: bool
+) -> None:
+    """The project without a code the loader reads from an unchanged record (remembered
+    per id and code) is the one `without_code` finds in the row the checks make of it."""
+    record = _good() | {"project": {"id": project_id, "projectCode": code}}
+    checked = records.check_slot(record)
+    if isinstance(checked, records.Rejection):
+        return  # only records that pass the checks are compared with their raw row
+    expected = next(iter(project_lookups.without_code([checked])), None)
+    for _ in range(1 + twice):  # a second time: from what was remembered
+        assert project_lookups.record_without_code(record) == expected
