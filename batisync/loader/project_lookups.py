@@ -48,7 +48,7 @@ def record_without_code(record: Mapping[str, Any]) -> int | None:
     record that passes the checks), read from the record itself: the loader does not
     check again a slot unchanged since its raw row."""
     project = record.get("project")
-    if not isinstance(project, Mapping):
+    if type(project) is not dict and not isinstance(project, Mapping):  # dict: JSON's, fast
         return None
     project_id, code = project.get("id"), project.get("projectCode")
     try:

@@ -76,13 +76,21 @@ def content_hash(record: Any) -> str:
 
 
 def stored_hash(content_md5: str) -> str:
-    """A raw row's `_content_hash`: its record's md5 under this version of the checks."""
-    return hashlib.md5(f"checks {CHECKS_VERSION}:{content_md5}".encode()).hexdigest()
+    """A raw row's `_content_hash`: its record's md5 under this version of the checks
+    (the md5 of `checks {CHECKS_VERSION}:{content_md5}`, its prefix hashed once)."""
+    digest = _checks_prefix(CHECKS_VERSION).copy()
+    digest.update(content_md5.encode())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=2)
+def _checks_prefix(version: int) -> Any:
+    return hashlib.md5(f"checks {version}:".encode())
 
 
 def record_id(record: Any) -> str | None:
     """The record's id as text, or None when it has no usable one."""
-    if not isinstance(record, Mapping):
+    if type(record) is not dict and not isinstance(record, Mapping):  # dict: JSON's, fast
         return None
     value = record.get("id")
     if type(value) is int:  # the API's own shape, once per record and run: no text to check

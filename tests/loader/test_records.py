@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -305,3 +306,12 @@ def test_an_unchanged_slot_names_the_project_its_row_would(
     expected = next(iter(project_lookups.without_code([checked])), None)
     for _ in range(1 + twice):  # a second time: from what was remembered
         assert project_lookups.record_without_code(record) == expected
+
+
+def test_a_stored_hash_is_the_md5_of_the_checks_version_and_the_content_md5() -> None:
+    """The raw rows' `_content_hash` of every earlier load: one formula, or every slot
+    would be written again on the next load."""
+    content = records.content_hash(_good())
+    expected = hashlib.md5(f"checks {records.CHECKS_VERSION}:{content}".encode()).hexdigest()
+    assert records.stored_hash(content) == expected
+    assert records.stored_hash(content) == expected  # the prefix is not consumed
