@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from batisync.loader.classify import SlotTally
 from batisync.loader.report import ChunkReport, LoadReport
-from batisync.loader.staging_state import Before
+from batisync.loader.staging_state import PREV_WINDOW, Before
 from batisync.loader.tables import QUARANTINE_TABLE, SLOTS, SLOTS_TABLE
 from batisync.loader.window import Window
 
@@ -42,6 +42,13 @@ chunks(i, lo, hi) as (
 _NOT_SEEN_AS_QUARANTINED = f"""
     select 1 from {QUARANTINE_TABLE} q
     where q.resource = :resource and q.record_id = t.id and q.last_seen_at = :fetched_at"""
+
+# the snapshot's slots of the chunks' span among those missed: the snapshot has a day of
+# slack around the window too (a record may start there), which the API is not asked for
+_IN_SPAN = f"""
+select p.id from unnest(cast(:ids as text[])) as m(id) join {PREV_WINDOW} p using (id)
+where p.start_at between :first and :last
+"""
 
 _MARK_DELETED = f"""
 with {_CHUNKS},
@@ -130,9 +137,12 @@ def _mark_deleted(
     statement keeps those of `chunks` (the snapshot has the slack around each too)."""
     if not chunks:
         return []
-    if not missed:  # every live slot of the chunks was fetched again
+    absent: list[str] = []
+    if missed:  # those of the chunks' span (the snapshot's start is parsed already)
+        params = {**_span(chunks), "ids": sorted(missed)}
+        absent = list(conn.execute(sa.text(_IN_SPAN), params).scalars())
+    if not absent:  # every live slot of the chunks was fetched again
         return [0] * len(chunks)
-    absent = sorted(missed)
     return _per_chunk(conn, _MARK_DELETED, chunks, fetched_at, now, generation, absent=absent)
 
 

@@ -19,6 +19,7 @@ from devstack.fake_batisimply.generator import parse_utc
 from tests.loader.helpers import (
     FAST_RETRY,
     TODAY,
+    WINDOW_DAYS,
     Loader,
     credentials_for,
     query,
@@ -508,3 +509,34 @@ def test_an_empty_window_still_creates_the_tables(
     assert report.resources["time_slots"].fetched == 0
     assert query(staging_url, "select count(*) from raw_batisimply.time_slots") == [(0,)]
     assert query(staging_url, "select count(*) from raw_batisimply.quarantine") == [(0,)]
+
+
+def test_a_no_change_fetch_marks_nothing_with_slots_in_the_slack(
+    load: Loader, dataset: Dataset, staging_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slot loaded before that now starts in the day of slack before the window is in
+    the snapshot (a record may start there) but is not asked for: no record has it, and
+    it is neither marked deleted nor the cause of a mark statement (a scan of the raw
+    slots, the history's included, on every run)."""
+    from batisync.loader import deletions
+
+    slot = next(iter(dataset.slots.values()))
+    earlier = window().start - timedelta(hours=12)
+    in_slack = dataset.add_slot(slot["user"]["id"], slot["project"]["id"], earlier, 60)
+    load(window=window(WINDOW_DAYS + 2))  # the wider window loads it
+    statements: list[str] = []
+    per_chunk = deletions._per_chunk
+    monkeypatch.setattr(
+        deletions,
+        "_per_chunk",
+        lambda conn, statement, *args, **kw: (
+            statements.append(statement) or per_chunk(conn, statement, *args, **kw)
+        ),
+    )
+
+    report = load()
+
+    assert statements == [deletions._CONFIRM_DELETED]  # no mark statement
+    assert report.resources["time_slots"].deleted == 0
+    alive = "select _deleted_at from raw_batisimply.time_slots where id = :i"
+    assert query(staging_url, alive, i=in_slack) == [(None,)]
