@@ -9,6 +9,9 @@ recorded only after a full check that found nothing, with the digests read *befo
 that check (a row edited by hand while the check runs then changes the digest the next
 run reads, never the one recorded). Under an accent-insensitive collation no employee is
 skipped: the stage cannot tell which codes SQL Server takes for one (a miss is safe).
+
+Staging's digests are reused from the last run that computed them while the staging
+token read before them is the same (`drift_staging`); Batigest's are read every run.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from batisync.export.drift_digest import (
     staging_digests,
     write_cache,
 )
+from batisync.export.drift_staging import RecordedSide, read_sides, staging_token, write_sides
 from batisync.export.drift_store import DRIFT_TABLE, SYNCED_VIEW
 from batisync.export.model import KeyNorm
 from batisync.export.options import ExportOptions
@@ -48,6 +52,7 @@ class DriftCache:
     now: dict[str, Cached] = field(default_factory=dict)  # this run's digests
     clean: dict[str, Cached] = field(default_factory=dict)  # checked in full, nothing found
     schema: str = "public"  # the staging schema of the digest table
+    staging: RecordedSide | None = None  # computed this run: recorded with its token
 
     def checked(
         self, employees: Iterable[str], findings: Iterable[DriftFinding], norm: KeyNorm
@@ -60,6 +65,8 @@ class DriftCache:
         if self.enabled:
             hits = sorted(self.hits)
             write_cache(conn, self.schema, hits, self.clean, self.fingerprint, run_id)
+        if self.staging is not None:
+            write_sides(conn, self.schema, self.staging)
 
 
 def open_cache(
@@ -71,15 +78,24 @@ def open_cache(
     *,
     full: bool = False,
 ) -> DriftCache:
-    """Both sides' digests (one statement each) and the employees they let skip
-    (none when `full`: every employee is compared, and recorded afresh)."""
+    """Both sides' digests (one statement each; staging's is reused while its token
+    is the one recorded with it) and the employees they let skip (none when `full`:
+    every employee is compared, and recorded afresh)."""
     if options.accent_insensitive_keys:
         return DriftCache()
     schema = options.staging_schema
     memory = _memory_table(conn, schema)
-    sides, window = staging_digests(conn, schema, SYNCED_VIEW, memory, norm)
+    # read before the digests: a change landing after it shows in the next token
+    token = staging_token(conn, schema, SYNCED_VIEW, memory, norm)
+    reused = None if full or token is None else read_sides(conn, schema, token)
+    if reused is not None:
+        sides, window = reused.sides, reused.window
+        log.info("drift: staging unchanged since the last run (same token): its digests reused")
+    else:
+        sides, window = staging_digests(conn, schema, SYNCED_VIEW, memory, norm)
     if window is None:
         return DriftCache()
+    computed = RecordedSide(token, sides, window) if token and reused is None else None
     batigest = batigest_digests(target, statements, window, norm)
     cache = DriftCache(
         enabled=True,
@@ -92,6 +108,7 @@ def open_cache(
             if _may_record(side)
         },
         schema=schema,
+        staging=computed,
     )
     recorded = {} if full else read_cache(conn, schema, cache.fingerprint)
     cache.hits = {e for e, digests in cache.now.items() if recorded.get(e) == digests}

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from batisync.export import run_export
 from batisync.export.drift_digest import DIGEST_TABLE, batigest_digests
+from batisync.export.drift_staging import STAGING_TABLE
 from batisync.export.heal import check_drift
 from batisync.export.model import identity_key, sqlserver_key
 from batisync.export.options import ExportOptions
@@ -105,6 +106,25 @@ def upstream(staging: sa.Engine, batigest: sa.Engine, op: tuple[Any, ...], world
         sql(staging, f"delete from heures_synced where id_heure in ({listed})")
 
 
+def rewrite(staging: sa.Engine, op: tuple[Any, ...]) -> None:
+    """Staging writes that change nothing a check decides, but what its staging side
+    reads: a map row updated to its own values, heures_synced rebuilt as dbt would, an
+    old map row (history, outside the window) added."""
+    if op[0] == "touch":
+        ids = f"(select id_heure from batigest_heures_map order by id_heure offset {op[1]} limit 1)"
+        sql(staging, f"update batigest_heures_map set nb_h0 = nb_h0 where id_heure = {ids}")
+    elif op[0] == "rebuild":
+        sql(staging, "create table rebuilt as select * from heures_synced")
+        sql(staging, "drop table heures_synced", "alter table rebuilt rename to heures_synced")
+    else:
+        sql(
+            staging,
+            "insert into batigest_heures_map (id_heure, code_chantier, code_salarie, "
+            "date_sqlserver) select 'old-' || count(*), 'CH1', "
+            f"'{EMPLOYEES[op[1] % len(EMPLOYEES)]}', '2026-01-05 08:00' from batigest_heures_map",
+        )
+
+
 def outcome(report, staging: sa.Engine, batigest: sa.Engine) -> tuple[Any, ...]:
     return (
         report.checked,
@@ -120,7 +140,7 @@ def reset(staging: sa.Engine, batigest: sa.Engine) -> dict:
     sql(
         staging,
         "drop table if exists batigest_heures_map, to_push, heures_gone, heures_synced, "
-        f"batigest_heures_drift, {DIGEST_TABLE} cascade",
+        f"batigest_heures_drift, {DIGEST_TABLE}, {STAGING_TABLE} cascade",
     )
     sql(batigest, 'truncate dbo."SuiviMO"')
     write_marts(staging, [push(i, *k) for i, k in SLOTS.items()])
@@ -129,10 +149,12 @@ def reset(staging: sa.Engine, batigest: sa.Engine) -> dict:
     return {"gone": set(), **{i: (k, 60) for i, k in SLOTS.items()}}
 
 
+REWRITES = ["touch", "rebuild", "history"]
 HAND = ["delete", "hours", "lunch", "null", "date", "chantier", "duplicate", "twice", "twin"]
 operations = st.one_of(
     st.tuples(st.sampled_from([*HAND, "libelle"]), st.integers(0, 40)),
     st.tuples(st.sampled_from(["values", "move", "unsynced"]), st.integers(0, 40)),
+    st.tuples(st.sampled_from(REWRITES), st.integers(0, 11)),
     st.tuples(st.just("check"), st.sampled_from(["repair", "report", "dry"])),
 )
 
@@ -160,6 +182,8 @@ def test_the_cached_check_says_and_heals_what_a_full_check_does(copies, ops) -> 
             for (staging, batigest), world in zip(copies, worlds, strict=True):
                 if op[0] in HAND or op[0] == "libelle":
                     by_hand(batigest, op)
+                elif op[0] in REWRITES:
+                    rewrite(staging, op)
                 else:
                     upstream(staging, batigest, op, world)
             continue
@@ -220,6 +244,7 @@ def test_a_full_check_and_a_dry_run_read_every_employee_and_a_dry_run_records_no
     check_drift(staging, batigest, run_id="r1", dry_run=True)
     with staging.connect() as conn:
         assert not sa.inspect(conn).has_table(DIGEST_TABLE)
+        assert not sa.inspect(conn).has_table(STAGING_TABLE)
     check_drift(staging, batigest, run_id="r2")
     with staging.connect() as conn:
         recorded = conn.exec_driver_sql(f"select employee from {DIGEST_TABLE}").scalars().all()

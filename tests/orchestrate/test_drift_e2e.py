@@ -150,9 +150,11 @@ def test_the_sync_restores_rows_deleted_or_edited_by_hand_and_never_fights_a_per
     assert f"drift contested {a}" in log and "left alone until its slot changes" in log
     assert "1 new SuiviMO drift finding(s) (contested 1)" in str(receiver.bodies[-1])
     alerts = len(receiver.bodies)
-    again, _ = _sync(env, tmp_path)
+    again, log = _sync(env, tmp_path)
     assert suivimo(batigest) == without_a
     assert drift_counts(again) == ({}, {"contested": 1}, 0)
+    # nothing written to staging since the last run (its memory holds the same slots)
+    assert "drift: staging unchanged since the last run" in log
     assert len(receiver.bodies) == alerts  # the same contested row: no alert every run
 
     # its slot changes upstream: written again by the export, the contest forgotten
