@@ -60,22 +60,28 @@ class DbtWorker:
         return self._process is not None
 
     def prepare(self, env: Callable[[], Mapping[str, str]]) -> None:
-        """`start` with `env()`, computed here, in the caller's thread (the Batigest
-        inspection, the incremental variables); if it fails the commands run here."""
-        if self.started:
+        """`start`, with `env()` computed here, in the caller's thread (the Batigest
+        inspection, the incremental variables), while the worker imports dbt (most of its
+        preparation); if `env()` fails, the worker is stopped and the commands run here."""
+        if self.started or not self._spawn():
             return
         try:
             wanted = env()
         except Exception as error:
-            log.info("dbt worker not started: %s", type(error).__name__)
+            log.info("dbt worker stopped: no environment (%s)", type(error).__name__)
+            self.stop()
             return
-        self.start(wanted)
+        self._configure(wanted)
 
     def start(self, env: Mapping[str, str]) -> None:
         """Start the worker, which imports dbt and parses the project with `env` (the
         build's environment); nothing when it was started already or cannot start."""
-        if self.started:
-            return
+        if not self.started and self._spawn():
+            self._configure(env)
+
+    def _spawn(self) -> bool:
+        """The worker process, importing dbt until `_configure` sends the environment it
+        parses with; False when it cannot start (the commands run in this process)."""
         # a process of its own (`python -m`, not multiprocessing's spawn, which imports
         # the parent's __main__ again: Dagster's is a command line), a socket to talk
         ours, theirs = socket.socketpair()
@@ -88,20 +94,33 @@ class DbtWorker:
         except Exception as error:  # the commands run in this process
             log.info("dbt worker not started: %s", first_line(error))
             ours.close()
-            return
+            return False
         finally:
             theirs.close()
         conn = Connection(ours.detach())
         level = logging.getLogger().getEffectiveLevel()
         try:  # through the socket, never the command line: the secrets among them
-            conn.send((dict(env), level, sorted(REDACT.secrets)))
+            conn.send((level, sorted(REDACT.secrets)))
         except OSError as error:
             log.info("dbt worker not started: %s", first_line(error))
             conn.close()
             _end(process)
-            return
-        self._process, self._conn, self.env = process, conn, dict(env)
+            return False
+        self._process, self._conn = process, conn
         log.info("dbt worker started (pid %s)", process.pid)
+        return True
+
+    def _configure(self, env: Mapping[str, str]) -> None:
+        """Send the started worker the environment it parses with (its parse serves
+        commands of that environment only)."""
+        assert self._conn is not None
+        try:
+            self._conn.send(dict(env))
+        except OSError as error:
+            log.info("dbt worker lost before its parse: %s", first_line(error))
+            self.stop()
+            return
+        self.env = dict(env)
 
     def run(
         self,
@@ -148,23 +167,38 @@ def _end(process: subprocess.Popen[bytes]) -> None:
         process.wait(STOP_TIMEOUT_S)
 
 
-def serve(conn: Connection, env: dict[str, str], level: int, secrets: Iterable[str]) -> None:
-    """The worker's main: dbt imported and the project parsed with `env`, then each
-    command received run (with that parse when given the same environment), its nodes
-    and its result sent back, until the pipe closes."""
+def serve(conn: Connection, level: int, secrets: Iterable[str]) -> None:
+    """The worker's main: dbt imported, then the project parsed with the environment
+    received first, then each command received run (with that parse when given the same
+    environment), its nodes and its result sent back, until the pipe closes."""
     _leave_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the sync, which stops us
     setup_logging(secrets=secrets, interactive=False)
     logging.getLogger().setLevel(level)
     # dbt prints: the sync's stdout is its summary (`--json` must parse)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    began = time.monotonic()
+    # most of the preparation, and it needs no environment: done while the sync computes it
+    import dbt.cli.main  # noqa: F401
+
     from batisync.transform.dbt_runner import parse_manifest, run_dbt
 
-    began = time.monotonic()
+    imported = time.monotonic()
+    try:
+        env = conn.recv()
+    except (EOFError, OSError):
+        return  # stopped before its parse: the run needs no dbt, or computes it elsewhere
+    received = time.monotonic()
     manifest: Any = None
     with contextlib.suppress(Exception):  # then each command parses, and says why it fails
         manifest = parse_manifest(env=env)
-    log.info("dbt worker ready in %.1f s (parsed: %s)", time.monotonic() - began, bool(manifest))
+    log.info(
+        "dbt worker ready: dbt imported in %.1f s, parsed in %.1f s (%s) after %.1f s waiting",
+        imported - began,
+        time.monotonic() - received,
+        "ok" if manifest is not None else "failed",
+        received - imported,
+    )
     while True:
         try:
             args, command_env, display = conn.recv()
@@ -209,8 +243,8 @@ def _die_with_parent() -> bool:
 def main(argv: Sequence[str]) -> None:
     """`python -m batisync.transform.worker FD`: serve the sync on the socket FD."""
     channel = Connection(int(argv[1]))
-    first_env, first_level, first_secrets = channel.recv()
-    serve(channel, first_env, first_level, first_secrets)
+    level, secrets = channel.recv()
+    serve(channel, level, secrets)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,49 @@ def test_a_worker_runs_a_command_of_another_environment_with_its_own_parse(
     assert worker._process is not None and worker._process.poll() is not None  # ended
 
 
+def test_the_worker_imports_dbt_while_the_sync_computes_its_environment(
+    pg: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    """`prepare` starts the worker before it computes the build's environment (the
+    Batigest inspection: ~0.5 s of a changed run), so dbt's import (most of the worker's
+    preparation, which needs no environment) goes on meanwhile; the parse then uses it."""
+    staging = make_staging(pg, "dbt_worker_early", tmp_path)
+    worker = DbtWorker()
+    running_when_asked: list[bool] = []
+
+    def environment() -> dict[str, str]:
+        process = worker._process
+        running_when_asked.append(process is not None and process.poll() is None)
+        return staging.env
+
+    worker.prepare(environment)
+    worker.prepare(environment)  # once per run
+    try:
+        assert running_when_asked == [True]
+        assert worker.env == staging.env
+        result = worker.run(["run", "--select", "+to_push"], staging.env)
+        assert result is not None and result.success, result and result.summary()
+    finally:
+        worker.stop()
+
+
+def test_a_worker_whose_environment_fails_is_stopped_at_once(tmp_path: Path) -> None:
+    """The environment cannot be computed (Batigest unreachable for its inspection): the
+    worker started for it is ended there, not left importing dbt, and the commands run
+    in the sync's process (which then says why they fail)."""
+    worker = DbtWorker()
+
+    def environment() -> dict[str, str]:
+        raise ConnectionError("Batigest unreachable")
+
+    worker.prepare(environment)
+    process = worker._process
+    assert process is not None and process.poll() is not None  # ended
+    assert worker.run(["parse"], {}) is None
+    worker.prepare(lambda: {})  # started once per run: not again
+    assert worker._process is process
+
+
 def _parent_of_a_worker(
     tmp_path: Path, module: str, env: dict[str, str]
 ) -> tuple[subprocess.Popen[str], int]:
