@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 from psycopg import sql
@@ -171,7 +172,7 @@ class EmbeddedPostgres:
         if result.returncode != 0:
             raise EmbeddedPostgresError(f"could not restart PostgreSQL:\n{self._log_tail()}")
 
-    def stop(self, mode: str = "fast") -> None:
+    def stop(self, mode: Literal["fast", "immediate"] = "fast") -> None:
         """`pg_ctl stop`: `fast` (a clean shutdown, with its checkpoint) or `immediate`."""
         if self.is_running():
             self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", str(self.datadir))

@@ -164,7 +164,7 @@ def test_the_worker_imports_dbt_while_the_sync_computes_its_environment(
         worker.stop()
 
 
-def test_a_worker_whose_environment_fails_is_stopped_at_once(tmp_path: Path) -> None:
+def test_a_worker_whose_environment_fails_is_stopped_at_once() -> None:
     """The environment cannot be computed (Batigest unreachable for its inspection): the
     worker started for it is ended there, not left importing dbt, and the commands run
     in the sync's process (which then says why they fail)."""
